@@ -1,0 +1,184 @@
+// nodus/plugin.h: the plugin ABI. What a plugin exports, and what it gets from the kernel.
+//
+// A plugin is a shared object with one exported entry point (NODUS_PLUGIN below). The entry
+// point returns a plain-C header (ABI version and fingerprint) that the kernel checks before
+// it touches any C++ type; only then does it read the PluginDescriptor and, later, call the
+// factory. Lifecycle: factory -> configure(section) -> start() -> ... -> stop().
+//
+//   class Hello final : public nodus::Plugin {
+//    public:
+//     explicit Hello(nodus::PluginContext& ctx) : ctx_(ctx) {}
+//     nodus::Status configure(const nodus::ConfigNode& c) override {
+//       NODUS_ASSIGN_OR_RETURN(greeting_, c.get_string("greeting", "hello"));
+//       return {};
+//     }
+//     nodus::Status start() override { ctx_.logger().info(greeting_); return {}; }
+//     nodus::Status stop() override { return {}; }
+//    private:
+//     nodus::PluginContext& ctx_;
+//     std::string greeting_;
+//   };
+//
+//   nodus::PluginDescriptor describe() {
+//     nodus::PluginDescriptor d;
+//     d.name = "io.example.hello";
+//     d.version = "1.0.0";
+//     d.category = "example";
+//     d.config = {{"greeting", nodus::ConfigType::kString, false, "hello", "What to say"}};
+//     d.factory = [](nodus::PluginContext& ctx) { return std::make_unique<Hello>(ctx); };
+//     return d;
+//   }
+//   NODUS_PLUGIN(describe)
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/dll/alias.hpp>
+
+#include "nodus/abi.h"
+#include "nodus/config.h"
+#include "nodus/services/clock.h"
+#include "nodus/services/event_bus.h"
+#include "nodus/services/executor.h"
+#include "nodus/services/logger.h"
+#include "nodus/services/metrics.h"
+#include "nodus/services/storage.h"
+#include "nodus/services/transport.h"
+#include "nodus/status.h"
+
+namespace nodus {
+
+// Who this node instance is.
+struct InstanceInfo {
+  std::string profile;       // "aurigraph"
+  uint32_t index = 0;        // 0-based instance index
+  uint32_t instances = 1;    // cluster size
+  std::string node_name;     // "aurigraph-0"
+  std::filesystem::path data_dir;
+  std::map<std::string, uint16_t> ports;  // named ports of this instance ("api", "peer", ...)
+
+  // Port by name; 0 when the profile defines no such port.
+  uint16_t port(std::string_view name) const {
+    auto it = ports.find(std::string(name));
+    return it == ports.end() ? 0 : it->second;
+  }
+};
+
+class PluginContext {
+ public:
+  virtual ~PluginContext() = default;
+  virtual const InstanceInfo& instance() const = 0;
+  virtual Executor& executor() = 0;
+  virtual Clock& clock() = 0;
+  virtual Transport& transport() = 0;
+  // Storage rooted at <data_dir>/<plugin name>/.
+  virtual Storage& storage() = 0;
+  virtual Metrics& metrics() = 0;
+  virtual Logger& logger() = 0;
+  virtual EventBus& events() = 0;
+  // Reports this node's cluster role ("leader", "follower", "worker"...) to status and
+  // readiness. The last report from any plugin wins.
+  virtual void set_role(std::string_view role) = 0;
+  // The object implementing `capability`, provided by a plugin started before this one
+  // (declared in `requires` or `uses`), or nullptr.
+  virtual void* find_capability(std::string_view capability) = 0;
+
+  // Typed lookup for capability interfaces that declare `static constexpr kCapability`.
+  template <class Interface>
+  Interface* find() {
+    return static_cast<Interface*>(find_capability(Interface::kCapability));
+  }
+};
+
+class Plugin {
+ public:
+  virtual ~Plugin() = default;
+  // Validates and keeps this plugin's config section (already checked against the declared
+  // keys). Return ConfigNode::error() of the offending node on a bad value.
+  virtual Status configure(const ConfigNode& config) = 0;
+  // Called in dependency order once every plugin is configured. Register transport handlers,
+  // timers and metrics here.
+  virtual Status start() = 0;
+  // Called in reverse order; must return promptly (the kernel bounds the whole stop).
+  virtual Status stop() = 0;
+  // Returns the object implementing `capability` when this plugin provides it.
+  virtual void* provide(std::string_view /*capability*/) { return nullptr; }
+  // False while this plugin cannot serve (for example: no quorum yet). Readiness is the AND of
+  // every plugin's answer. Called on the executor.
+  virtual bool ready() const { return true; }
+};
+
+using PluginFactory = std::function<std::unique_ptr<Plugin>(PluginContext& context)>;
+
+struct PluginDescriptor {
+  std::string name;         // reverse-DNS, e.g. "io.nodus.consensus.raft"
+  std::string version;      // semantic version, e.g. "1.2.0"
+  std::string category;     // consensus, isolation, metrics, loadbalancer, ...
+  std::string description;  // one line
+  std::vector<std::string> provides;  // capabilities, e.g. "nodus.consensus/v1"
+  std::vector<std::string> requires;  // must be provided by another plugin of the instance
+  std::vector<std::string> uses;      // optional: ordered after its provider when present
+  std::vector<ConfigKeySpec> config;
+  PluginFactory factory;
+};
+
+// The C-layout header the entry point returns. Everything the kernel needs to decide whether
+// it may go further lives here, in types whose layout cannot drift between compilers.
+struct PluginAbiHeader {
+  uint32_t magic;        // kPluginMagic
+  uint32_t abi_version;  // kAbiVersion of the SDK the plugin was built with
+  const char* fingerprint;
+  // Valid to call only when magic, abi_version and fingerprint match the kernel's.
+  // May return nullptr when building the descriptor failed (the plugin threw).
+  const PluginDescriptor* (*descriptor)();
+  const char* (*descriptor_error)();  // why descriptor() returned nullptr
+};
+
+inline constexpr uint32_t kPluginMagic = 0x6e6f6475;  // "nodu"
+inline constexpr const char* kEntryPointName = "nodus_plugin_entry";
+
+namespace detail {
+// Builds the descriptor once, catching anything the author's function throws so that no
+// exception crosses into the kernel.
+template <PluginDescriptor (*Describe)()>
+struct DescriptorHolder {
+  static inline std::string error;
+  static const PluginDescriptor* get() {
+    static const PluginDescriptor* const instance = []() -> const PluginDescriptor* {
+      try {
+        static const PluginDescriptor d = Describe();
+        return &d;
+      } catch (const std::exception& e) {
+        error = e.what();
+      } catch (...) {
+        error = "unknown exception";
+      }
+      return nullptr;
+    }();
+    return instance;
+  }
+  static const char* get_error() { return error.c_str(); }
+};
+}  // namespace detail
+
+}  // namespace nodus
+
+// Exports the entry point of a plugin. `describe_fn` is `nodus::PluginDescriptor f()`.
+// Use once per shared object.
+#define NODUS_PLUGIN(describe_fn)                                                          \
+  namespace nodus_plugin_export_ {                                                         \
+  const ::nodus::PluginAbiHeader* entry() {                                                \
+    static const ::nodus::PluginAbiHeader header{                                          \
+        ::nodus::kPluginMagic, ::nodus::kAbiVersion, ::nodus::abi_fingerprint(),           \
+        &::nodus::detail::DescriptorHolder<&describe_fn>::get,                             \
+        &::nodus::detail::DescriptorHolder<&describe_fn>::get_error};                      \
+    return &header;                                                                        \
+  }                                                                                        \
+  }                                                                                        \
+  BOOST_DLL_ALIAS(nodus_plugin_export_::entry, nodus_plugin_entry)
