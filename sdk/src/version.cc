@@ -8,7 +8,11 @@
 
 namespace nodus {
 
-const char* sdk_version() { return NODUS_VERSION_STRING; }
-const char* sdk_abi_fingerprint() { return abi_fingerprint(); }
+const char* sdk_version() {
+  return NODUS_VERSION_STRING;
+}
+const char* sdk_abi_fingerprint() {
+  return abi_fingerprint();
+}
 
 }  // namespace nodus

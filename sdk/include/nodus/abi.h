@@ -41,8 +41,9 @@ inline constexpr uint32_t kAbiVersion = NODUS_ABI_VERSION;
 
 // e.g. "nodus-abi/1;gcc-12;libstdc++-12;cxx11abi=1;std=202002;sdk=3f2a9c01d4e5b6a7"
 inline constexpr const char* abi_fingerprint() {
-  return "nodus-abi/" NODUS_ABI_STR_(NODUS_ABI_VERSION) ";" NODUS_ABI_COMPILER_ ";" NODUS_ABI_STDLIB_
-         ";std=" NODUS_ABI_STR_(__cplusplus) ";sdk=" NODUS_SDK_HEADER_HASH;
+  return "nodus-abi/" NODUS_ABI_STR_(
+      NODUS_ABI_VERSION) ";" NODUS_ABI_COMPILER_ ";" NODUS_ABI_STDLIB_
+                         ";std=" NODUS_ABI_STR_(__cplusplus) ";sdk=" NODUS_SDK_HEADER_HASH;
 }
 
 }  // namespace nodus

@@ -45,8 +45,7 @@ class ConfigNode {
 
   static ConfigNode make_null(SourceMark mark, std::string path);
   static ConfigNode make_scalar(std::string value, SourceMark mark, std::string path);
-  static ConfigNode make_sequence(std::vector<ConfigNode> items, SourceMark mark,
-                                  std::string path);
+  static ConfigNode make_sequence(std::vector<ConfigNode> items, SourceMark mark, std::string path);
   static ConfigNode make_map(std::vector<Entry> entries, SourceMark mark, std::string path);
 
   Kind kind() const { return kind_; }
@@ -65,8 +64,9 @@ class ConfigNode {
   // Map lookup; nullptr when absent or when this is not a map.
   const ConfigNode* find(std::string_view key) const;
   bool has(std::string_view key) const { return find(key) != nullptr; }
-  // Map lookup that returns a null node (positioned at this node) when absent.
-  const ConfigNode& at(std::string_view key) const;
+  // Map lookup by value: a copy of the child, or a null node positioned at this node (with the
+  // child's path) when absent, so that at("key").error(...) always names the key.
+  ConfigNode at(std::string_view key) const;
 
   // Scalar conversions. Errors name this node's position and path.
   Result<std::string> as_string() const;
@@ -86,7 +86,8 @@ class ConfigNode {
   // INVALID_ARGUMENT "FILE:LINE:COL: path: message".
   Status error(std::string_view message) const;
 
-  // Renders the subtree back to YAML-compatible flow text (for `nodus config render`).
+  // Renders the subtree as block-style YAML that parses back to the same tree
+  // (for `nodus config render`).
   std::string to_yaml(int indent = 0) const;
 
  private:

@@ -56,10 +56,10 @@ namespace nodus {
 
 // Who this node instance is.
 struct InstanceInfo {
-  std::string profile;       // "aurigraph"
-  uint32_t index = 0;        // 0-based instance index
-  uint32_t instances = 1;    // cluster size
-  std::string node_name;     // "aurigraph-0"
+  std::string profile;     // "aurigraph"
+  uint32_t index = 0;      // 0-based instance index
+  uint32_t instances = 1;  // cluster size
+  std::string node_name;   // "aurigraph-0"
   std::filesystem::path data_dir;
   std::map<std::string, uint16_t> ports;  // named ports of this instance ("api", "peer", ...)
 
@@ -86,7 +86,7 @@ class PluginContext {
   // readiness. The last report from any plugin wins.
   virtual void set_role(std::string_view role) = 0;
   // The object implementing `capability`, provided by a plugin started before this one
-  // (declared in `requires` or `uses`), or nullptr.
+  // (declared in `needs` or `uses`), or nullptr.
   virtual void* find_capability(std::string_view capability) = 0;
 
   // Typed lookup for capability interfaces that declare `static constexpr kCapability`.
@@ -117,13 +117,15 @@ class Plugin {
 using PluginFactory = std::function<std::unique_ptr<Plugin>(PluginContext& context)>;
 
 struct PluginDescriptor {
-  std::string name;         // reverse-DNS, e.g. "io.nodus.consensus.raft"
-  std::string version;      // semantic version, e.g. "1.2.0"
-  std::string category;     // consensus, isolation, metrics, loadbalancer, ...
-  std::string description;  // one line
+  std::string name;                   // reverse-DNS, e.g. "io.nodus.consensus.raft"
+  std::string version;                // semantic version, e.g. "1.2.0"
+  std::string category;               // consensus, isolation, metrics, loadbalancer, ...
+  std::string description;            // one line
   std::vector<std::string> provides;  // capabilities, e.g. "nodus.consensus/v1"
-  std::vector<std::string> requires;  // must be provided by another plugin of the instance
-  std::vector<std::string> uses;      // optional: ordered after its provider when present
+  // Capabilities that another plugin of the instance must provide; this plugin starts after
+  // it. (Not called `requires`, which is a C++20 keyword.)
+  std::vector<std::string> needs;
+  std::vector<std::string> uses;  // optional: ordered after its provider when present
   std::vector<ConfigKeySpec> config;
   PluginFactory factory;
 };
@@ -171,14 +173,14 @@ struct DescriptorHolder {
 
 // Exports the entry point of a plugin. `describe_fn` is `nodus::PluginDescriptor f()`.
 // Use once per shared object.
-#define NODUS_PLUGIN(describe_fn)                                                          \
-  namespace nodus_plugin_export_ {                                                         \
-  const ::nodus::PluginAbiHeader* entry() {                                                \
-    static const ::nodus::PluginAbiHeader header{                                          \
-        ::nodus::kPluginMagic, ::nodus::kAbiVersion, ::nodus::abi_fingerprint(),           \
-        &::nodus::detail::DescriptorHolder<&describe_fn>::get,                             \
-        &::nodus::detail::DescriptorHolder<&describe_fn>::get_error};                      \
-    return &header;                                                                        \
-  }                                                                                        \
-  }                                                                                        \
+#define NODUS_PLUGIN(describe_fn)                                                \
+  namespace nodus_plugin_export_ {                                               \
+  const ::nodus::PluginAbiHeader* entry() {                                      \
+    static const ::nodus::PluginAbiHeader header{                                \
+        ::nodus::kPluginMagic, ::nodus::kAbiVersion, ::nodus::abi_fingerprint(), \
+        &::nodus::detail::DescriptorHolder<&describe_fn>::get,                   \
+        &::nodus::detail::DescriptorHolder<&describe_fn>::get_error};            \
+    return &header;                                                              \
+  }                                                                              \
+  }                                                                              \
   BOOST_DLL_ALIAS(nodus_plugin_export_::entry, nodus_plugin_entry)

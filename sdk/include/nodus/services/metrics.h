@@ -53,12 +53,13 @@ class Histogram {
   explicit Histogram(std::vector<double> bounds)
       : bounds_(std::move(bounds)), counts_(new std::atomic<uint64_t>[bounds_.size() + 1]) {
     std::sort(bounds_.begin(), bounds_.end());
-    for (size_t i = 0; i <= bounds_.size(); ++i) counts_[i].store(0, std::memory_order_relaxed);
+    for (size_t i = 0; i <= bounds_.size(); ++i)
+      counts_[i].store(0, std::memory_order_relaxed);
   }
 
   void observe(double v) {
-    const size_t i = static_cast<size_t>(
-        std::lower_bound(bounds_.begin(), bounds_.end(), v) - bounds_.begin());
+    const size_t i =
+        static_cast<size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), v) - bounds_.begin());
     counts_[i].fetch_add(1, std::memory_order_relaxed);
     sum_.fetch_add(v, std::memory_order_relaxed);
   }
@@ -70,8 +71,8 @@ class Histogram {
 
   // 100 us .. 10 s, roughly x2.5 apart: suits RPC, fsync and commit latencies.
   static std::vector<double> latency_buckets() {
-    return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-            0.025,  0.05,    0.1,    0.25,  0.5,    1.0,   2.5, 5.0, 10.0};
+    return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+            0.05,   0.1,     0.25,   0.5,   1.0,    2.5,   5.0,  10.0};
   }
 
  private:

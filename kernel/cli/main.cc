@@ -1,0 +1,52 @@
+// The `nodus` executable: dispatches to the verbs in cli/commands.h.
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "cli/options.h"
+#include "nodus/abi.h"
+#include "nodus/version.h"
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: nodus <command> [options]
+
+commands:
+  node --profile FILE --instance I   run one node instance in the foreground
+  plugins list [-o json]             list the plugins in the plugin directories
+  plugins inspect FILE [-o json]     print a plugin's descriptor
+  config validate FILE               check a profile and its plugins' config; exit 2 on error
+  config render FILE                 print the effective profile after overrides
+  version                            print version and ABI fingerprint
+
+Run `nodus <command> --help` for the options of a command.
+Exit codes: 0 ok, 1 failed while running, 2 bad input (flag, profile or plugin).
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    std::fputs(kUsage, args.empty() ? stderr : stdout);
+    return args.empty() ? nodus::cli::kExitBadInput : nodus::cli::kExitOk;
+  }
+  const std::string verb = args[0];
+  args.erase(args.begin());
+  try {
+    if (verb == "node") return nodus::cli::run_node(args);
+    if (verb == "plugins") return nodus::cli::run_plugins(args);
+    if (verb == "config") return nodus::cli::run_config(args);
+    if (verb == "version" || verb == "--version") {
+      std::printf("nodus %s\nabi %s\n", nodus::sdk_version(), nodus::abi_fingerprint());
+      return nodus::cli::kExitOk;
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "nodus %s: %s\n", verb.c_str(), e.what());
+    return nodus::cli::kExitBadInput;
+  }
+  std::fprintf(stderr, "nodus: unknown command '%s' (see nodus --help)\n", verb.c_str());
+  return nodus::cli::kExitBadInput;
+}

@@ -1,0 +1,32 @@
+// config/profile_sections.h: validation of the individual sections of a profile. Internal to
+// nodus_config; profile.cc composes these in document order.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config/profile.h"
+#include "nodus/config.h"
+#include "nodus/status.h"
+
+namespace nodus::kernel::internal {
+
+// A key spec without documentation, for the kernel's own schema tables.
+nodus::ConfigKeySpec key_spec(std::string name, nodus::ConfigType type, bool required = false);
+
+// An integer in [min, max]; errors name the node.
+nodus::Result<int64_t> int_in_range(const nodus::ConfigNode& node, int64_t min, int64_t max);
+
+nodus::Status parse_profile_name(const nodus::ConfigNode& node, std::string* out);
+nodus::Status parse_bind(const nodus::ConfigNode& node, std::string* out);
+nodus::Status parse_ports(const nodus::ConfigNode& node, PortLayout* out);
+nodus::Status parse_log(const nodus::ConfigNode& node, LogOptions* out);
+nodus::Status check_supervisor(const nodus::ConfigNode& node);
+nodus::Status parse_plugins(const nodus::ConfigNode& node, std::vector<PluginEntry>* out);
+
+// Checks that every instance's ports fit below 65536; `root` locates the error.
+nodus::Status check_port_range(const nodus::ConfigNode& root, uint32_t instances,
+                               const PortLayout& ports);
+
+}  // namespace nodus::kernel::internal

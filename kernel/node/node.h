@@ -1,0 +1,65 @@
+// node/node.h: one running node instance with the kernel's real services.
+//
+// A Node owns the instance's executor, logger, metrics registry, event bus, gRPC peer
+// transport, per-plugin file storage and the health endpoint (/livez, /readyz, /metrics,
+// /status), and composes the profile's plugins on top of them through a PluginHost.
+//
+//   NODUS_ASSIGN_OR_RETURN(auto node, Node::create(profile, /*index=*/0));
+//   NODUS_RETURN_IF_ERROR(node->configure());   // load + validate + configure plugins
+//   NODUS_RETURN_IF_ERROR(node->start());       // services up, plugins started in order
+//   ... wait for SIGTERM ...
+//   node->stop(std::chrono::seconds(5));
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "config/profile.h"
+#include "node/plugin_host.h"
+
+namespace nodus::kernel {
+
+struct NodeOptions {
+  // Extra plugin directories searched before the profile's and the default one.
+  std::vector<std::filesystem::path> plugin_dirs;
+  // Use the profile's plugin directories and the kernel default (off only in tests).
+  bool use_default_plugin_dir = true;
+};
+
+class Node {
+ public:
+  static Result<std::unique_ptr<Node>> create(const Profile& profile, uint32_t index,
+                                              NodeOptions options = {});
+  ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // Resolves, validates and configures the plugins without starting anything.
+  Status configure();
+  // Creates the data directory, starts the executor, health endpoint, peer transport and the
+  // plugins. On failure everything already started is stopped again.
+  Status start();
+  // Stops plugins in reverse order, then the services. Returns DEADLINE_EXCEEDED when the
+  // plugins did not stop within `timeout` (the caller should then exit anyway).
+  Status stop(Duration timeout);
+
+  bool ready() const { return ready_.load(); }
+  const InstanceInfo& instance() const;
+  std::string role() const;
+  // JSON document served at /status.
+  std::string status_json() const;
+  // Prometheus text of this instance's metrics, labelled instance="<index>".
+  std::string metrics_text() const;
+  // The port the health endpoint listens on (useful with port 0 in tests).
+  uint16_t health_port() const;
+  uint16_t peer_port() const;
+
+ private:
+  struct Impl;
+  explicit Node(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  std::atomic<bool> ready_{false};
+};
+
+}  // namespace nodus::kernel

@@ -1,0 +1,280 @@
+#include "node/plugin_host.h"
+
+#include <algorithm>
+#include <exception>
+#include <utility>
+
+namespace nodus::kernel {
+
+std::string_view plugin_state_name(PluginState state) {
+  switch (state) {
+    case PluginState::kLoaded:
+      return "loaded";
+    case PluginState::kConfigured:
+      return "configured";
+    case PluginState::kStarting:
+      return "starting";
+    case PluginState::kRunning:
+      return "running";
+    case PluginState::kStopping:
+      return "stopping";
+    case PluginState::kStopped:
+      return "stopped";
+    case PluginState::kFailed:
+      return "failed";
+  }
+  return "unknown";
+}
+
+namespace {
+
+// Storage that reports why the real one could not be opened, on every call, so that a plugin
+// which never touches storage is not failed by an unwritable directory it does not use.
+class FailedStorage final : public Storage {
+ public:
+  explicit FailedStorage(Status why) : why_(std::move(why)) {}
+  Result<std::unique_ptr<AppendLog>> open_log(std::string_view) override { return why_; }
+  Status put_state(std::string_view, std::string_view) override { return why_; }
+  Result<std::optional<std::string>> get_state(std::string_view) const override { return why_; }
+  Status write_snapshot(std::string_view, std::string_view) override { return why_; }
+  Result<std::optional<std::string>> read_snapshot(std::string_view) const override { return why_; }
+  std::filesystem::path directory() const override { return {}; }
+
+ private:
+  Status why_;
+};
+
+}  // namespace
+
+struct PluginHost::Slot {
+  // Declaration order matters: members are destroyed bottom-up, so the plugin object goes
+  // first, then its context, and the library handle last.
+  LoadedPlugin plugin;
+  std::unique_ptr<Context> context;
+  std::unique_ptr<Plugin> object;
+  ConfigNode config;
+  PluginState state = PluginState::kLoaded;
+
+  std::string label() const {
+    return "plugin " + plugin.name() + " (" + plugin.file.string() + ")";
+  }
+};
+
+class PluginHost::Context final : public PluginContext {
+ public:
+  Context(PluginHost& host, const std::string& plugin_name)
+      : host_(host), name_(plugin_name), logger_(host.services_.make_logger(plugin_name)) {}
+
+  const InstanceInfo& instance() const override { return host_.info_; }
+  Executor& executor() override { return *host_.services_.executor; }
+  Clock& clock() override { return *host_.services_.clock; }
+  Transport& transport() override { return *host_.services_.transport; }
+  Metrics& metrics() override { return *host_.services_.metrics; }
+  Logger& logger() override { return *logger_; }
+  EventBus& events() override { return *host_.services_.events; }
+  void set_role(std::string_view role) override { host_.set_role(role); }
+  void* find_capability(std::string_view capability) override {
+    return host_.find_capability(capability);
+  }
+  Storage& storage() override {
+    if (!storage_) {
+      auto made = host_.services_.make_storage(name_);
+      if (made.ok()) {
+        storage_ = std::move(made).value();
+      } else {
+        logger_->error("storage unavailable: " + made.status().message());
+        storage_ = std::make_unique<FailedStorage>(made.status());
+      }
+    }
+    return *storage_;
+  }
+
+ private:
+  PluginHost& host_;
+  std::string name_;
+  std::unique_ptr<Logger> logger_;
+  std::unique_ptr<Storage> storage_;
+};
+
+namespace {
+
+// Runs one call into a plugin; an exception becomes an INTERNAL status naming the plugin.
+template <class Fn>
+Status guarded(const std::string& label, std::string_view what, Fn&& fn) {
+  try {
+    return fn();
+  } catch (const std::exception& e) {
+    return internal_error(label + ": " + std::string(what) + " threw: " + e.what());
+  } catch (...) {
+    return internal_error(label + ": " + std::string(what) + " threw a non-standard exception");
+  }
+}
+
+}  // namespace
+
+PluginHost::PluginHost(InstanceInfo info, HostServices services)
+    : info_(std::move(info)), services_(std::move(services)) {}
+
+PluginHost::~PluginHost() {
+  // Destroy plugin objects in reverse start order (dependents before their providers), while
+  // every library is still loaded.
+  for (auto it = slots_.rbegin(); it != slots_.rend(); ++it)
+    (*it)->object.reset();
+}
+
+Status PluginHost::load(const PluginLoader& loader, const std::vector<PluginSpec>& specs) {
+  std::vector<PluginRequest> requests;
+  std::vector<ConfigNode> configs;
+  requests.reserve(specs.size());
+  for (const auto& spec : specs) {
+    requests.push_back(spec.request);
+    configs.push_back(spec.config);
+  }
+  NODUS_ASSIGN_OR_RETURN(auto plugins, loader.resolve(requests));
+  return load_plugins(std::move(plugins), configs);
+}
+
+Status PluginHost::load_plugins(std::vector<LoadedPlugin> plugins,
+                                const std::vector<ConfigNode>& configs) {
+  if (!slots_.empty()) return failed_precondition("plugins are already loaded");
+  if (configs.size() != plugins.size()) {
+    return internal_error("load_plugins: one config section per plugin expected");
+  }
+  NODUS_ASSIGN_OR_RETURN(auto order, order_by_dependencies(plugins));
+  std::vector<std::unique_ptr<Slot>> slots;
+  for (size_t i : order) {
+    auto slot = std::make_unique<Slot>();
+    slot->plugin = plugins[i];
+    slot->config = configs[i];
+    slots.push_back(std::move(slot));
+  }
+  // Declared keys first: a typo is reported with its position before any plugin code runs.
+  for (const auto& slot : slots) {
+    NODUS_RETURN_IF_ERROR(validate_config(slot->config, slot->plugin.descriptor->config));
+  }
+  slots_ = std::move(slots);
+  for (auto& slot : slots_) {
+    slot->context = std::make_unique<Context>(*this, slot->plugin.name());
+    const std::string label = slot->label();
+    Status made = guarded(label, "factory", [&]() -> Status {
+      slot->object = slot->plugin.descriptor->factory(*slot->context);
+      if (!slot->object) return internal_error(label + ": factory returned no object");
+      return {};
+    });
+    if (made.ok()) {
+      made = guarded(label, "configure()", [&] { return slot->object->configure(slot->config); });
+      if (!made.ok() && made.code() != StatusCode::kInternal) {
+        // Plugins are asked to point at the offending node (ConfigNode::error()); when one
+        // does not, anchor the message at its section so the operator still gets a position.
+        const std::string& file = slot->config.mark().file;
+        if (file.empty() || made.message().rfind(file, 0) != 0) {
+          made = slot->config.error(label + " rejected its config: " + made.message());
+        }
+      }
+    }
+    if (!made.ok()) {
+      slot->state = PluginState::kFailed;
+      return made;
+    }
+    slot->state = PluginState::kConfigured;
+  }
+  return {};
+}
+
+Status PluginHost::start() {
+  if (started_) return failed_precondition("plugins already started");
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    Slot& slot = *slots_[i];
+    slot.state = PluginState::kStarting;
+    Status st = guarded(slot.label(), "start()", [&] { return slot.object->start(); });
+    if (!st.ok()) {
+      slot.state = PluginState::kFailed;
+      if (st.message().rfind(slot.label(), 0) != 0) {
+        st = st.with_context(slot.label() + ": start() failed");
+      }
+      // Unwind what already runs, newest first.
+      for (size_t j = i; j-- > 0;) {
+        Slot& prev = *slots_[j];
+        prev.state = PluginState::kStopping;
+        (void)guarded(prev.label(), "stop()", [&] { return prev.object->stop(); });
+        prev.state = PluginState::kStopped;
+      }
+      return st;
+    }
+    slot.state = PluginState::kRunning;
+  }
+  started_ = true;
+  if (role_.empty()) role_ = "member";
+  return {};
+}
+
+Status PluginHost::stop() {
+  Status first;
+  for (auto it = slots_.rbegin(); it != slots_.rend(); ++it) {
+    Slot& slot = **it;
+    if (slot.state != PluginState::kRunning) continue;
+    slot.state = PluginState::kStopping;
+    Status st = guarded(slot.label(), "stop()", [&] { return slot.object->stop(); });
+    slot.state = st.ok() ? PluginState::kStopped : PluginState::kFailed;
+    if (!st.ok() && first.ok()) first = st.with_context(slot.label() + ": stop() failed");
+  }
+  started_ = false;
+  return first;
+}
+
+bool PluginHost::ready() const {
+  if (!started_) return false;
+  return std::all_of(slots_.begin(), slots_.end(), [](const auto& slot) {
+    if (slot->state != PluginState::kRunning) return false;
+    bool ok = false;
+    (void)guarded(slot->label(), "ready()", [&] {
+      ok = slot->object->ready();
+      return Status();
+    });
+    return ok;
+  });
+}
+
+std::vector<PluginStatus> PluginHost::status() const {
+  std::vector<PluginStatus> out;
+  for (const auto& slot : slots_) {
+    const auto& d = *slot->plugin.descriptor;
+    out.push_back({d.name, d.version, d.category, slot->plugin.file.string(), slot->state});
+  }
+  return out;
+}
+
+std::vector<std::shared_ptr<boost::dll::shared_library>> PluginHost::libraries() const {
+  std::vector<std::shared_ptr<boost::dll::shared_library>> out;
+  out.reserve(slots_.size());
+  for (const auto& slot : slots_)
+    out.push_back(slot->plugin.library);
+  return out;
+}
+
+void* PluginHost::find_capability(std::string_view capability) {
+  for (auto& slot : slots_) {
+    if (!slot->object || slot->state == PluginState::kFailed) continue;
+    const auto& provides = slot->plugin.descriptor->provides;
+    if (std::find(provides.begin(), provides.end(), capability) == provides.end()) continue;
+    void* found = nullptr;
+    (void)guarded(slot->label(), "provide()", [&] {
+      found = slot->object->provide(capability);
+      return Status();
+    });
+    return found;
+  }
+  return nullptr;
+}
+
+void PluginHost::on_role_change(std::function<void(const std::string&)> callback) {
+  role_callback_ = std::move(callback);
+}
+
+void PluginHost::set_role(std::string_view role) {
+  if (role == role_) return;
+  role_ = std::string(role);
+  if (role_callback_) role_callback_(role_);
+}
+
+}  // namespace nodus::kernel

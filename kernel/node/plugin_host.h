@@ -1,0 +1,104 @@
+// node/plugin_host.h: composing one node instance out of plugins.
+//
+// A PluginHost takes the plugins a profile asks for, resolves them through the loader,
+// orders them by their declared capabilities, checks each config section against the
+// plugin's declared keys, constructs and configures every plugin, and then starts and stops
+// them in order. It is independent of where its services come from: the real node hands it
+// the kernel's services, sdk/testing hands it fakes. Every call into a plugin is guarded, so
+// a plugin that throws is reported (naming its file), never propagated.
+//
+// All methods must be called from the instance's executor (or, in tests, from the one
+// thread that drives the fake executor).
+//
+//   PluginHost host(info, services);
+//   NODUS_RETURN_IF_ERROR(host.load(loader, specs));   // resolve, order, validate, configure
+//   NODUS_RETURN_IF_ERROR(host.start());
+//   ...
+//   host.stop();
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "loader/plugin_loader.h"
+#include "nodus/plugin.h"
+
+namespace nodus::kernel {
+
+// Services shared by every plugin of one instance, plus factories for the per-plugin ones.
+struct HostServices {
+  Executor* executor = nullptr;
+  Clock* clock = nullptr;
+  Transport* transport = nullptr;
+  Metrics* metrics = nullptr;
+  EventBus* events = nullptr;
+  std::function<std::unique_ptr<Logger>(const std::string& component)> make_logger;
+  // Storage for one plugin, rooted at <instance data dir>/<plugin name>.
+  std::function<Result<std::unique_ptr<Storage>>(const std::string& plugin_name)> make_storage;
+};
+
+// One plugin as a profile lists it.
+struct PluginSpec {
+  PluginRequest request;
+  ConfigNode config;  // the plugin's `config:` section (null when absent)
+  ConfigNode entry;   // the whole list entry, for error positions
+};
+
+enum class PluginState { kLoaded, kConfigured, kStarting, kRunning, kStopping, kStopped, kFailed };
+std::string_view plugin_state_name(PluginState state);
+
+struct PluginStatus {
+  std::string name;
+  std::string version;
+  std::string category;
+  std::string file;
+  PluginState state = PluginState::kLoaded;
+};
+
+class PluginHost {
+ public:
+  PluginHost(InstanceInfo info, HostServices services);
+  ~PluginHost();
+  PluginHost(const PluginHost&) = delete;
+  PluginHost& operator=(const PluginHost&) = delete;
+
+  // Resolves, orders, validates and configures. On error nothing has been started.
+  Status load(const PluginLoader& loader, const std::vector<PluginSpec>& specs);
+  // Adds already-opened plugins (sdk/testing). Same checks as load().
+  Status load_plugins(std::vector<LoadedPlugin> plugins, const std::vector<ConfigNode>& configs);
+  // Starts in dependency order. If one fails, those already started are stopped in reverse.
+  Status start();
+  // Stops in reverse order; every plugin is asked even if an earlier one fails. Returns the
+  // first error.
+  Status stop();
+
+  // AND of every running plugin's ready(); false before start() finished.
+  bool ready() const;
+  const std::string& role() const { return role_; }
+  std::vector<PluginStatus> status() const;
+  const InstanceInfo& instance() const { return info_; }
+  // Handles of every loaded plugin library. Closures a plugin registered with a service
+  // (timers, transport handlers, subscriptions) hold code from its library, so the owner of
+  // those services keeps these handles until the services are destroyed.
+  std::vector<std::shared_ptr<boost::dll::shared_library>> libraries() const;
+  // The capability object a started plugin provides, or nullptr.
+  void* find_capability(std::string_view capability);
+  // Fires when a plugin reports a new role through its context.
+  void on_role_change(std::function<void(const std::string&)> callback);
+
+ private:
+  class Context;
+  struct Slot;
+  void set_role(std::string_view role);
+
+  InstanceInfo info_;
+  HostServices services_;
+  std::vector<std::unique_ptr<Slot>> slots_;  // in start order
+  bool started_ = false;
+  std::string role_;
+  std::function<void(const std::string&)> role_callback_;
+};
+
+}  // namespace nodus::kernel

@@ -1,0 +1,131 @@
+#include "runtime/file_storage.h"
+
+#include <fcntl.h>
+
+#include <cstdio>
+#include <utility>
+
+#include "runtime/crc32c.h"
+#include "runtime/file_util.h"
+
+namespace nodus::kernel {
+namespace {
+
+constexpr std::string_view kValueMagic = "NDV1";
+constexpr size_t kValueHeaderBytes = 12;
+constexpr size_t kNameLenMax = 200;  // leaves room for ".tmp" within NAME_MAX
+
+bool valid_name_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+}
+
+}  // namespace
+
+nodus::Status validate_storage_name(std::string_view what, std::string_view name) {
+  bool ok = !name.empty() && name.size() <= kNameLenMax && name != "." && name != "..";
+  for (const char c : name)
+    ok = ok && valid_name_char(c);
+  if (ok) return {};
+  return nodus::invalid_argument(std::string(what) + " '" + std::string(name) +
+                                 "' is invalid: use 1-200 characters from [a-z0-9_.-]");
+}
+
+FileStorage::FileStorage(std::filesystem::path dir, FileStorageOptions options)
+    : dir_(std::move(dir)), options_(options) {}
+
+nodus::Result<std::unique_ptr<FileStorage>> FileStorage::open(std::filesystem::path dir,
+                                                              FileStorageOptions options) {
+  NODUS_RETURN_IF_ERROR(ensure_directory(dir));
+  return std::unique_ptr<FileStorage>(new FileStorage(std::move(dir), options));
+}
+
+nodus::Result<std::unique_ptr<FileAppendLog>> FileStorage::open_file_log(std::string_view name) {
+  NODUS_RETURN_IF_ERROR(validate_storage_name("log name", name));
+  return FileAppendLog::open(dir_ / "logs" / std::string(name), options_.log);
+}
+
+nodus::Result<std::unique_ptr<nodus::AppendLog>> FileStorage::open_log(std::string_view name) {
+  NODUS_ASSIGN_OR_RETURN(std::unique_ptr<FileAppendLog> log, open_file_log(name));
+  return std::unique_ptr<nodus::AppendLog>(std::move(log));
+}
+
+nodus::Status FileStorage::put_state(std::string_view key, std::string_view value) {
+  NODUS_RETURN_IF_ERROR(validate_storage_name("state key", key));
+  return write_value(dir_ / "state", key, value);
+}
+
+nodus::Result<std::optional<std::string>> FileStorage::get_state(std::string_view key) const {
+  NODUS_RETURN_IF_ERROR(validate_storage_name("state key", key));
+  return read_value(dir_ / "state", key);
+}
+
+nodus::Status FileStorage::write_snapshot(std::string_view name, std::string_view data) {
+  NODUS_RETURN_IF_ERROR(validate_storage_name("snapshot name", name));
+  return write_value(dir_ / "snapshots", name, data);
+}
+
+nodus::Result<std::optional<std::string>> FileStorage::read_snapshot(std::string_view name) const {
+  NODUS_RETURN_IF_ERROR(validate_storage_name("snapshot name", name));
+  return read_value(dir_ / "snapshots", name);
+}
+
+nodus::Status FileStorage::write_value(const std::filesystem::path& dir, std::string_view name,
+                                       std::string_view data) {
+  if (data.size() > UINT32_MAX) {
+    return nodus::invalid_argument("value for '" + std::string(name) + "' exceeds 4 GiB");
+  }
+  std::lock_guard lock(write_mu_);
+  NODUS_RETURN_IF_ERROR(ensure_directory(dir));
+  const std::filesystem::path final_path = dir / std::string(name);
+  std::filesystem::path tmp_path = final_path;
+  tmp_path += ".tmp";
+
+  char header[kValueHeaderBytes];
+  std::copy(kValueMagic.begin(), kValueMagic.end(), header);
+  put_u32_le(header + 4, static_cast<uint32_t>(data.size()));
+  put_u32_le(header + 8, crc32c(data));
+  {
+    NODUS_ASSIGN_OR_RETURN(UniqueFd fd, open_file(tmp_path, O_WRONLY | O_CREAT | O_TRUNC));
+    nodus::Status st = pwrite_all(fd.get(), std::string_view(header, sizeof(header)), 0, tmp_path);
+    if (st.ok()) st = pwrite_all(fd.get(), data, kValueHeaderBytes, tmp_path);
+    if (st.ok()) st = fsync_fd(fd.get(), tmp_path);
+    if (!st.ok()) {
+      std::error_code ec;
+      std::filesystem::remove(tmp_path, ec);  // do not leave a partial file behind
+      return st;
+    }
+  }
+  if (::rename(tmp_path.c_str(), final_path.c_str()) != 0) {
+    const int err = errno;
+    std::error_code ec;
+    std::filesystem::remove(tmp_path, ec);
+    return errno_status(err, "rename", final_path);
+  }
+  return fsync_dir(dir);
+}
+
+nodus::Result<std::optional<std::string>> FileStorage::read_value(const std::filesystem::path& dir,
+                                                                  std::string_view name) const {
+  const std::filesystem::path path = dir / std::string(name);
+  auto data = read_whole_file(path);
+  if (!data.ok()) {
+    if (data.status().code() == nodus::StatusCode::kNotFound) return std::optional<std::string>();
+    return data.status();
+  }
+  const std::string& raw = *data;
+  auto corrupt = [&](const std::string& why) {
+    return nodus::data_loss("value file " + path.string() + " is corrupt: " + why);
+  };
+  if (raw.size() < kValueHeaderBytes) return corrupt("shorter than its header");
+  if (std::string_view(raw.data(), 4) != kValueMagic) return corrupt("bad magic");
+  const uint32_t len = get_u32_le(raw.data() + 4);
+  if (len != raw.size() - kValueHeaderBytes) {
+    return corrupt("header says " + std::to_string(len) + " bytes, file holds " +
+                   std::to_string(raw.size() - kValueHeaderBytes));
+  }
+  std::string value = raw.substr(kValueHeaderBytes);
+  if (crc32c(value) != get_u32_le(raw.data() + 8)) return corrupt("checksum mismatch");
+  return std::optional<std::string>(std::move(value));
+}
+
+}  // namespace nodus::kernel

@@ -1,0 +1,167 @@
+#include "runtime/http_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <string>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace nodus::kernel {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+// Sends `raw` to 127.0.0.1:port and returns everything received until the server closes.
+// Every socket operation is bounded by a 5 s timeout.
+std::string exchange(uint16_t port, const std::string& raw) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return "socket failed";
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return "connect failed";
+  }
+  size_t sent = 0;
+  while (sent < raw.size()) {
+    const ssize_t n = ::send(fd, raw.data() + sent, raw.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) break;
+    sent += static_cast<size_t>(n);
+  }
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_.route("/metrics", [](const HttpRequest& req) {
+      return HttpResponse{200, "text/plain; version=0.0.4", "up 1\nquery " + req.query + "\n"};
+    });
+    server_.route("/throws", [](const HttpRequest&) -> HttpResponse {
+      throw std::runtime_error("handler failed");
+    });
+    Status st = server_.listen("127.0.0.1", 0);
+    ASSERT_TRUE(st.ok()) << st.to_string();
+    ASSERT_NE(server_.port(), 0);
+  }
+
+  HttpServer server_;
+};
+
+// GET on a registered path returns the handler's body, status and content type.
+TEST_F(HttpServerTest, GetReturnsBody) {
+  const std::string resp = exchange(server_.port(), "GET /metrics?x=1 HTTP/1.1\r\nHost: a\r\n\r\n");
+  EXPECT_THAT(resp, StartsWith("HTTP/1.1 200 OK\r\n"));
+  EXPECT_THAT(resp, HasSubstr("Content-Type: text/plain; version=0.0.4\r\n"));
+  EXPECT_THAT(resp, HasSubstr("Content-Length: 15\r\n"));
+  EXPECT_THAT(resp, HasSubstr("Connection: close\r\n"));
+  EXPECT_THAT(resp, testing::EndsWith("\r\n\r\nup 1\nquery x=1\n"));
+}
+
+// HEAD gets the headers of GET, with the body's length but no body.
+TEST_F(HttpServerTest, HeadHasNoBody) {
+  const std::string resp = exchange(server_.port(), "HEAD /metrics HTTP/1.1\r\nHost: a\r\n\r\n");
+  EXPECT_THAT(resp, StartsWith("HTTP/1.1 200 OK\r\n"));
+  EXPECT_THAT(resp, HasSubstr("Content-Length: 12\r\n"));  // "up 1\nquery \n"
+  EXPECT_THAT(resp, testing::EndsWith("\r\n\r\n"));
+}
+
+// Unknown paths are 404; other methods on a known path are 405 with Allow.
+TEST_F(HttpServerTest, NotFoundAndMethodNotAllowed) {
+  EXPECT_THAT(exchange(server_.port(), "GET /nope HTTP/1.1\r\nHost: a\r\n\r\n"),
+              StartsWith("HTTP/1.1 404 Not Found\r\n"));
+  const std::string post =
+      exchange(server_.port(), "POST /metrics HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi");
+  EXPECT_THAT(post, StartsWith("HTTP/1.1 405 Method Not Allowed\r\n"));
+  EXPECT_THAT(post, HasSubstr("Allow: GET, HEAD\r\n"));
+}
+
+// A request that is not HTTP gets 400.
+TEST_F(HttpServerTest, MalformedRequestIs400) {
+  EXPECT_THAT(exchange(server_.port(), "this is not http\r\n\r\n"),
+              StartsWith("HTTP/1.1 400 Bad Request\r\n"));
+  EXPECT_THAT(exchange(server_.port(), "GET metrics HTTP/1.1\r\n\r\n"),
+              StartsWith("HTTP/1.1 400 Bad Request\r\n"));
+}
+
+// Headers past 8 KiB are refused with 431 instead of being buffered without bound.
+TEST_F(HttpServerTest, OversizedHeaderIs431) {
+  const std::string req =
+      "GET /metrics HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(10'000, 'b') + "\r\n\r\n";
+  EXPECT_THAT(exchange(server_.port(), req),
+              StartsWith("HTTP/1.1 431 Request Header Fields Too Large\r\n"));
+}
+
+// A throwing handler yields 500 and the server keeps serving.
+TEST_F(HttpServerTest, ThrowingHandlerIs500) {
+  const std::string resp = exchange(server_.port(), "GET /throws HTTP/1.1\r\n\r\n");
+  EXPECT_THAT(resp, StartsWith("HTTP/1.1 500 Internal Server Error\r\n"));
+  EXPECT_THAT(resp, HasSubstr("handler failed"));
+  EXPECT_THAT(exchange(server_.port(), "GET /metrics HTTP/1.1\r\n\r\n"),
+              StartsWith("HTTP/1.1 200 OK\r\n"));
+}
+
+// Listening on a port that is taken fails with a message naming host and port.
+TEST_F(HttpServerTest, TakenPortNamesThePort) {
+  HttpServer second;
+  Status st = second.listen("127.0.0.1", server_.port());
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), StatusCode::kUnavailable);
+  EXPECT_THAT(st.message(), HasSubstr("127.0.0.1:" + std::to_string(server_.port())));
+  EXPECT_EQ(second.port(), 0);
+  EXPECT_EQ(server_.listen("127.0.0.1", 0).code(), StatusCode::kFailedPrecondition);
+}
+
+// An unresolvable host is an error naming it.
+TEST(HttpServerStandaloneTest, BadHostIsAnError) {
+  HttpServer server;
+  Status st = server.listen("no-such-host.invalid", 0);
+  ASSERT_FALSE(st.ok());
+  EXPECT_THAT(st.message(), HasSubstr("no-such-host.invalid:0"));
+}
+
+// stop() closes idle connections and returns promptly; the port is free afterwards.
+TEST(HttpServerStandaloneTest, StopClosesIdleConnections) {
+  auto server = std::make_unique<HttpServer>();
+  ASSERT_TRUE(server->listen("127.0.0.1", 0).ok());
+  const uint16_t port = server->port();
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  const auto started = std::chrono::steady_clock::now();
+  server->stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  char c = 0;
+  EXPECT_LE(::recv(fd, &c, 1, 0), 0);  // closed by the server, not timed out after 5 s
+  ::close(fd);
+  server.reset();
+  HttpServer again;
+  EXPECT_TRUE(again.listen("127.0.0.1", port).ok());
+}
+
+}  // namespace
+}  // namespace nodus::kernel

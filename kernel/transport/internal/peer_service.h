@@ -1,0 +1,48 @@
+// transport/internal/peer_service.h: the server side of the nodus.v1.Peer service.
+//
+// Built on the gRPC callback API. Every envelope and call it receives is posted to the
+// node's executor, where the registered handler runs. Inbound one-way messages are flow
+// controlled: a stream stops reading while `receive_pending_max` of its messages wait on the
+// executor, so a slow node pushes back on its senders (HTTP/2 flow control) instead of
+// growing an unbounded backlog.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+#include <grpcpp/grpcpp.h>
+
+#include "nodus/services/executor.h"
+#include "nodus/services/logger.h"
+#include "nodus/services/transport.h"
+#include "transport/internal/handler_registry.h"
+#include "transport/internal/peer_grpc.h"
+#include "transport/internal/transport_metrics.h"
+
+namespace nodus::kernel::internal {
+
+struct PeerServiceDeps {
+  nodus::PeerId self = 0;
+  std::shared_ptr<HandlerRegistry> registry;
+  nodus::Executor* executor = nullptr;
+  const TransportMetrics* metrics = nullptr;
+  nodus::Logger* logger = nullptr;
+  size_t receive_pending_max = 1;
+  size_t max_message_bytes = 0;
+};
+
+class PeerService final : public nodus::v1::Peer::CallbackService {
+ public:
+  explicit PeerService(PeerServiceDeps deps) : deps_(std::move(deps)) {}
+
+  grpc::ServerReadReactor<nodus::v1::Envelope>* Stream(grpc::CallbackServerContext* context,
+                                                       nodus::v1::StreamAck* ack) override;
+  grpc::ServerUnaryReactor* Call(grpc::CallbackServerContext* context,
+                                 const nodus::v1::CallRequest* request,
+                                 nodus::v1::CallResponse* response) override;
+
+ private:
+  const PeerServiceDeps deps_;
+};
+
+}  // namespace nodus::kernel::internal

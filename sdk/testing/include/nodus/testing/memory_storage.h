@@ -1,0 +1,43 @@
+// nodus/testing/memory_storage.h: Storage kept in memory, with a "crash" that forgets
+// everything not yet synced, for testing a plugin's durability logic.
+//
+//   MemoryStorage disk;
+//   auto log = disk.open_log("raft").value();
+//   log->append("a"); log->sync(); log->append("b");
+//   disk.crash();                      // "b" is gone, "a" survives
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nodus/services/storage.h"
+
+namespace nodus::testing {
+
+class MemoryStorage final : public Storage {
+ public:
+  Result<std::unique_ptr<AppendLog>> open_log(std::string_view name) override;
+  Status put_state(std::string_view key, std::string_view value) override;
+  Result<std::optional<std::string>> get_state(std::string_view key) const override;
+  Status write_snapshot(std::string_view name, std::string_view data) override;
+  Result<std::optional<std::string>> read_snapshot(std::string_view name) const override;
+  std::filesystem::path directory() const override { return {}; }
+
+  // Drops every appended-but-unsynced record of every log.
+  void crash();
+
+  struct LogData {
+    uint64_t first_index = 1;
+    std::vector<std::string> records;  // records[0] has index first_index
+    uint64_t synced = 0;               // newest durable index
+  };
+
+ private:
+  std::map<std::string, std::shared_ptr<LogData>, std::less<>> logs_;
+  std::map<std::string, std::string, std::less<>> state_;
+  std::map<std::string, std::string, std::less<>> snapshots_;
+};
+
+}  // namespace nodus::testing

@@ -1,0 +1,272 @@
+// The `nodus` executable as operators use it: real processes, real plugins, real sockets.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "cli/process.h"
+
+namespace nodus::test {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
+using ::testing::StartsWith;
+
+const std::string kNodus = NODUS_BINARY;
+const fs::path kTestPlugins = NODUS_TEST_PLUGIN_ROOT;
+const fs::path kSource = NODUS_SOURCE_DIR;
+const fs::path kPluginDir = NODUS_PLUGIN_DIR;
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("nodus-cli-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  fs::path write(const std::string& name, const std::string& text) {
+    fs::path p = dir_ / name;
+    std::ofstream(p) << text;
+    return p;
+  }
+
+  // A one-instance profile using the test plugins, on a free block of ports.
+  fs::path test_profile(const std::string& plugins_yaml, uint16_t base,
+                        const std::string& plugin_dir = "good", int instances = 1) {
+    return write("profile.yaml",
+                 "profile: clitest\n"
+                 "instances: " +
+                     std::to_string(instances) +
+                     "\n"
+                     "ports: {base: " +
+                     std::to_string(base) +
+                     ", stride: 10, offsets: {health: 0, peer: 1}}\n"
+                     "data_dir: " +
+                     (dir_ / "data").string() +
+                     "\n"
+                     "plugin_dirs: [" +
+                     (kTestPlugins / plugin_dir).string() +
+                     "]\n"
+                     "plugins:\n" +
+                     plugins_yaml);
+  }
+
+  fs::path dir_;
+};
+
+// Waits until GET path on port answers `code`, or the timeout passes.
+bool wait_for_http(uint16_t port, const std::string& path, int code,
+                   std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (http_get(port, path) == code) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+// Goal: `nodus version` prints the SDK version and the ABI fingerprint.
+TEST_F(CliTest, VersionPrintsAbiFingerprint) {
+  RunResult r = run({kNodus, "version"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_THAT(r.out, AllOf(StartsWith("nodus 0."), HasSubstr("abi nodus-abi/1;")));
+}
+
+// Goal: an unknown verb and a bad flag are usage errors with exit code 2.
+TEST_F(CliTest, BadVerbAndBadFlagExitTwo) {
+  RunResult verb = run({kNodus, "frobnicate"});
+  EXPECT_EQ(verb.exit_code, 2);
+  EXPECT_THAT(verb.err, HasSubstr("unknown command 'frobnicate'"));
+  RunResult flag = run({kNodus, "node", "--instnace", "1"});
+  EXPECT_EQ(flag.exit_code, 2);
+  EXPECT_THAT(flag.err, HasSubstr("instnace"));
+}
+
+// Goal: `plugins inspect` prints a descriptor for people and as JSON.
+TEST_F(CliTest, PluginsInspectTextAndJson) {
+  const std::string file = (kTestPlugins / "good" / "libnodus_test_good.so").string();
+  RunResult text = run({kNodus, "plugins", "inspect", file});
+  EXPECT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_THAT(text.out,
+              AllOf(HasSubstr("name:         io.nodus.test.good"),
+                    HasSubstr("provides:     nodus.test.greeter/v1"), HasSubstr("greeting")));
+  RunResult json = run({kNodus, "plugins", "inspect", file, "-o", "json"});
+  EXPECT_EQ(json.exit_code, 0);
+  EXPECT_THAT(json.out, AllOf(StartsWith("{\"name\":\"io.nodus.test.good\""),
+                              HasSubstr("\"provides\":[\"nodus.test.greeter/v1\"]")));
+}
+
+// Goal: inspecting a broken plugin fails with one line naming the file.
+TEST_F(CliTest, PluginsInspectBrokenPluginFails) {
+  const std::string file = (kTestPlugins / "abi_version" / "libnodus_test_abi_version.so").string();
+  RunResult r = run({kNodus, "plugins", "inspect", file});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, AllOf(StartsWith(file + ": ABI mismatch"), MatchesRegex("[^\n]*\n")));
+}
+
+// Goal: `plugins list` shows every plugin of the given directories.
+TEST_F(CliTest, PluginsListShowsDirectory) {
+  RunResult r = run({kNodus, "plugins", "list", "--plugin-dir", (kTestPlugins / "good").string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, AllOf(HasSubstr("io.nodus.test.good"), HasSubstr("io.nodus.test.user")));
+}
+
+// Goal: the shipped profiles validate against the built plugins.
+TEST_F(CliTest, ShippedProfilesValidate) {
+  for (const char* name : {"aurigraph", "ephemery", "stemedb", "arroyo"}) {
+    const fs::path profile = kSource / "configs" / (std::string(name) + ".yaml");
+    RunResult r = run({kNodus, "config", "validate", profile.string()});
+    EXPECT_EQ(r.exit_code, 0) << name << ": " << r.err;
+    EXPECT_THAT(r.out, HasSubstr(": ok (profile " + std::string(name)));
+  }
+}
+
+// Goal: a typo in a plugin's config section is reported as FILE:LINE:COL: key.path and exit 2.
+TEST_F(CliTest, ValidateReportsPluginKeyWithPosition) {
+  fs::path p = test_profile(
+      "  - name: io.nodus.test.good\n"
+      "    config: {greeting: hi, limt: 3}\n",
+      9000);
+  RunResult r = run({kNodus, "config", "validate", p.string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, StartsWith(p.string() + ":8:28: plugins[0].config.limt: unknown key"));
+}
+
+// Goal: a profile naming a plugin that does not exist fails validation with exit 2.
+TEST_F(CliTest, ValidateUnknownPlugin) {
+  fs::path p = test_profile("  - name: io.nodus.test.nobody\n", 9000);
+  RunResult r = run({kNodus, "config", "validate", p.string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("plugin io.nodus.test.nobody not found"));
+}
+
+// Goal: precedence is file < NODUS_* environment < command-line flag, and a bad environment
+// value is reported naming the variable.
+TEST_F(CliTest, OverridePrecedence) {
+  fs::path p = test_profile("  - name: io.nodus.test.good\n", 9000);
+  RunResult env = run({kNodus, "config", "render", p.string()}, {{"NODUS_INSTANCES", "3"}});
+  EXPECT_EQ(env.exit_code, 0) << env.err;
+  EXPECT_THAT(env.out, HasSubstr("instances: 3"));
+  RunResult flag =
+      run({kNodus, "config", "render", p.string(), "--instances", "5"}, {{"NODUS_INSTANCES", "3"}});
+  EXPECT_EQ(flag.exit_code, 0) << flag.err;
+  EXPECT_THAT(flag.out, HasSubstr("instances: 5"));
+  RunResult bad = run({kNodus, "config", "validate", p.string()}, {{"NODUS_INSTANCES", "many"}});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err, StartsWith("NODUS_INSTANCES: instances: "));
+}
+
+// Goal: a node starts its plugins, serves liveness, readiness, status and metrics, and stops
+// cleanly on SIGTERM with exit code 0.
+TEST_F(CliTest, NodeServesHealthAndStopsOnSigterm) {
+  const uint16_t base = free_port_block(2);
+  fs::path p = test_profile(
+      "  - name: io.nodus.test.good\n"
+      "    config: {greeting: hi}\n",
+      base);
+  Child node({kNodus, "node", "--profile", p.string(), "--instance", "0"}, dir_ / "node.log");
+  ASSERT_TRUE(wait_for_http(base, "/readyz", 200)) << read_file(dir_ / "node.log");
+  EXPECT_EQ(http_get(base, "/livez"), 200);
+  std::string status;
+  EXPECT_EQ(http_get(base, "/status", &status), 200);
+  EXPECT_THAT(status, AllOf(HasSubstr("\"role\":\"tester\""), HasSubstr("\"ready\":true"),
+                            HasSubstr("\"name\":\"io.nodus.test.good\""),
+                            HasSubstr("\"state\":\"running\"")));
+  std::string metrics;
+  EXPECT_EQ(http_get(base, "/metrics", &metrics), 200);
+  EXPECT_THAT(metrics, HasSubstr("nodus_test_starts_total{instance=\"0\"} 1"));
+  node.signal(SIGTERM);
+  EXPECT_EQ(node.wait(std::chrono::seconds(10)), 0) << read_file(dir_ / "node.log");
+  EXPECT_THAT(read_file(dir_ / "node.log"), HasSubstr("node stopped"));
+}
+
+// Goal: a plugin whose start() fails makes `nodus node` exit 1 naming the plugin file, and
+// nothing keeps listening.
+TEST_F(CliTest, NodeExitsWhenPluginStartFails) {
+  const uint16_t base = free_port_block(2);
+  fs::path p = test_profile("  - name: io.nodus.test.start-fails\n", base, "start_fails");
+  RunResult r = run({kNodus, "node", "--profile", p.string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, AllOf(HasSubstr("libnodus_test_start_fails.so"),
+                           HasSubstr("backing service is down")));
+  EXPECT_EQ(http_get(base, "/livez"), 0);
+}
+
+// Goal: a health port already taken is a clear error naming the port, exit 1.
+TEST_F(CliTest, NodeReportsPortInUse) {
+  const uint16_t base = free_port_block(2);
+  fs::path p = test_profile("  - name: io.nodus.test.good\n", base);
+  Child first({kNodus, "node", "--profile", p.string()}, dir_ / "first.log");
+  ASSERT_TRUE(wait_for_http(base, "/readyz", 200)) << read_file(dir_ / "first.log");
+  RunResult second =
+      run({kNodus, "node", "--profile", p.string(), "--data-dir", (dir_ / "data2").string()});
+  EXPECT_EQ(second.exit_code, 1);
+  EXPECT_THAT(second.err, HasSubstr(std::to_string(base)));
+}
+
+// Goal: a data directory that cannot be created is reported naming it, exit 1.
+TEST_F(CliTest, NodeReportsUnwritableDataDir) {
+  const uint16_t base = free_port_block(2);
+  write("not-a-dir", "a file where a directory should be\n");
+  fs::path p = test_profile("  - name: io.nodus.test.good\n", base);
+  RunResult r = run({kNodus, "node", "--profile", p.string(), "--data-dir",
+                     (dir_ / "not-a-dir" / "data").string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("data directory " + (dir_ / "not-a-dir" / "data").string()));
+}
+
+// Goal: two real nodes with the peerping plugin reach each other over gRPC.
+TEST_F(CliTest, TwoNodesPingEachOtherOverGrpc) {
+  const uint16_t base = free_port_block(12);
+  fs::path p = write("ping.yaml",
+                     "profile: pingtest\n"
+                     "instances: 2\n"
+                     "ports: {base: " +
+                         std::to_string(base) +
+                         ", stride: 10, offsets: {health: 0, peer: 1}}\n"
+                         "data_dir: " +
+                         (dir_ / "data").string() +
+                         "\n"
+                         "plugin_dirs: [" +
+                         kPluginDir.string() +
+                         "]\n"
+                         "plugins:\n"
+                         "  - name: io.nodus.diag.peerping\n"
+                         "    config: {interval_ms: 50, timeout_ms: 500}\n");
+  Child n0({kNodus, "node", "--profile", p.string(), "--instance", "0"}, dir_ / "n0.log");
+  Child n1({kNodus, "node", "--profile", p.string(), "--instance", "1"}, dir_ / "n1.log");
+  for (uint16_t port : {base, static_cast<uint16_t>(base + 10)}) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+    std::string metrics;
+    while (std::chrono::steady_clock::now() < deadline) {
+      http_get(port, "/metrics", &metrics);
+      if (metrics.find("nodus_peerping_peers_reachable{instance=") != std::string::npos &&
+          metrics.find("} 1\n", metrics.find("nodus_peerping_peers_reachable{")) !=
+              std::string::npos) {
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    EXPECT_THAT(metrics, HasSubstr("nodus_peerping_rtt_seconds_count"))
+        << read_file(dir_ / "n0.log") << read_file(dir_ / "n1.log");
+    EXPECT_THAT(metrics,
+                MatchesRegex("(.|\n)*nodus_peerping_peers_reachable\\{[^}]*\\} 1\n(.|\n)*"));
+  }
+  n0.signal(SIGTERM);
+  n1.signal(SIGTERM);
+  EXPECT_EQ(n0.wait(std::chrono::seconds(10)), 0);
+  EXPECT_EQ(n1.wait(std::chrono::seconds(10)), 0);
+}
+
+}  // namespace
+}  // namespace nodus::test

@@ -1,0 +1,304 @@
+// Loader and composition tests against real shared objects, good and deliberately broken
+// (built from tests/plugins/test_plugin.cc; see tests/CMakeLists.txt).
+#include "loader/plugin_loader.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+#include "loader/sha256.h"
+#include "nodus/testing/test_node.h"
+
+namespace nodus::kernel {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::AllOf;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+const fs::path kRoot = NODUS_TEST_PLUGIN_ROOT;
+
+fs::path plugin(const std::string& dir, const std::string& variant) {
+  return kRoot / dir / ("libnodus_test_" + variant + ".so");
+}
+
+// Opens `variant` from its own directory and returns the error (or OK).
+Status open_error(const std::string& dir, const std::string& variant) {
+  PluginLoader loader({kRoot / dir});
+  auto loaded = loader.open(plugin(dir, variant));
+  return loaded.ok() ? Status() : loaded.status();
+}
+
+// Runs a TestNode with the given plugin files and returns the first error of start().
+Status start_error(const std::vector<fs::path>& files, const std::string& config = "") {
+  nodus::testing::TestNode node;
+  for (const auto& f : files)
+    EXPECT_TRUE(node.add_plugin(f, config).ok());
+  return node.start();
+}
+
+// Goal: a good plugin's descriptor is read without constructing anything.
+TEST(Loader, OpensGoodPluginAndReadsDescriptor) {
+  PluginLoader loader({kRoot / "good"});
+  auto loaded = loader.open(plugin("good", "good"));
+  ASSERT_TRUE(loaded.ok()) << loaded.status().to_string();
+  EXPECT_EQ(loaded->name(), "io.nodus.test.good");
+  EXPECT_EQ(loaded->descriptor->version, "1.0.0");
+  EXPECT_THAT(loaded->descriptor->provides, ElementsAre("nodus.test.greeter/v1"));
+  EXPECT_EQ(loaded->descriptor->config.size(), 2u);
+}
+
+// Goal: a text file named .so is refused as "not a shared object", naming the file.
+TEST(BrokenPlugin, NotASharedObject) {
+  Status st = open_error("not_elf", "text");
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(st.message(),
+              AllOf(HasSubstr("libnodus_test_text.so"), HasSubstr("not a shared object")));
+}
+
+// Goal: a shared object without NODUS_PLUGIN() is refused for its missing entry point.
+TEST(BrokenPlugin, MissingEntryPoint) {
+  Status st = open_error("no_entry", "no_entry");
+  EXPECT_THAT(st.message(),
+              AllOf(HasSubstr("libnodus_test_no_entry.so"), HasSubstr("no nodus entry point")));
+}
+
+// Goal: an ABI version other than the kernel's is refused before any C++ type is touched.
+TEST(BrokenPlugin, AbiVersionMismatch) {
+  Status st = open_error("abi_version", "abi_version");
+  EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(st.message(), AllOf(HasSubstr("libnodus_test_abi_version.so"),
+                                  HasSubstr("ABI mismatch: plugin has ABI version 42")));
+}
+
+// Goal: a plugin built with another compiler/stdlib/SDK (fingerprint) is refused.
+TEST(BrokenPlugin, AbiFingerprintMismatch) {
+  Status st = open_error("abi_fingerprint", "abi_fingerprint");
+  EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(st.message(),
+              AllOf(HasSubstr("libnodus_test_abi_fingerprint.so"),
+                    HasSubstr("ABI mismatch: plugin fingerprint"), HasSubstr("gcc-4")));
+}
+
+// Goal: two files providing the same plugin name make a request for it fail, naming both.
+TEST(BrokenPlugin, DuplicateName) {
+  PluginLoader loader({kRoot / "dup"});
+  auto resolved = loader.resolve({{"io.nodus.test.dup", "", ""}});
+  ASSERT_FALSE(resolved.ok());
+  EXPECT_EQ(resolved.status().code(), StatusCode::kAlreadyExists);
+  EXPECT_THAT(resolved.status().message(),
+              AllOf(HasSubstr("duplicate plugin name io.nodus.test.dup"),
+                    HasSubstr("libnodus_test_dup_a.so"), HasSubstr("libnodus_test_dup_b.so")));
+}
+
+// Goal: a required capability nobody provides fails composition, naming the file.
+TEST(BrokenPlugin, MissingRequiredCapability) {
+  Status st = start_error({plugin("missing_cap", "missing_cap")});
+  EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(st.message(), AllOf(HasSubstr("libnodus_test_missing_cap.so"),
+                                  HasSubstr("requires capability 'nodus.test.absent/v1'")));
+}
+
+// Goal: two plugins that require each other are a dependency cycle, naming both files.
+TEST(BrokenPlugin, DependencyCycle) {
+  Status st = start_error({plugin("cycle", "cycle_a"), plugin("cycle", "cycle_b")});
+  EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(st.message(),
+              AllOf(StartsWith("dependency cycle: "), HasSubstr("libnodus_test_cycle_a.so"),
+                    HasSubstr("libnodus_test_cycle_b.so")));
+}
+
+// Goal: a plugin rejecting its config yields FILE:LINE:COL: path: message, naming the plugin.
+TEST(BrokenPlugin, ConfigRejectedByPlugin) {
+  Status st = start_error({plugin("reject_config", "reject_config")}, "greeting: hi\n");
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(st.message(),
+              AllOf(StartsWith("test-config[0]:1:1: "), HasSubstr("rejects every config")));
+}
+
+// Goal: a value the plugin's own validation refuses is reported at that key's position.
+TEST(BrokenPlugin, ConfigValueRejectedAtItsKey) {
+  Status st = start_error({plugin("good", "good")}, "greeting: hi\nlimit: -3\n");
+  EXPECT_EQ(st.message(), "test-config[0]:2:1: limit: must not be negative");
+}
+
+// Goal: an undeclared config key is refused before the plugin's code runs.
+TEST(BrokenPlugin, UnknownConfigKey) {
+  Status st = start_error({plugin("good", "good")}, "greting: hi\n");
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(st.message(), AllOf(StartsWith("test-config[0]:1:1: greting: unknown key"),
+                                  HasSubstr("did you mean 'greeting'")));
+}
+
+// Goal: start() returning an error fails the node and names the plugin file.
+TEST(BrokenPlugin, StartFails) {
+  Status st = start_error({plugin("start_fails", "start_fails")});
+  EXPECT_EQ(st.code(), StatusCode::kUnavailable);
+  EXPECT_THAT(st.message(), AllOf(HasSubstr("libnodus_test_start_fails.so"),
+                                  HasSubstr("start() failed: backing service is down")));
+}
+
+// Goal: an exception thrown by start() is contained and reported, never propagated.
+TEST(BrokenPlugin, StartThrows) {
+  Status st = start_error({plugin("start_throws", "start_throws")});
+  EXPECT_EQ(st.code(), StatusCode::kInternal);
+  EXPECT_THAT(st.message(), AllOf(HasSubstr("libnodus_test_start_throws.so"),
+                                  HasSubstr("start() threw: start exploded")));
+}
+
+// Goal: an exception thrown by the factory is contained and reported.
+TEST(BrokenPlugin, FactoryThrows) {
+  Status st = start_error({plugin("factory_throws", "factory_throws")});
+  EXPECT_EQ(st.code(), StatusCode::kInternal);
+  EXPECT_THAT(st.message(), AllOf(HasSubstr("libnodus_test_factory_throws.so"),
+                                  HasSubstr("factory threw: factory exploded")));
+}
+
+// Goal: an exception thrown by configure() is contained and reported.
+TEST(BrokenPlugin, ConfigureThrows) {
+  Status st = start_error({plugin("configure_throws", "configure_throws")});
+  EXPECT_EQ(st.code(), StatusCode::kInternal);
+  EXPECT_THAT(st.message(), AllOf(HasSubstr("libnodus_test_configure_throws.so"),
+                                  HasSubstr("configure() threw: configure exploded")));
+}
+
+// Goal: an exception while building the descriptor is caught inside the plugin and reported.
+TEST(BrokenPlugin, DescriptorThrows) {
+  Status st = open_error("describe_throws", "describe_throws");
+  EXPECT_THAT(st.message(), AllOf(HasSubstr("libnodus_test_describe_throws.so"),
+                                  HasSubstr("building the plugin descriptor failed: "
+                                            "describe exploded")));
+}
+
+// Goal: a name that is not reverse-DNS is refused.
+TEST(BrokenPlugin, BadName) {
+  Status st = open_error("bad_name", "bad_name");
+  EXPECT_THAT(st.message(), AllOf(HasSubstr("libnodus_test_bad_name.so"),
+                                  HasSubstr("'NotReverseDns' is not a reverse-DNS name")));
+}
+
+// Goal: a version that is not semantic versioning is refused.
+TEST(BrokenPlugin, BadVersion) {
+  Status st = open_error("bad_version", "bad_version");
+  EXPECT_THAT(st.message(), AllOf(HasSubstr("libnodus_test_bad_version.so"),
+                                  HasSubstr("version '1.0' is not a semantic version")));
+}
+
+// Goal: a descriptor without a factory is refused.
+TEST(BrokenPlugin, NoFactory) {
+  Status st = open_error("no_factory", "no_factory");
+  EXPECT_THAT(st.message(), HasSubstr("descriptor has no factory"));
+}
+
+// Goal: unresolved symbols fail at load time (RTLD_NOW) with the dynamic linker's reason.
+TEST(BrokenPlugin, UnresolvedSymbol) {
+  Status st = open_error("unresolved", "unresolved");
+  EXPECT_THAT(st.message(), AllOf(HasSubstr("libnodus_test_unresolved.so"),
+                                  HasSubstr("cannot load shared object"),
+                                  HasSubstr("nodus_test_symbol_that_does_not_exist")));
+}
+
+// Goal: a file outside the configured plugin directories is never loaded.
+TEST(BrokenPlugin, OutsidePluginDirectories) {
+  PluginLoader loader({kRoot / "good"});
+  auto loaded = loader.open(plugin("start_fails", "start_fails"));
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_THAT(loaded.status().message(),
+              HasSubstr("refusing to load a plugin from outside the plugin directories"));
+}
+
+// Goal: a SHA-256 pin that does not match the file refuses the plugin; a matching one loads.
+TEST(BrokenPlugin, Sha256PinMismatch) {
+  PluginLoader loader({kRoot / "good"});
+  auto bad = loader.resolve({{"io.nodus.test.good", "", std::string(64, '0')}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_THAT(bad.status().message(),
+              AllOf(HasSubstr("libnodus_test_good.so"), HasSubstr("SHA-256 mismatch")));
+  auto digest = sha256_file(plugin("good", "good"));
+  ASSERT_TRUE(digest.ok());
+  auto good = loader.resolve({{"io.nodus.test.good", "", *digest}});
+  EXPECT_TRUE(good.ok()) << good.status().to_string();
+}
+
+// Goal: a name that no plugin directory provides is NOT_FOUND, listing the directories.
+TEST(BrokenPlugin, UnknownPluginName) {
+  PluginLoader loader({kRoot / "good"});
+  auto resolved = loader.resolve({{"io.nodus.test.nobody", "", ""}});
+  ASSERT_FALSE(resolved.ok());
+  EXPECT_EQ(resolved.status().code(), StatusCode::kNotFound);
+  EXPECT_THAT(resolved.status().message(),
+              AllOf(HasSubstr("io.nodus.test.nobody not found"), HasSubstr("test-plugins/good")));
+}
+
+// Goal: scanning a directory reports broken files without failing the good ones.
+TEST(Loader, ScanReportsProblemsAndKeepsGoodPlugins) {
+  PluginLoader loader({kRoot / "good", kRoot / "not_elf"});
+  ScanResult scan = loader.scan();
+  ASSERT_EQ(scan.plugins.size(), 2u);
+  EXPECT_EQ(scan.plugins[0].name(), "io.nodus.test.good");
+  EXPECT_EQ(scan.plugins[1].name(), "io.nodus.test.user");
+  ASSERT_EQ(scan.problems.size(), 1u);
+  EXPECT_THAT(scan.problems[0].status.message(), HasSubstr("not a shared object"));
+}
+
+// Goal: plugins start after the providers they require and stop in reverse order, and a
+// dependent finds its provider's capability object.
+TEST(Composition, StartsInDependencyOrderAndStopsInReverse) {
+  nodus::testing::TestNode node;
+  std::vector<std::string> events;
+  node.events().subscribe("test.lifecycle",
+                          [&](std::string_view, const std::string& e) { events.push_back(e); });
+  // The dependent is listed first; the host must still start its provider first.
+  ASSERT_TRUE(node.add_plugin(plugin("good", "user")).ok());
+  ASSERT_TRUE(node.add_plugin(plugin("good", "good"), "greeting: bonjour").ok());
+  ASSERT_TRUE(node.start().ok());
+  EXPECT_TRUE(node.ready());
+  EXPECT_EQ(node.role(), "tester");
+  EXPECT_TRUE(node.logs().contains("io.nodus.test.user: found greeter says=bonjour"));
+  EXPECT_EQ(node.metric_value("nodus_test_starts_total"), 2);
+  ASSERT_TRUE(node.stop().ok());
+  EXPECT_THAT(events, ElementsAre("io.nodus.test.good:configure", "io.nodus.test.user:configure",
+                                  "io.nodus.test.good:start", "io.nodus.test.user:start",
+                                  "io.nodus.test.user:stop", "io.nodus.test.good:stop"));
+}
+
+// Goal: when a later plugin fails to start, the ones already started are stopped again.
+TEST(Composition, FailedStartUnwindsStartedPlugins) {
+  nodus::testing::TestNode node;
+  std::vector<std::string> events;
+  node.events().subscribe("test.lifecycle",
+                          [&](std::string_view, const std::string& e) { events.push_back(e); });
+  ASSERT_TRUE(node.add_plugin(plugin("good", "good")).ok());
+  ASSERT_TRUE(node.add_plugin(plugin("start_fails", "start_fails")).ok());
+  EXPECT_FALSE(node.start().ok());
+  EXPECT_FALSE(node.ready());
+  EXPECT_THAT(events, ElementsAre("io.nodus.test.good:configure",
+                                  "io.nodus.test.start-fails:configure", "io.nodus.test.good:start",
+                                  "io.nodus.test.start-fails:start", "io.nodus.test.good:stop"));
+}
+
+// Goal: the library handle outlives the plugin object: objects are destroyed, then unloaded,
+// with no crash when the last handle goes (checked under ASan in CI).
+TEST(Composition, LibraryOutlivesPluginObjects) {
+  std::weak_ptr<boost::dll::shared_library> weak;
+  {
+    PluginLoader loader({kRoot / "good"});
+    auto loaded = loader.open(plugin("good", "good"));
+    ASSERT_TRUE(loaded.ok());
+    weak = loaded->library;
+    nodus::testing::TestNode node;
+    ASSERT_TRUE(node.add_plugin(plugin("good", "good")).ok());
+    ASSERT_TRUE(node.start().ok());
+    EXPECT_FALSE(weak.expired());
+  }
+  EXPECT_TRUE(weak.expired());
+}
+
+}  // namespace
+}  // namespace nodus::kernel

@@ -1,0 +1,164 @@
+// A tiny plugin whose behaviour is chosen at compile time, so that the loader and host tests
+// load real shared objects, including deliberately broken ones. See CMakeLists.txt for the
+// variants. Every lifecycle call is published on the event bus as "test.lifecycle" with the
+// payload "<name>:<call>", so tests can check the order across plugins.
+#include <cstdlib>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "nodus/nodus.h"
+
+#ifndef TEST_PLUGIN_NAME
+#define TEST_PLUGIN_NAME "io.nodus.test.good"
+#endif
+#ifndef TEST_PLUGIN_VERSION
+#define TEST_PLUGIN_VERSION "1.0.0"
+#endif
+#ifndef TEST_PLUGIN_PROVIDES
+#define TEST_PLUGIN_PROVIDES ""
+#endif
+#ifndef TEST_PLUGIN_REQUIRES
+#define TEST_PLUGIN_REQUIRES ""
+#endif
+
+namespace {
+
+// The capability interface this test plugin can provide.
+struct Greeter {
+  static constexpr const char* kCapability = "nodus.test.greeter/v1";
+  virtual ~Greeter() = default;
+  virtual std::string greet() const = 0;
+};
+
+class TestPlugin final : public nodus::Plugin, public Greeter {
+ public:
+  explicit TestPlugin(nodus::PluginContext& ctx) : ctx_(ctx) {
+#ifdef TEST_PLUGIN_FACTORY_THROWS
+    throw std::runtime_error("factory exploded");
+#endif
+  }
+
+  nodus::Status configure(const nodus::ConfigNode& config) override {
+    note("configure");
+#ifdef TEST_PLUGIN_CONFIGURE_THROWS
+    throw std::logic_error("configure exploded");
+#endif
+    NODUS_ASSIGN_OR_RETURN(greeting_, config.get_string("greeting", "hello"));
+    NODUS_ASSIGN_OR_RETURN(limit_, config.get_int("limit", 10));
+    if (limit_ < 0) return config.at("limit").error("must not be negative");
+#ifdef TEST_PLUGIN_REJECT_CONFIG
+    return config.error("this plugin rejects every config");
+#endif
+    return {};
+  }
+
+  nodus::Status start() override {
+    note("start");
+#ifdef TEST_PLUGIN_START_THROWS
+    throw std::runtime_error("start exploded");
+#endif
+#ifdef TEST_PLUGIN_START_FAILS
+    return nodus::unavailable("backing service is down");
+#endif
+    if (auto* other = ctx_.find<Greeter>(); other != nullptr && other != this) {
+      ctx_.logger().info("found greeter", {{"says", other->greet()}});
+    }
+    ctx_.metrics().counter("nodus_test_starts_total", "Times start() ran").inc();
+    ctx_.set_role("tester");
+    return {};
+  }
+
+  nodus::Status stop() override {
+    note("stop");
+    return {};
+  }
+
+  void* provide(std::string_view capability) override {
+    if (capability == Greeter::kCapability) return static_cast<Greeter*>(this);
+    return nullptr;
+  }
+
+  std::string greet() const override {
+    return greeting_;
+  }
+
+ private:
+  void note(const char* what) {
+    ctx_.events().publish("test.lifecycle", std::string(TEST_PLUGIN_NAME) + ":" + what);
+  }
+
+  nodus::PluginContext& ctx_;
+  std::string greeting_;
+  int64_t limit_ = 0;
+};
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < s.size()) {
+    size_t end = s.find(',', start);
+    if (end == std::string::npos) end = s.size();
+    if (end > start) out.push_back(s.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+[[maybe_unused]] nodus::PluginDescriptor describe() {
+#ifdef TEST_PLUGIN_DESCRIBE_THROWS
+  throw std::runtime_error("describe exploded");
+#endif
+  nodus::PluginDescriptor d;
+  d.name = TEST_PLUGIN_NAME;
+  d.version = TEST_PLUGIN_VERSION;
+  d.category = "test";
+  d.description = "Test plugin " TEST_PLUGIN_NAME;
+  d.provides = split(TEST_PLUGIN_PROVIDES);
+  d.needs = split(TEST_PLUGIN_REQUIRES);
+  d.config = {
+      {"greeting", nodus::ConfigType::kString, false, "hello", "What greet() returns"},
+      {"limit", nodus::ConfigType::kInteger, false, "10", "A number that must not be negative"},
+  };
+#ifndef TEST_PLUGIN_NO_FACTORY
+  d.factory = [](nodus::PluginContext& ctx) { return std::make_unique<TestPlugin>(ctx); };
+#endif
+  return d;
+}
+
+}  // namespace
+
+#if defined(TEST_PLUGIN_BAD_ABI_VERSION) || defined(TEST_PLUGIN_BAD_FINGERPRINT)
+// Hand-made header that claims another ABI, as a plugin built against another SDK would.
+namespace {
+const nodus::PluginAbiHeader* entry() {
+#ifdef TEST_PLUGIN_BAD_ABI_VERSION
+  static const nodus::PluginAbiHeader header{nodus::kPluginMagic, nodus::kAbiVersion + 41,
+                                             nodus::abi_fingerprint(), nullptr, nullptr};
+#else
+  static const nodus::PluginAbiHeader header{nodus::kPluginMagic, nodus::kAbiVersion,
+                                             "nodus-abi/1;gcc-4;libstdc++-4;sdk=0000", nullptr,
+                                             nullptr};
+#endif
+  return &header;
+}
+}  // namespace
+BOOST_DLL_ALIAS(entry, nodus_plugin_entry)
+#elif defined(TEST_PLUGIN_UNRESOLVED_SYMBOL)
+extern "C" int nodus_test_symbol_that_does_not_exist();
+namespace {
+nodus::PluginDescriptor describe_unresolved() {
+  nodus::PluginDescriptor d = describe();
+  d.description += std::to_string(nodus_test_symbol_that_does_not_exist());
+  return d;
+}
+}  // namespace
+NODUS_PLUGIN(describe_unresolved)
+#elif !defined(TEST_PLUGIN_NO_ENTRY)
+NODUS_PLUGIN(describe)
+#else
+// Built without NODUS_PLUGIN(): a shared object with no entry point.
+extern "C" __attribute__((visibility("default"))) int nodus_test_not_a_plugin() {
+  return static_cast<int>(describe().name.size());
+}
+#endif
