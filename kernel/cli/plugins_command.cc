@@ -5,7 +5,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "loader/plugin_loader.h"
-#include "node/json_writer.h"
+#include "runtime/json_writer.h"
 
 namespace nodus::cli {
 namespace po = boost::program_options;

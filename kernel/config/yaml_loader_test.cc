@@ -2,8 +2,10 @@
 #include "config/yaml_loader.h"
 
 #include <gtest/gtest.h>
+
 #include <sys/stat.h>
 #include <unistd.h>
+#include <cstdlib>
 
 #include <filesystem>
 #include <fstream>
@@ -161,15 +163,22 @@ TEST_F(YamlFileTest, MissingFile) {
             (dir_ / "nope.yaml").string() + ": cannot open: No such file or directory");
 }
 
-// An unreadable file is PERMISSION_DENIED (skipped as root, who can read anything).
+// An unreadable file is PERMISSION_DENIED. Root reads anything, so the check runs in a child
+// process that first drops to the unprivileged user "nobody" when started as root.
 TEST_F(YamlFileTest, UnreadableFile) {
-  if (::geteuid() == 0) GTEST_SKIP() << "root bypasses file permissions";
   auto path = write("secret.yaml", "a: 1\n");
   ::chmod(path.c_str(), 0);
-  auto r = load_yaml_file(path);
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), StatusCode::kPermissionDenied);
-  EXPECT_EQ(r.status().message(), path.string() + ": cannot open: Permission denied");
+  ::chmod(dir_.c_str(), 0755);
+  EXPECT_EXIT(
+      {
+        if (::geteuid() == 0 && ::setresuid(65534, 65534, 65534) != 0) std::_Exit(3);
+        auto r = load_yaml_file(path);
+        const bool as_expected =
+            !r.ok() && r.status().code() == StatusCode::kPermissionDenied &&
+            r.status().message() == path.string() + ": cannot open: Permission denied";
+        std::_Exit(as_expected ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
 }
 
 // A directory is not a YAML file.

@@ -7,11 +7,11 @@
 #include <cstring>
 #include <system_error>
 
-#include "node/json_writer.h"
 #include "runtime/event_bus.h"
 #include "runtime/executor.h"
 #include "runtime/file_storage.h"
 #include "runtime/http_server.h"
+#include "runtime/json_writer.h"
 #include "runtime/logger.h"
 #include "runtime/metrics_registry.h"
 #include "transport/grpc_transport.h"
@@ -73,7 +73,8 @@ struct Node::Impl {
   std::unique_ptr<PluginHost> host;
   HttpServer http;
   bool configured = false;
-  bool started = false;
+  std::atomic<bool> started{false};  // read by the readiness refresh on the executor
+  bool abandoned = false;            // stop() timed out with a plugin stuck on the executor
   TimePoint started_at{};
   std::atomic<bool>* ready = nullptr;
 
@@ -120,6 +121,11 @@ Node::Node(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
 
 Node::~Node() {
   if (impl_->started) (void)stop(std::chrono::seconds(5));
+  if (impl_->abandoned) {
+    // Joining the stuck executor would hang; leak everything the plugins might still touch.
+    (void)impl_.release();
+    return;
+  }
   // Plugins (and the closures they registered) go before the services they used.
   impl_->host.reset();
   if (impl_->transport) impl_->transport->stop();
@@ -220,6 +226,7 @@ Status Node::start() {
     return permission_denied("data directory " + m.info.data_dir.string() + " is not writable: " +
                              (ec ? ec.message() : std::string(std::strerror(errno))));
   }
+  m.started_at = m.clock.now();  // before any thread that reads it exists
   m.executor->start();
   const uint16_t health_port = m.info.port("health");
   if (health_port != 0) {
@@ -238,9 +245,15 @@ Status Node::start() {
       return st;
     }
   }
-  Status started;
-  Status ran = m.executor->run_sync([&] { started = m.host->start(); }, std::chrono::seconds(30));
-  if (ran.ok() && !started.ok()) ran = started;
+  auto started = std::make_shared<Status>();  // outlives a start that overruns its bound
+  PluginHost* host = m.host.get();
+  Status ran =
+      m.executor->run_sync([host, started] { *started = host->start(); }, std::chrono::seconds(30));
+  if (!ran.ok() && ran.code() == StatusCode::kDeadlineExceeded) {
+    m.abandoned = true;  // a plugin is stuck in start(); see stop()
+    return deadline_exceeded("plugins did not start within 30 s");
+  }
+  if (ran.ok() && !started->ok()) ran = *started;
   if (!ran.ok()) {
     if (m.transport) m.transport->stop();
     m.http.stop();
@@ -248,7 +261,6 @@ Status Node::start() {
     return ran;
   }
   m.started = true;
-  m.started_at = m.clock.now();
   // Readiness is recomputed on the executor a few times a second, so probes never wait.
   auto refresh = std::make_shared<std::function<void()>>();
   *refresh = [this, refresh] {
@@ -269,25 +281,26 @@ Status Node::stop(Duration timeout) {
   if (!m.started) return {};
   ready_.store(false);
   m.events->publish("node.stopping", m.info.node_name);
-  Status stopped;
-  Status ran = m.executor->run_sync(
-      [&] {
-        m.started = false;
-        stopped = m.host->stop();
-      },
-      timeout);
+  // Shared, because a stop that overruns the timeout finishes after this function returned.
+  auto stopped = std::make_shared<Status>();
+  PluginHost* host = m.host.get();
+  Status ran = m.executor->run_sync([host, stopped] { *stopped = host->stop(); }, timeout);
   if (!ran.ok()) {
+    // A plugin is stuck on the executor thread, which therefore cannot be joined. The caller
+    // exits the process; the executor is deliberately leaked so that no destructor waits.
     m.log->error("plugins did not stop within " +
                  std::to_string(std::chrono::duration_cast<milliseconds>(timeout).count()) + " ms");
-  } else if (!stopped.ok()) {
-    m.log->error(stopped.message());
+    m.started = false;
+    m.abandoned = true;
+    return ran;
   }
+  if (!stopped->ok()) m.log->error(stopped->message());
   if (m.transport) m.transport->stop();
   m.http.stop();
   m.executor->stop();
   m.started = false;
   m.log->info("node stopped");
-  return ran.ok() ? stopped : ran;
+  return *stopped;
 }
 
 const InstanceInfo& Node::instance() const {

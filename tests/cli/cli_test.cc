@@ -190,6 +190,29 @@ TEST_F(CliTest, NodeServesHealthAndStopsOnSigterm) {
   EXPECT_THAT(read_file(dir_ / "node.log"), HasSubstr("node stopped"));
 }
 
+// Goal: SIGINT stops a node like SIGTERM does.
+TEST_F(CliTest, NodeStopsOnSigint) {
+  const uint16_t base = free_port_block(2);
+  fs::path p = test_profile("  - name: io.nodus.test.good\n", base);
+  Child node({kNodus, "node", "--profile", p.string()}, dir_ / "node.log");
+  ASSERT_TRUE(wait_for_http(base, "/readyz", 200)) << read_file(dir_ / "node.log");
+  node.signal(SIGINT);
+  EXPECT_EQ(node.wait(std::chrono::seconds(10)), 0) << read_file(dir_ / "node.log");
+}
+
+// Goal: a plugin stuck in stop() cannot hold the node: it exits 1 soon after the stop bound.
+TEST_F(CliTest, NodeStopIsBoundedWhenAPluginHangs) {
+  const uint16_t base = free_port_block(2);
+  fs::path p = test_profile("  - name: io.nodus.test.stop-hangs\n", base, "stop_hangs");
+  Child node({kNodus, "node", "--profile", p.string(), "--stop-timeout-ms", "300"},
+             dir_ / "node.log");
+  ASSERT_TRUE(wait_for_http(base, "/readyz", 200)) << read_file(dir_ / "node.log");
+  node.signal(SIGTERM);
+  // The plugin sleeps 60 s in stop(); only a bounded stop exits within the wait.
+  EXPECT_EQ(node.wait(std::chrono::seconds(10)), 1);
+  EXPECT_THAT(read_file(dir_ / "node.log"), HasSubstr("plugins did not stop within 300 ms"));
+}
+
 // Goal: a plugin whose start() fails makes `nodus node` exit 1 naming the plugin file, and
 // nothing keeps listening.
 TEST_F(CliTest, NodeExitsWhenPluginStartFails) {

@@ -2,10 +2,12 @@
 // load real shared objects, including deliberately broken ones. See CMakeLists.txt for the
 // variants. Every lifecycle call is published on the event bus as "test.lifecycle" with the
 // payload "<name>:<call>", so tests can check the order across plugins.
+#include <chrono>
 #include <cstdlib>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "nodus/nodus.h"
 
@@ -71,6 +73,10 @@ class TestPlugin final : public nodus::Plugin, public Greeter {
 
   nodus::Status stop() override {
     note("stop");
+#ifdef TEST_PLUGIN_STOP_HANGS
+    // A plugin that never returns from stop(): the kernel must bound the stop anyway.
+    std::this_thread::sleep_for(std::chrono::seconds(60));
+#endif
     return {};
   }
 
