@@ -9,7 +9,6 @@
 #include <cstring>
 #include <fstream>
 #include <map>
-#include <regex>
 #include <set>
 
 #include "loader/sha256.h"
@@ -62,23 +61,94 @@ Result<std::shared_ptr<boost::dll::shared_library>> load_library(const fs::path&
   return lib;
 }
 
+bool is_lower_alnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+// [a-z0-9][a-z0-9._-]* optionally followed by /v<digits>, e.g. "nodus.consensus/v1".
 bool valid_capability_name(std::string_view cap) {
-  static const std::regex kCapability(R"([a-z0-9][a-z0-9._-]*(/v[0-9]+)?)");
-  return std::regex_match(cap.begin(), cap.end(), kCapability);
+  std::string_view base = cap;
+  if (const size_t slash = cap.find('/'); slash != std::string_view::npos) {
+    base = cap.substr(0, slash);
+    const std::string_view version = cap.substr(slash + 1);
+    if (version.size() < 2 || version[0] != 'v') return false;
+    for (char c : version.substr(1)) {
+      if (!is_digit(c)) return false;
+    }
+  }
+  if (base.empty() || !is_lower_alnum(base[0])) return false;
+  for (char c : base) {
+    if (!is_lower_alnum(c) && c != '.' && c != '_' && c != '-') return false;
+  }
+  return true;
+}
+
+// A dot-separated list of non-empty identifiers made of [0-9A-Za-z-].
+bool valid_semver_identifiers(std::string_view s) {
+  if (s.empty()) return false;
+  size_t start = 0;
+  while (true) {
+    const size_t dot = std::min(s.find('.', start), s.size());
+    if (dot == start) return false;
+    for (size_t i = start; i < dot; ++i) {
+      const char c = s[i];
+      if (!is_lower_alnum(c) && !(c >= 'A' && c <= 'Z') && c != '-') return false;
+    }
+    if (dot == s.size()) return true;
+    start = dot + 1;
+  }
+}
+
+// A decimal number without leading zeros ("0", "12", not "012").
+bool valid_version_number(std::string_view s) {
+  if (s.empty() || (s.size() > 1 && s[0] == '0')) return false;
+  for (char c : s) {
+    if (!is_digit(c)) return false;
+  }
+  return true;
 }
 
 }  // namespace
 
 bool is_semver(std::string_view version) {
-  static const std::regex kSemver(
-      R"((0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*))"
-      R"((-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?)");
-  return std::regex_match(version.begin(), version.end(), kSemver);
+  // MAJOR.MINOR.PATCH[-prerelease][+build], per semver.org.
+  std::string_view core = version;
+  if (const size_t plus = core.find('+'); plus != std::string_view::npos) {
+    if (!valid_semver_identifiers(core.substr(plus + 1))) return false;
+    core = core.substr(0, plus);
+  }
+  if (const size_t dash = core.find('-'); dash != std::string_view::npos) {
+    if (!valid_semver_identifiers(core.substr(dash + 1))) return false;
+    core = core.substr(0, dash);
+  }
+  const size_t first = core.find('.');
+  const size_t second = first == std::string_view::npos ? first : core.find('.', first + 1);
+  if (second == std::string_view::npos || core.find('.', second + 1) != std::string_view::npos) {
+    return false;
+  }
+  return valid_version_number(core.substr(0, first)) &&
+         valid_version_number(core.substr(first + 1, second - first - 1)) &&
+         valid_version_number(core.substr(second + 1));
 }
 
 bool is_reverse_dns_name(std::string_view name) {
-  static const std::regex kName(R"([a-z0-9-]+(\.[a-z0-9-]+){2,})");
-  return name.size() <= 128 && std::regex_match(name.begin(), name.end(), kName);
+  // At least three dot-separated labels of [a-z0-9-].
+  if (name.empty() || name.size() > 128) return false;
+  size_t labels = 0;
+  size_t start = 0;
+  while (start <= name.size()) {
+    const size_t dot = std::min(name.find('.', start), name.size());
+    if (dot == start) return false;
+    for (size_t i = start; i < dot; ++i) {
+      if (!is_lower_alnum(name[i]) && name[i] != '-') return false;
+    }
+    ++labels;
+    start = dot + 1;
+  }
+  return labels >= 3;
 }
 
 Status validate_descriptor(const PluginDescriptor& d) {

@@ -41,6 +41,28 @@ Status start_error(const std::vector<fs::path>& files, const std::string& config
   return node.start();
 }
 
+// Goal: semantic versions are recognised as semver.org defines them.
+TEST(Loader, SemverRules) {
+  for (const char* good :
+       {"0.1.0", "1.2.3", "10.20.30", "1.0.0-rc.1", "1.0.0-alpha-2+b.7", "2.0.0+build.5"}) {
+    EXPECT_TRUE(is_semver(good)) << good;
+  }
+  for (const char* bad : {"", "1", "1.0", "1.0.0.0", "01.0.0", "1.0.0-", "1.0.0+", "1.0.0-a..b",
+                          "v1.0.0", "1.0.x", "1.0.0-ü"}) {
+    EXPECT_FALSE(is_semver(bad)) << bad;
+  }
+}
+
+// Goal: plugin names must be reverse-DNS with at least three labels.
+TEST(Loader, ReverseDnsNameRules) {
+  EXPECT_TRUE(is_reverse_dns_name("io.nodus.consensus.raft"));
+  EXPECT_TRUE(is_reverse_dns_name("io.example.hello-2"));
+  for (const char* bad : {"", "io.nodus", "Io.nodus.x", "io..nodus.x", "io.nodus.x.", ".io.x.y",
+                          "io.nodus.x_y", "io nodus x"}) {
+    EXPECT_FALSE(is_reverse_dns_name(bad)) << bad;
+  }
+}
+
 // Goal: a good plugin's descriptor is read without constructing anything.
 TEST(Loader, OpensGoodPluginAndReadsDescriptor) {
   PluginLoader loader({kRoot / "good"});
