@@ -25,6 +25,7 @@ const std::vector<nodus::ConfigKeySpec>& top_level_keys() {
       internal::key_spec("plugin_dirs", ConfigType::kList),
       internal::key_spec("log", ConfigType::kMap),
       internal::key_spec("supervisor", ConfigType::kMap),
+      internal::key_spec("tls", ConfigType::kMap),
       internal::key_spec("plugins", ConfigType::kList),
   };
   return kKeys;
@@ -73,6 +74,7 @@ nodus::Status parse_top_level(const std::string& key, const ConfigNode& value, P
     p->supervisor = value;
     return internal::check_supervisor(value);
   }
+  if (key == "tls") return internal::parse_tls(value, p->source, &p->tls);
   if (key == "plugins") return internal::parse_plugins(value, &p->plugins);
   return value.error("internal: unhandled key");  // top_level_keys() and this list disagree
 }

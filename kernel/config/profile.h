@@ -37,6 +37,16 @@ struct LogOptions {
   bool json = false;  // `log.format: json`
 };
 
+// `tls:` mutual TLS between instances (kernel/transport/tls_credentials.h). Off when ca_file
+// is empty; relative paths are resolved against the profile file's directory.
+struct TlsOptions {
+  std::filesystem::path ca_file;
+  std::filesystem::path cert_file;
+  std::filesystem::path key_file;
+  bool require_client_cert = true;
+  bool enabled() const { return !ca_file.empty(); }
+};
+
 struct PluginEntry {
   std::string name;          // reverse-DNS plugin name
   std::string file;          // optional: a file name inside a plugin directory
@@ -57,6 +67,7 @@ struct Profile {
   // Relative entries are resolved against the profile file's directory; empty = kernel default.
   std::vector<std::filesystem::path> plugin_dirs;
   LogOptions log;
+  TlsOptions tls;
   // Structure checked here, interpreted by the supervisor (null when absent).
   nodus::ConfigNode supervisor;
   std::vector<PluginEntry> plugins;

@@ -38,7 +38,7 @@ TEST(ProfileErrorsTest, UnknownTopLevelKeyWithSuggestion) {
   EXPECT_EQ(first_error("profile: demo\ninstanses: 2\n"),
             "INVALID_ARGUMENT: broken.yaml:2:1: instanses: unknown key 'instanses' (known keys: "
             "profile, description, instances, bind, ports, data_dir, run_dir, plugin_dirs, log, "
-            "supervisor, plugins); did you mean 'instances'?");
+            "supervisor, tls, plugins); did you mean 'instances'?");
 }
 
 // instances must be an integer.
@@ -187,7 +187,7 @@ TEST(ProfileErrorsTest, OverrideUnknownKey) {
   EXPECT_EQ(first_error("profile: demo\n", {{"instanse", "3", "--set"}}),
             "INVALID_ARGUMENT: --set: instanse: unknown key 'instanse' (known keys: profile, "
             "description, instances, bind, ports, data_dir, run_dir, plugin_dirs, log, "
-            "supervisor, plugins); did you mean 'instances'?");
+            "supervisor, tls, plugins); did you mean 'instances'?");
 }
 
 // A plugin override must name a listed plugin; a value that is not YAML is refused.

@@ -192,6 +192,28 @@ nodus::Status parse_log(const ConfigNode& node, LogOptions* out) {
   return {};
 }
 
+nodus::Status parse_tls(const ConfigNode& node, const std::filesystem::path& source,
+                        TlsOptions* out) {
+  NODUS_RETURN_IF_ERROR(
+      nodus::validate_config(node, {key_spec("ca_file", ConfigType::kString, true),
+                                    key_spec("cert_file", ConfigType::kString, true),
+                                    key_spec("key_file", ConfigType::kString, true),
+                                    key_spec("require_client_cert", ConfigType::kBoolean)}));
+  TlsOptions tls;
+  std::filesystem::path* files[] = {&tls.ca_file, &tls.cert_file, &tls.key_file};
+  const char* keys[] = {"ca_file", "cert_file", "key_file"};
+  for (size_t i = 0; i < 3; ++i) {
+    const ConfigNode& v = node.at(keys[i]);
+    NODUS_ASSIGN_OR_RETURN(std::string file, v.as_string());
+    if (file.empty()) return v.error("must not be empty");
+    const std::filesystem::path p = file;
+    *files[i] = p.is_relative() ? (source.parent_path() / p).lexically_normal() : p;
+  }
+  NODUS_ASSIGN_OR_RETURN(tls.require_client_cert, node.get_bool("require_client_cert", true));
+  *out = std::move(tls);
+  return {};
+}
+
 nodus::Status check_supervisor(const ConfigNode& node) {
   NODUS_RETURN_IF_ERROR(nodus::validate_config(
       node,

@@ -22,6 +22,9 @@ nodus::Status parse_profile_name(const nodus::ConfigNode& node, std::string* out
 nodus::Status parse_bind(const nodus::ConfigNode& node, std::string* out);
 nodus::Status parse_ports(const nodus::ConfigNode& node, PortLayout* out);
 nodus::Status parse_log(const nodus::ConfigNode& node, LogOptions* out);
+// `tls: {ca_file, cert_file, key_file, require_client_cert}`; the three files go together.
+nodus::Status parse_tls(const nodus::ConfigNode& node, const std::filesystem::path& source,
+                        TlsOptions* out);
 nodus::Status check_supervisor(const nodus::ConfigNode& node);
 nodus::Status parse_plugins(const nodus::ConfigNode& node, std::vector<PluginEntry>* out);
 

@@ -210,14 +210,25 @@ TEST(ShippedProfilesTest, AllLoad) {
     auto p = load_profile(configs_dir() / (std::string(name) + ".yaml"));
     ASSERT_TRUE(p.ok()) << p.status().to_string();
     EXPECT_EQ(p->name, name);
-    ASSERT_EQ(p->plugins.size(), 1u) << name;
-    EXPECT_EQ(p->plugins[0].name, "io.nodus.diag.peerping");
-    EXPECT_EQ(*p->plugins[0].config.get_int("interval_ms", 0), 1000);
-    EXPECT_EQ(*p->plugins[0].config.get_int("timeout_ms", 0), 500);
+    // Every profile runs the peer diagnostics and exports Prometheus metrics.
+    bool peerping = false;
+    bool prometheus = false;
+    for (const auto& plugin : p->plugins) {
+      if (plugin.name == "io.nodus.diag.peerping") {
+        peerping = true;
+        EXPECT_EQ(*plugin.config.get_int("interval_ms", 0), 1000) << name;
+      }
+      prometheus = prometheus || plugin.name == "io.nodus.metrics.prometheus";
+    }
+    EXPECT_TRUE(peerping) << name;
+    EXPECT_TRUE(prometheus) << name;
   }
   auto auri = load_profile(configs_dir() / "aurigraph.yaml");
   ASSERT_TRUE(auri.ok());
   EXPECT_EQ(auri->instances, 4u);
+  // Isolation is listed first so that it starts before every other plugin.
+  ASSERT_FALSE(auri->plugins.empty());
+  EXPECT_EQ(auri->plugins[0].name, "io.nodus.isolation.linux");
   EXPECT_EQ(auri->ports_for(1).at("api"), 9013);
   EXPECT_EQ(auri->ports_for(1).at("peer"), 9014);
   EXPECT_EQ(*auri->supervisor.get_string("restart", ""), "on-failure");
@@ -245,6 +256,24 @@ TEST(ShippedProfilesTest, ToYamlRoundTrip) {
     EXPECT_EQ(reparsed->ports_for(0), p->ports_for(0));
     EXPECT_EQ(reparsed->description, "a: \"quoted\" # not a comment");
   }
+}
+
+// Goal: the tls section resolves files against the profile and rejects a partial section.
+TEST(ProfileTest, TlsSection) {
+  const Profile p =
+      parse("profile: t\ntls: {ca_file: pki/ca.pem, cert_file: /etc/n.pem, key_file: pki/n.key}\n");
+  EXPECT_TRUE(p.tls.enabled());
+  EXPECT_EQ(p.tls.ca_file, std::filesystem::path("conf/pki/ca.pem"));
+  EXPECT_EQ(p.tls.cert_file, std::filesystem::path("/etc/n.pem"));
+  EXPECT_TRUE(p.tls.require_client_cert);
+  EXPECT_FALSE(parse("profile: t\n").tls.enabled());
+
+  auto root = load_yaml_string("profile: t\ntls: {ca_file: a.pem}\n", "x.yaml");
+  ASSERT_TRUE(root.ok());
+  auto bad = parse_profile(*root, "x.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("cert_file"), std::string::npos)
+      << bad.status().to_string();
 }
 
 }  // namespace

@@ -1,0 +1,28 @@
+// gcounter_api.h: the capability io.nodus.examples.gcounter/v1, a grow-only counter CRDT.
+//
+//   auto* g = ctx.find<nodus::examples::GCounterService>();
+//   g->increment(2);           // local, acknowledged at once, durable
+//   int64_t total = g->total();
+//   std::string s = g->digest();  // canonical state, for the convergence checker
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "nodus/status.h"
+
+namespace nodus::examples {
+
+class GCounterService {
+ public:
+  static constexpr const char* kCapability = "io.nodus.examples.gcounter/v1";
+
+  virtual Status increment(int64_t delta) = 0;
+  virtual int64_t total() const = 0;
+  virtual std::string digest() const = 0;
+
+ protected:
+  ~GCounterService() = default;
+};
+
+}  // namespace nodus::examples

@@ -1,0 +1,308 @@
+#include "nodus/testing/sim_cluster.h"
+
+#include <map>
+
+#include "config/yaml_loader.h"
+#include "loader/plugin_loader.h"
+#include "node/plugin_host.h"
+#include "runtime/event_bus.h"
+#include "runtime/metrics_registry.h"
+
+namespace nodus::testing {
+namespace {
+
+// A logger that discards everything (capture_logs: false).
+class NullLogger final : public Logger {
+ public:
+  void log(LogLevel, std::string_view, const LogFields&) override {}
+  bool enabled(LogLevel) const override { return false; }
+};
+
+// Charges simulated disk time for every durable operation.
+struct DiskModel {
+  SimWorld* world = nullptr;
+  SimNodeId node = 0;
+  Duration latency{};
+  Duration jitter{};
+  SimRandom random;
+
+  void charge() {
+    if (latency == Duration::zero() && jitter == Duration::zero()) return;
+    const auto extra =
+        static_cast<int64_t>(random.uniform(0, static_cast<uint64_t>(jitter.count())));
+    world->charge(node, latency + Duration(extra));
+  }
+};
+
+class SimLog final : public AppendLog {
+ public:
+  SimLog(std::unique_ptr<AppendLog> inner, DiskModel& disk)
+      : inner_(std::move(inner)), disk_(disk) {}
+  Result<uint64_t> append(std::string_view r) override { return inner_->append(r); }
+  Status sync() override {
+    disk_.charge();
+    return inner_->sync();
+  }
+  Result<std::string> read(uint64_t i) const override { return inner_->read(i); }
+  uint64_t first_index() const override { return inner_->first_index(); }
+  uint64_t last_index() const override { return inner_->last_index(); }
+  uint64_t synced_index() const override { return inner_->synced_index(); }
+  Status truncate_suffix(uint64_t from) override { return inner_->truncate_suffix(from); }
+  Status truncate_prefix(uint64_t before) override { return inner_->truncate_prefix(before); }
+
+ private:
+  std::unique_ptr<AppendLog> inner_;
+  DiskModel& disk_;
+};
+
+class SimStorage final : public Storage {
+ public:
+  SimStorage(MemoryStorage& s, DiskModel& disk) : s_(s), disk_(disk) {}
+  Result<std::unique_ptr<AppendLog>> open_log(std::string_view n) override {
+    NODUS_ASSIGN_OR_RETURN(auto log, s_.open_log(n));
+    return std::unique_ptr<AppendLog>(std::make_unique<SimLog>(std::move(log), disk_));
+  }
+  Status put_state(std::string_view k, std::string_view v) override {
+    disk_.charge();
+    return s_.put_state(k, v);
+  }
+  Result<std::optional<std::string>> get_state(std::string_view k) const override {
+    return s_.get_state(k);
+  }
+  Status write_snapshot(std::string_view n, std::string_view d) override {
+    disk_.charge();
+    return s_.write_snapshot(n, d);
+  }
+  Result<std::optional<std::string>> read_snapshot(std::string_view n) const override {
+    return s_.read_snapshot(n);
+  }
+  std::filesystem::path directory() const override { return s_.directory(); }
+
+ private:
+  MemoryStorage& s_;
+  DiskModel& disk_;
+};
+
+}  // namespace
+
+// A plugin file opened once, with its config section per node.
+struct SimCluster::PluginSource {
+  kernel::LoadedPlugin plugin;
+  std::vector<ConfigNode> configs;  // one per node
+};
+
+struct SimCluster::Node {
+  Node(SimWorld& world, SimNodeId id) : executor(world, id) {
+    disk.world = &world;
+    disk.node = id;
+  }
+  SimExecutor executor;
+  DiskModel disk;
+  std::shared_ptr<LogLines> logs = std::make_shared<LogLines>();
+  std::map<std::string, std::unique_ptr<MemoryStorage>> disks;  // survives crashes
+  // One incarnation of the process; the host is destroyed first.
+  std::unique_ptr<kernel::MetricsRegistry> metrics;
+  std::unique_ptr<kernel::LocalEventBus> events;
+  std::unique_ptr<kernel::PluginHost> host;
+
+  void kill() {
+    host.reset();
+    events.reset();
+    metrics.reset();
+  }
+};
+
+SimCluster::SimCluster(SimOptions options)
+    : options_(std::move(options)), world_(options_.seed), driver_random_(world_.random().fork()) {
+  network_ = std::make_unique<SimNetwork>(world_, options_.nodes, options_.network,
+                                          options_.max_message_bytes);
+  for (uint32_t i = 0; i < options_.nodes; ++i) {
+    const SimNodeId id = world_.add_node();
+    nodes_.push_back(std::make_unique<Node>(world_, id));
+    nodes_.back()->disk.random = world_.random().fork();
+  }
+}
+
+SimCluster::~SimCluster() {
+  for (auto& n : nodes_)
+    n->kill();
+}
+
+Status SimCluster::add_plugin(const std::filesystem::path& file, const std::string& config_yaml) {
+  return add_plugin(file, [&config_yaml](SimNodeId) { return config_yaml; });
+}
+
+Status SimCluster::add_plugin(const std::filesystem::path& file,
+                              const std::function<std::string(SimNodeId)>& config_for) {
+  kernel::PluginLoader loader({file.parent_path()});
+  NODUS_ASSIGN_OR_RETURN(auto plugin, loader.open(file));
+  auto source = std::make_unique<PluginSource>();
+  for (uint32_t i = 0; i < options_.nodes; ++i) {
+    const std::string name = "sim-config[" + plugin.name() + "@" + std::to_string(i) + "]";
+    NODUS_ASSIGN_OR_RETURN(ConfigNode config, kernel::load_yaml_string(config_for(i), name));
+    source->configs.push_back(std::move(config));
+  }
+  pinned_libraries_.push_back(plugin.library);
+  source->plugin = std::move(plugin);
+  sources_.push_back(std::move(source));
+  return {};
+}
+
+Status SimCluster::start() {
+  for (uint32_t i = 0; i < options_.nodes; ++i) {
+    NODUS_RETURN_IF_ERROR(start_node(i).with_context("node " + std::to_string(i)));
+  }
+  return {};
+}
+
+Status SimCluster::start_node(SimNodeId id) {
+  Node& n = *nodes_[id];
+  InstanceInfo info;
+  info.profile = options_.profile;
+  info.index = id;
+  info.instances = options_.nodes;
+  info.node_name = info.profile + "-" + std::to_string(id);
+
+  n.metrics = std::make_unique<kernel::MetricsRegistry>();
+  n.events = std::make_unique<kernel::LocalEventBus>(n.executor);
+  kernel::HostServices services;
+  services.executor = &n.executor;
+  services.clock = &n.executor;
+  services.transport = &network_->transport(id);
+  services.metrics = n.metrics.get();
+  services.events = n.events.get();
+  const bool capture = options_.capture_logs;
+  services.make_logger = [logs = n.logs, capture](const std::string& c) -> std::unique_ptr<Logger> {
+    if (!capture) return std::make_unique<NullLogger>();
+    return std::make_unique<CaptureLogger>(c, logs);
+  };
+  services.make_storage = [this, id](const std::string& name) -> Result<std::unique_ptr<Storage>> {
+    return std::unique_ptr<Storage>(
+        std::make_unique<SimStorage>(storage(id, name), nodes_[id]->disk));
+  };
+  n.host = std::make_unique<kernel::PluginHost>(info, services);
+  std::vector<kernel::LoadedPlugin> plugins;
+  std::vector<ConfigNode> configs;
+  for (const auto& s : sources_) {
+    plugins.push_back(s->plugin);
+    configs.push_back(s->configs[id]);
+  }
+  NODUS_RETURN_IF_ERROR(n.host->load_plugins(std::move(plugins), configs));
+  return n.host->start();
+}
+
+bool SimCluster::after_event() {
+  if (!failure_.ok()) return true;
+  for (const auto& [name, check] : invariants_) {
+    Status st = check();
+    if (!st.ok()) {
+      failure_ = st.with_context("invariant " + name);
+      return true;
+    }
+  }
+  return false;
+}
+
+bool SimCluster::run_for(Duration d) {
+  if (!failure_.ok()) return false;
+  world_.run_until(world_.now() + d, [this] { return after_event(); });
+  return failure_.ok();
+}
+
+bool SimCluster::run_until(const std::function<bool()>& done, Duration limit) {
+  if (!failure_.ok()) return false;
+  if (done()) return true;
+  bool met = false;
+  world_.run_until(world_.now() + limit, [&] {
+    if (after_event()) return true;
+    met = done();
+    return met;
+  });
+  return met && failure_.ok();
+}
+
+void SimCluster::post(SimNodeId node, Task fn) {
+  nodes_[node]->executor.post(std::move(fn));
+}
+
+void SimCluster::at(Duration delay, Task fn) {
+  world_.schedule(world_.now() + delay, kWorldNode, SimEventKind::kWorld, 0, std::move(fn));
+}
+
+void SimCluster::crash(SimNodeId node, bool lose_unsynced_writes) {
+  if (!world_.up(node)) return;
+  world_.kill(node);
+  network_->reset_node(node);
+  nodes_[node]->kill();
+  if (lose_unsynced_writes) {
+    for (auto& [name, disk] : nodes_[node]->disks)
+      disk->crash();
+  }
+}
+
+Status SimCluster::restart(SimNodeId node) {
+  if (world_.up(node)) return failed_precondition("node " + std::to_string(node) + " is up");
+  world_.revive(node);
+  Status st = start_node(node);
+  if (!st.ok()) fail(st.with_context("restart of node " + std::to_string(node)));
+  return st;
+}
+
+void SimCluster::set_clock_drift_ppm(SimNodeId node, double ppm) {
+  nodes_[node]->executor.set_drift_ppm(ppm);
+}
+
+void SimCluster::jump_clock(SimNodeId node, Duration d) {
+  nodes_[node]->executor.jump(d);
+}
+
+void SimCluster::set_disk_latency(SimNodeId node, Duration latency, Duration jitter) {
+  nodes_[node]->disk.latency = latency;
+  nodes_[node]->disk.jitter = jitter;
+}
+
+Executor& SimCluster::executor(SimNodeId node) {
+  return nodes_[node]->executor;
+}
+
+Clock& SimCluster::clock(SimNodeId node) {
+  return nodes_[node]->executor;
+}
+
+void* SimCluster::find_capability(SimNodeId node, std::string_view capability) {
+  const auto& host = nodes_[node]->host;
+  return host && world_.up(node) ? host->find_capability(capability) : nullptr;
+}
+
+double SimCluster::metric_value(SimNodeId node, const std::string& name) const {
+  const auto& metrics = nodes_[node]->metrics;
+  if (!metrics) return -1;
+  for (const auto& family : metrics->collect()) {
+    if (family.name != name) continue;
+    double total = 0;
+    for (const auto& s : family.samples)
+      total += family.type == MetricType::kHistogram ? static_cast<double>(s.count) : s.value;
+    return total;
+  }
+  return -1;
+}
+
+LogLines& SimCluster::logs(SimNodeId node) {
+  return *nodes_[node]->logs;
+}
+
+MemoryStorage& SimCluster::storage(SimNodeId node, const std::string& plugin_name) {
+  auto& slot = nodes_[node]->disks[plugin_name];
+  if (!slot) slot = std::make_unique<MemoryStorage>();
+  return *slot;
+}
+
+void SimCluster::add_invariant(std::string name, std::function<Status()> check) {
+  invariants_.emplace_back(std::move(name), std::move(check));
+}
+
+void SimCluster::fail(Status why) {
+  if (failure_.ok() && !why.ok()) failure_ = std::move(why);
+}
+
+}  // namespace nodus::testing
