@@ -10,5 +10,12 @@ namespace nodus::cli {
 int run_node(const std::vector<std::string>& args);
 int run_plugins(const std::vector<std::string>& args);
 int run_config(const std::vector<std::string>& args);
+int run_up(const std::vector<std::string>& args);
+int run_status(const std::vector<std::string>& args);
+int run_health(const std::vector<std::string>& args);
+int run_scale(const std::vector<std::string>& args);
+int run_restart(const std::vector<std::string>& args);
+int run_down(const std::vector<std::string>& args);
+int run_cleanup(const std::vector<std::string>& args);
 
 }  // namespace nodus::cli

@@ -14,6 +14,13 @@ namespace {
 constexpr const char* kUsage = R"(usage: nodus <command> [options]
 
 commands:
+  up --profile FILE [--instances N]  start and supervise the cluster (the supervisor)
+  status [-o json]                   one row per instance of the running cluster
+  health [-o json]                   heartbeats and /readyz of every instance; exit 1 if not
+  scale N                            add or remove instances live
+  restart I                          restart instance I (also revives a failed one)
+  down                               stop every instance and the supervisor
+  cleanup --run-dir DIR|--profile F  remove a stopped cluster's run and data directories
   node --profile FILE --instance I   run one node instance in the foreground
   plugins list [-o json]             list the plugins in the plugin directories
   plugins inspect FILE [-o json]     print a plugin's descriptor
@@ -37,6 +44,13 @@ int main(int argc, char** argv) {
   args.erase(args.begin());
   try {
     if (verb == "node") return nodus::cli::run_node(args);
+    if (verb == "up") return nodus::cli::run_up(args);
+    if (verb == "status") return nodus::cli::run_status(args);
+    if (verb == "health") return nodus::cli::run_health(args);
+    if (verb == "scale") return nodus::cli::run_scale(args);
+    if (verb == "restart") return nodus::cli::run_restart(args);
+    if (verb == "down") return nodus::cli::run_down(args);
+    if (verb == "cleanup") return nodus::cli::run_cleanup(args);
     if (verb == "plugins") return nodus::cli::run_plugins(args);
     if (verb == "config") return nodus::cli::run_config(args);
     if (verb == "version" || verb == "--version") {

@@ -4,11 +4,14 @@
 // is 0 after a clean stop, 1 when the stop overran or a plugin failed, 2 on bad input.
 #include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
+#include <string>
 
 #include "cli/commands.h"
 #include "cli/options.h"
@@ -17,7 +20,31 @@
 namespace nodus::cli {
 namespace po = boost::program_options;
 
+namespace {
+
+// Under a supervisor (NODUS_SUPERVISOR_BUS set), die with it: PR_SET_PDEATHSIG turns the
+// supervisor's death into our SIGTERM; the parent check closes the race where it died first.
+bool follow_supervisor(kernel::NodeOptions& options) {
+  const char* bus = std::getenv("NODUS_SUPERVISOR_BUS");
+  if (bus == nullptr || *bus == '\0') return true;
+  options.supervisor_bus = bus;
+  if (const char* ms = std::getenv("NODUS_SUPERVISOR_HEARTBEAT_MS")) {
+    const long period = std::strtol(ms, nullptr, 10);
+    if (period > 0) options.heartbeat_period = std::chrono::milliseconds(period);
+  }
+  ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+  const char* pid = std::getenv("NODUS_SUPERVISOR_PID");
+  return pid == nullptr || std::strtol(pid, nullptr, 10) == static_cast<long>(::getppid());
+}
+
+}  // namespace
+
 int run_node(const std::vector<std::string>& args) {
+  kernel::NodeOptions node_options;
+  if (!follow_supervisor(node_options)) {
+    std::fprintf(stderr, "nodus node: the supervisor that started this instance is gone\n");
+    return kExitFailure;
+  }
   // Block the stop signals before any thread exists, so every thread inherits the mask and
   // only sigwait() below receives them.
   sigset_t stop_signals;
@@ -55,7 +82,6 @@ int run_node(const std::vector<std::string>& args) {
     std::fprintf(stderr, "%s\n", profile.status().message().c_str());
     return kExitBadInput;
   }
-  kernel::NodeOptions node_options;
   node_options.plugin_dirs = options->plugin_dirs;
   auto node = kernel::Node::create(*profile, vm["instance"].as<uint32_t>(), node_options);
   if (!node.ok()) {

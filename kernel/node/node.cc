@@ -7,6 +7,7 @@
 #include <cstring>
 #include <system_error>
 
+#include "node/supervisor_bus.h"
 #include "runtime/event_bus.h"
 #include "runtime/executor.h"
 #include "runtime/file_storage.h"
@@ -15,6 +16,7 @@
 #include "runtime/logger.h"
 #include "runtime/metrics_registry.h"
 #include "transport/grpc_transport.h"
+#include "transport/tls_credentials.h"
 
 namespace nodus::kernel {
 namespace fs = std::filesystem;
@@ -71,6 +73,7 @@ struct Node::Impl {
   std::unique_ptr<GrpcTransport> transport;
   std::unique_ptr<NoPeerTransport> no_peers;
   std::unique_ptr<PluginHost> host;
+  std::unique_ptr<SupervisorBus> bus;  // used on the executor thread only
   HttpServer http;
   bool configured = false;
   std::atomic<bool> started{false};  // read by the readiness refresh on the executor
@@ -131,6 +134,7 @@ Node::~Node() {
   if (impl_->transport) impl_->transport->stop();
   impl_->http.stop();
   if (impl_->executor) impl_->executor->stop();
+  impl_->bus.reset();
 }
 
 Result<std::unique_ptr<Node>> Node::create(const Profile& profile, uint32_t index,
@@ -154,7 +158,9 @@ Result<std::unique_ptr<Node>> Node::create(const Profile& profile, uint32_t inde
   LogSinkOptions log_options;
   log_options.min_level = profile.log.level;
   log_options.format = profile.log.json ? LogFormat::kJson : LogFormat::kText;
-  NODUS_ASSIGN_OR_RETURN(impl->sink, LogSink::create(std::move(log_options)));
+  // Copied, not moved: GCC 12 with -fsanitize=address sees a false "maybe uninitialized" in
+  // moving the empty optional<path> inside LogSinkOptions.
+  NODUS_ASSIGN_OR_RETURN(impl->sink, LogSink::create(log_options));
   impl->log = std::make_unique<ComponentLogger>(impl->sink, info.node_name, "kernel");
   impl->executor = std::make_unique<AsioExecutor>(info.node_name);
   Logger* log = impl->log.get();
@@ -172,6 +178,12 @@ Result<std::unique_ptr<Node>> Node::create(const Profile& profile, uint32_t inde
     for (uint32_t i = 0; i < profile.instances; ++i) {
       if (i == index) continue;
       t.peers.push_back({i, endpoint(profile.bind_host, profile.ports_for(i).at("peer"))});
+    }
+    if (profile.tls.enabled()) {  // mTLS between instances (profile `tls:` section)
+      NODUS_ASSIGN_OR_RETURN(
+          t.credentials,
+          make_tls_credentials({profile.tls.ca_file, profile.tls.cert_file, profile.tls.key_file,
+                                profile.tls.require_client_cert}));
     }
     impl->transport_log =
         std::make_unique<ComponentLogger>(impl->sink, info.node_name, "transport");
@@ -226,6 +238,9 @@ Status Node::start() {
     return permission_denied("data directory " + m.info.data_dir.string() + " is not writable: " +
                              (ec ? ec.message() : std::string(std::strerror(errno))));
   }
+  if (!m.options.supervisor_bus.empty() && !m.bus) {
+    NODUS_ASSIGN_OR_RETURN(m.bus, SupervisorBus::connect(m.options.supervisor_bus, m.info.index));
+  }
   m.started_at = m.clock.now();  // before any thread that reads it exists
   m.executor->start();
   const uint16_t health_port = m.info.port("health");
@@ -261,14 +276,33 @@ Status Node::start() {
     return ran;
   }
   m.started = true;
-  // Readiness is recomputed on the executor a few times a second, so probes never wait.
+  // Readiness is recomputed on the executor a few times a second, so probes never wait; a
+  // change is told to the supervisor at once.
   auto refresh = std::make_shared<std::function<void()>>();
-  *refresh = [this, refresh] {
-    if (!impl_->started) return;
-    ready_.store(impl_->host->ready());
-    impl_->executor->schedule_after(milliseconds(100), [refresh] { (*refresh)(); });
+  // The closure holds itself weakly; the pending timer task holds the only strong reference,
+  // so stopping the executor frees it (no self-cycle to leak).
+  std::weak_ptr<std::function<void()>> weak_refresh = refresh;
+  *refresh = [this, weak_refresh] {
+    auto self = weak_refresh.lock();
+    if (!self || !impl_->started) return;
+    const bool ready = impl_->host->ready();
+    const bool changed = ready_.exchange(ready) != ready;
+    if (changed && impl_->bus) impl_->bus->send(ready, impl_->host->role());
+    impl_->executor->schedule_after(milliseconds(100), [self] { (*self)(); });
   };
   m.executor->post([refresh] { (*refresh)(); });
+  if (m.bus) {
+    // Sent from an executor timer on purpose: a stuck executor must stop the heartbeats.
+    auto beat = std::make_shared<std::function<void()>>();
+    std::weak_ptr<std::function<void()>> weak_beat = beat;
+    *beat = [this, weak_beat] {
+      auto self = weak_beat.lock();
+      if (!self || !impl_->started) return;
+      impl_->bus->send(ready_.load(), impl_->host->role());
+      impl_->executor->schedule_after(impl_->options.heartbeat_period, [self] { (*self)(); });
+    };
+    m.executor->post([beat] { (*beat)(); });
+  }
   m.events->publish("node.ready", m.info.node_name);
   m.log->info("node started", {{"plugins", std::to_string(m.profile.plugins.size())},
                                {"health", std::to_string(health_port)},

@@ -25,6 +25,10 @@ struct NodeOptions {
   std::vector<std::filesystem::path> plugin_dirs;
   // Use the profile's plugin directories and the kernel default (off only in tests).
   bool use_default_plugin_dir = true;
+  // Set when a supervisor started this instance (NODUS_SUPERVISOR_BUS): heartbeats go there
+  // from the executor every `heartbeat_period` and whenever readiness changes.
+  std::string supervisor_bus;
+  Duration heartbeat_period = std::chrono::seconds(1);
 };
 
 class Node {

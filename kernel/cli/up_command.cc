@@ -1,0 +1,58 @@
+// `nodus up --profile FILE [--instances N] [--run-dir DIR]`: the supervisor in the foreground.
+//
+// Exit codes: 0 after `nodus down`, SIGTERM or SIGINT stopped every instance; 1 when an
+// essential instance failed for good; 2 on bad input (nothing is left running).
+#include <cstdio>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "cli/options.h"
+#include "supervisor/supervisor.h"
+
+namespace nodus::cli {
+namespace po = boost::program_options;
+
+int run_up(const std::vector<std::string>& args) {
+  po::options_description desc("options");
+  desc.add_options()("help,h", "show this help")(
+      "control-address", po::value<std::string>()->default_value(""),
+      "serve the control API on HOST:PORT instead of the run directory's unix socket")(
+      "quiet,q", "do not copy instance output to stderr (the per-instance log files keep it)");
+  add_profile_options(desc);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(desc).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::fprintf(stderr, "nodus up: %s\n", e.what());
+    return kExitBadInput;
+  }
+  if (vm.count("help")) {
+    std::cout << "usage: nodus up --profile FILE [--instances N] [--run-dir DIR] [options]\n"
+              << desc;
+    return kExitOk;
+  }
+  auto options = profile_options(vm);
+  if (!options.ok()) {
+    std::fprintf(stderr, "nodus up: %s\n", options.status().message().c_str());
+    return kExitBadInput;
+  }
+  auto profile = load_profile(*options);
+  if (!profile.ok()) {
+    std::fprintf(stderr, "nodus up: %s\n", profile.status().message().c_str());
+    return kExitBadInput;
+  }
+  kernel::SupervisorOptions sup_options;
+  sup_options.overrides = options->overrides;
+  sup_options.plugin_dirs = options->plugin_dirs;
+  sup_options.control_address = vm["control-address"].as<std::string>();
+  sup_options.echo_output = vm.count("quiet") == 0;
+  auto supervisor = kernel::Supervisor::create(std::move(*profile), std::move(sup_options));
+  if (!supervisor.ok()) {
+    std::fprintf(stderr, "nodus up: %s\n", supervisor.status().message().c_str());
+    return kExitBadInput;
+  }
+  return (*supervisor)->run();
+}
+
+}  // namespace nodus::cli

@@ -1,0 +1,125 @@
+#include "supervisor/control_client.h"
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "config/profile.h"
+#include "supervisor/control_grpc.h"
+#include "supervisor/preflight.h"
+
+namespace nodus::kernel {
+namespace fs = std::filesystem;
+
+namespace {
+
+// Bound on one Control call (Health probes each instance for up to 1 s, in sequence).
+constexpr std::chrono::seconds kCallTimeout{30};
+
+Status from_grpc(const grpc::Status& st, const std::string& target) {
+  if (st.ok()) return {};
+  if (st.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    return unavailable("control API " + target + ": " + st.error_message());
+  }
+  return {static_cast<StatusCode>(st.error_code()), st.error_message()};
+}
+
+}  // namespace
+
+Result<fs::path> find_run_dir(const std::string& run_dir_flag, const std::string& profile_file) {
+  if (!run_dir_flag.empty()) return fs::path(run_dir_flag);
+  if (const char* env = std::getenv("NODUS_RUN_DIR"); env != nullptr && *env != '\0') {
+    return fs::path(env);
+  }
+  if (!profile_file.empty()) {
+    NODUS_ASSIGN_OR_RETURN(Profile p, load_profile(profile_file));
+    return p.run_dir;
+  }
+  std::vector<fs::path> running;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(".nodus", ec)) {
+    const fs::path run = entry.path() / "run";
+    if (running_supervisor(run) != 0) running.push_back(run);
+  }
+  if (running.empty()) {
+    return unavailable(
+        "no cluster is running (no supervisor holds a .nodus/*/run directory here;"
+        " pass --run-dir DIR or --profile FILE)");
+  }
+  if (running.size() > 1) {
+    return failed_precondition("several clusters are running (" + running[0].string() + ", " +
+                               running[1].string() + ", ...); pass --run-dir DIR");
+  }
+  return running[0];
+}
+
+struct ControlClient::Impl {
+  std::unique_ptr<nodus::v1::Control::Stub> stub;
+
+  std::unique_ptr<grpc::ClientContext> context() const {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->set_deadline(std::chrono::system_clock::now() + kCallTimeout);
+    return ctx;
+  }
+};
+
+ControlClient::ControlClient(std::unique_ptr<Impl> impl, std::string target)
+    : impl_(std::move(impl)), target_(std::move(target)) {}
+ControlClient::~ControlClient() = default;
+
+Result<std::unique_ptr<ControlClient>> ControlClient::connect(const fs::path& run_dir) {
+  if (running_supervisor(run_dir) == 0) {
+    return unavailable("no cluster is running in " + run_dir.string() +
+                       " (start one with `nodus up --profile FILE`)");
+  }
+  std::ifstream in(run_dir / "control.addr");
+  std::string target;
+  if (!std::getline(in, target) || target.empty()) {
+    return unavailable("the cluster in " + run_dir.string() +
+                       " is starting or stopping (no control.addr yet); try again");
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->stub =
+      nodus::v1::Control::NewStub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  return std::unique_ptr<ControlClient>(new ControlClient(std::move(impl), target));
+}
+
+Result<nodus::v1::StatusReply> ControlClient::status() {
+  nodus::v1::StatusReply reply;
+  NODUS_RETURN_IF_ERROR(
+      from_grpc(impl_->stub->Status(impl_->context().get(), {}, &reply), target_));
+  return reply;
+}
+
+Result<nodus::v1::HealthReply> ControlClient::health() {
+  nodus::v1::HealthReply reply;
+  NODUS_RETURN_IF_ERROR(
+      from_grpc(impl_->stub->Health(impl_->context().get(), {}, &reply), target_));
+  return reply;
+}
+
+Result<nodus::v1::ScaleReply> ControlClient::scale(uint32_t instances) {
+  nodus::v1::ScaleRequest req;
+  req.set_instances(instances);
+  nodus::v1::ScaleReply reply;
+  NODUS_RETURN_IF_ERROR(
+      from_grpc(impl_->stub->Scale(impl_->context().get(), req, &reply), target_));
+  return reply;
+}
+
+Status ControlClient::restart(uint32_t index) {
+  nodus::v1::RestartRequest req;
+  req.set_index(index);
+  nodus::v1::RestartReply reply;
+  return from_grpc(impl_->stub->Restart(impl_->context().get(), req, &reply), target_);
+}
+
+Status ControlClient::down() {
+  nodus::v1::DownReply reply;
+  return from_grpc(impl_->stub->Down(impl_->context().get(), {}, &reply), target_);
+}
+
+}  // namespace nodus::kernel

@@ -1,0 +1,118 @@
+#include "supervisor/preflight.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <system_error>
+
+namespace nodus::kernel {
+namespace fs = std::filesystem;
+
+namespace {
+
+// Binds host:port once (SO_REUSEADDR, as the instances' servers do); errno on failure.
+int try_bind(const std::string& host, uint16_t port) {
+  const std::string h = host == "localhost" ? "127.0.0.1" : host;
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  int family = AF_INET;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
+  if (::inet_pton(AF_INET, h.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    len = sizeof(sockaddr_in);
+  } else if (::inet_pton(AF_INET6, h.c_str(), &v6->sin6_addr) == 1) {
+    family = AF_INET6;
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    len = sizeof(sockaddr_in6);
+  } else {
+    return EINVAL;
+  }
+  const int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return errno;
+  const int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  const int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), len);
+  const int err = rc == 0 ? 0 : errno;
+  ::close(fd);
+  return err;
+}
+
+}  // namespace
+
+Status check_ports_free(const Profile& profile, uint32_t first, uint32_t last) {
+  for (uint32_t i = first; i < last; ++i) {
+    for (const auto& [name, port] : profile.ports_for(i)) {
+      const int err = try_bind(profile.bind_host, port);
+      if (err == 0) continue;
+      const std::string where = "port " + std::to_string(port) + " (instance " + std::to_string(i) +
+                                " " + name + ") on " + profile.bind_host;
+      if (err == EADDRINUSE) return unavailable(where + " is already in use");
+      return unavailable(where + ": " + std::strerror(err));
+    }
+  }
+  return {};
+}
+
+Status check_data_dirs(const Profile& profile, uint32_t first, uint32_t last) {
+  for (uint32_t i = first; i < last; ++i) {
+    const fs::path dir = profile.data_dir / (profile.name + "-" + std::to_string(i));
+    const std::string what =
+        "instance " + std::to_string(i) + ": data directory " + dir.string() + " is not writable";
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) return permission_denied(what + ": " + ec.message());
+    // access(2) says yes to root even on a read-only mount; a real file says the truth.
+    const fs::path probe = dir / ".nodus-write-probe";
+    const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return permission_denied(what + ": " + std::strerror(errno));
+    ::close(fd);
+    fs::remove(probe, ec);
+  }
+  return {};
+}
+
+Result<UniqueFd> lock_run_dir(const fs::path& run_dir) {
+  std::error_code ec;
+  fs::create_directories(run_dir, ec);
+  if (ec) {
+    return permission_denied("run directory " + run_dir.string() + ": " + ec.message());
+  }
+  const fs::path file = run_dir / "supervisor.lock";
+  UniqueFd fd(::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!fd.valid()) {
+    return permission_denied("run directory " + run_dir.string() + ": " + std::strerror(errno));
+  }
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    return failed_precondition("a cluster is already running in " + run_dir.string() +
+                               " (supervisor pid " + std::to_string(running_supervisor(run_dir)) +
+                               ")");
+  }
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd.get(), 0) != 0 || ::pwrite(fd.get(), pid.data(), pid.size(), 0) < 0) {
+    return permission_denied("run directory " + run_dir.string() + ": " + std::strerror(errno));
+  }
+  return fd;
+}
+
+pid_t running_supervisor(const fs::path& run_dir) {
+  const fs::path file = run_dir / "supervisor.lock";
+  UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return 0;
+  if (::flock(fd.get(), LOCK_SH | LOCK_NB) == 0) return 0;  // nobody holds it
+  std::ifstream in(file);
+  pid_t pid = 0;
+  in >> pid;
+  return pid > 0 ? pid : -1;
+}
+
+}  // namespace nodus::kernel

@@ -1,0 +1,28 @@
+// supervisor/preflight.h: checks made before any instance process starts, so that bad input
+// is one clear error and leaves nothing running.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+
+#include "config/profile.h"
+#include "nodus/status.h"
+#include "runtime/file_util.h"
+
+namespace nodus::kernel {
+
+// Every port of instances [first, last) can be bound on the profile's bind address.
+// "port 20012 (instance 1 health) on 127.0.0.1 is already in use".
+Status check_ports_free(const Profile& profile, uint32_t first, uint32_t last);
+
+// Every data directory of instances [first, last) exists (or can be made) and takes a file.
+Status check_data_dirs(const Profile& profile, uint32_t first, uint32_t last);
+
+// Creates the run directory and takes its lock (run_dir/supervisor.lock, flock), writing our
+// pid into it. FAILED_PRECONDITION when another supervisor holds it.
+Result<UniqueFd> lock_run_dir(const std::filesystem::path& run_dir);
+
+// The pid of the supervisor holding the run directory's lock, or 0 when none does.
+pid_t running_supervisor(const std::filesystem::path& run_dir);
+
+}  // namespace nodus::kernel

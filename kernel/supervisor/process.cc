@@ -1,0 +1,118 @@
+#include "supervisor/process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace nodus::kernel {
+
+namespace {
+
+std::vector<char*> c_strings(std::vector<std::string>& v) {
+  std::vector<char*> out;
+  out.reserve(v.size() + 1);
+  for (auto& s : v)
+    out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+// posix_spawn attributes: own process group, default dispositions, empty mask.
+void init_attributes(posix_spawnattr_t& attr) {
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setpgroup(&attr, 0);
+  sigset_t empty;
+  sigemptyset(&empty);
+  posix_spawnattr_setsigmask(&attr, &empty);
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGPIPE, SIGQUIT, SIGUSR1, SIGUSR2})
+    sigaddset(&defaults, sig);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+}
+
+}  // namespace
+
+Result<SpawnedProcess> spawn_process(const std::vector<std::string>& argv,
+                                     const std::vector<std::string>& env) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    return resource_exhausted(std::string("pipe: ") + std::strerror(errno));
+  }
+  UniqueFd read_end(fds[0]);
+  UniqueFd write_end(fds[1]);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, write_end.get(), 1);
+  posix_spawn_file_actions_adddup2(&actions, write_end.get(), 2);
+  posix_spawnattr_t attr;
+  init_attributes(attr);
+  std::vector<std::string> args = argv;
+  std::vector<std::string> envs = env;
+  auto cargs = c_strings(args);
+  auto cenv = c_strings(envs);
+  SpawnedProcess out;
+  const int rc = ::posix_spawn(&out.pid, cargs[0], &actions, &attr, cargs.data(), cenv.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) return unavailable("spawn " + argv[0] + ": " + std::strerror(rc));
+  ::fcntl(read_end.get(), F_SETFL, ::fcntl(read_end.get(), F_GETFL) | O_NONBLOCK);
+  out.output = std::move(read_end);
+  return out;
+}
+
+void signal_group(pid_t pid, int sig) {
+  if (pid <= 0) return;
+  if (::kill(-pid, sig) != 0) (void)::kill(pid, sig);  // not yet its own group leader
+}
+
+ProcessStats read_process_stats(pid_t pid) {
+  ProcessStats stats;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // The command name is in parentheses and may contain spaces: parse after the last ')'.
+  const auto close = text.rfind(')');
+  if (close == std::string::npos) return stats;
+  std::istringstream fields(text.substr(close + 2));
+  std::string f;
+  // Fields after the name start at field 3 (state); utime is 14, stime 15, rss 24.
+  uint64_t utime = 0, stime = 0, rss_pages = 0;
+  for (int i = 3; i <= 24 && (fields >> f); ++i) {
+    if (i == 14) utime = std::stoull(f);
+    if (i == 15) stime = std::stoull(f);
+    if (i == 24) rss_pages = std::stoull(f);
+  }
+  const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  stats.cpu_s = static_cast<double>(utime + stime) / ticks;
+  stats.rss_bytes = rss_pages * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  return stats;
+}
+
+std::string self_executable() {
+  char buf[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n <= 0) return "nodus";
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+std::string describe_wait_status(int status) {
+  if (WIFEXITED(status)) return "exit " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
+    const int sig = WTERMSIG(status);
+    const char* name = ::sigdescr_np(sig);
+    return "signal " + std::to_string(sig) + (name ? std::string(" (") + name + ")" : "");
+  }
+  return "status " + std::to_string(status);
+}
+
+}  // namespace nodus::kernel

@@ -1,0 +1,46 @@
+// supervisor/rotating_log.h: an instance's log file with size-based rotation.
+//
+// Lines are appended to FILE; when a line would take FILE past `bytes_max`, FILE becomes
+// FILE.1 (FILE.1 becomes FILE.2, ... up to `keep` old files; the oldest is dropped) and a new
+// FILE is started. Used by the supervisor only (one thread), so it takes no lock.
+//
+//   NODUS_ASSIGN_OR_RETURN(auto log, RotatingLog::open(run_dir / "logs/aurigraph-0.log"));
+//   log->append("2026-... INFO [aurigraph-0] kernel: node started\n");
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string_view>
+
+#include "nodus/status.h"
+#include "runtime/file_util.h"
+
+namespace nodus::kernel {
+
+class RotatingLog {
+ public:
+  static constexpr uint64_t kDefaultBytesMax = 10 * 1024 * 1024;
+  static constexpr int kDefaultKeep = 3;
+
+  static nodus::Result<std::unique_ptr<RotatingLog>> open(std::filesystem::path file,
+                                                          uint64_t bytes_max = kDefaultBytesMax,
+                                                          int keep = kDefaultKeep);
+  // Appends `data` (whole lines); rotates first when needed. Errors are returned, not thrown.
+  nodus::Status append(std::string_view data);
+  const std::filesystem::path& file() const { return file_; }
+
+ private:
+  RotatingLog(std::filesystem::path file, uint64_t bytes_max, int keep)
+      : file_(std::move(file)), bytes_max_(bytes_max), keep_(keep) {}
+  nodus::Status reopen();
+  nodus::Status rotate();
+
+  std::filesystem::path file_;
+  uint64_t bytes_max_;
+  int keep_;
+  UniqueFd fd_;
+  uint64_t size_ = 0;
+};
+
+}  // namespace nodus::kernel

@@ -1,0 +1,140 @@
+// supervisor/supervisor.h: `nodus up`, many node instances per container, kept alive.
+//
+// The Supervisor starts each instance as its own `nodus node` process (posix_spawn), watches
+// it over a ZeroMQ bus (heartbeats sent from the instance's executor thread, so a stuck
+// executor is caught, not only a dead PID), restarts it per the profile's policy (always /
+// on-failure / never, exponential backoff with jitter, a crash-loop breaker), reaps every
+// child including orphaned grandchildren (it is a subreaper, or PID 1), forwards SIGTERM,
+// SIGINT and SIGHUP, and serves the Control gRPC API for the CLI verbs. All process and
+// instance state lives on the thread that calls run(); the API threads post work to it.
+//
+//   NODUS_ASSIGN_OR_RETURN(auto sup, Supervisor::create(profile, options));  // preflight
+//   return sup->run();                                                       // exit code
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "config/profile.h"
+#include "nodus/v1/control.pb.h"
+#include "runtime/logger.h"
+#include "supervisor/instance.h"
+#include "supervisor/policy.h"
+
+namespace nodus::kernel {
+
+struct SupervisorOptions {
+  // Overrides the supervisor was given (environment first, then flags). The instances inherit
+  // the environment; flag overrides are passed on to them as --set.
+  std::vector<ConfigOverride> overrides;
+  std::vector<std::filesystem::path> plugin_dirs;  // passed on as --plugin-dir
+  // Where the Control API listens: empty for unix:<run_dir>/control.sock, else HOST:PORT.
+  std::string control_address;
+  // The `nodus` executable the instances run; default: this process's executable.
+  std::string nodus_binary;
+  // Prefix instance output with "[node] " on the supervisor's stderr (besides the log files).
+  bool echo_output = true;
+};
+
+class ControlServer;
+
+class Supervisor {
+ public:
+  // Exit codes of run(), as `nodus up` returns them.
+  static constexpr int kExitOk = 0;
+  static constexpr int kExitFailure = 1;   // an essential instance failed for good
+  static constexpr int kExitBadInput = 2;  // an instance rejected its configuration at start
+
+  // Checks everything that can be checked before a process starts (run directory and its
+  // lock, ports free, data directories writable, bus and control endpoints), then binds the
+  // bus and the control API. On error nothing is left running.
+  static Result<std::unique_ptr<Supervisor>> create(Profile profile, SupervisorOptions options);
+  ~Supervisor();
+  Supervisor(const Supervisor&) = delete;
+  Supervisor& operator=(const Supervisor&) = delete;
+
+  // Starts the instances and supervises them until `nodus down`, SIGTERM/SIGINT or the
+  // failure of an essential instance; returns the exit code.
+  int run();
+
+  // Thread-safe entry points for the Control API: each runs on the supervisor thread.
+  Result<nodus::v1::StatusReply> status();
+  Result<nodus::v1::ScaleReply> scale(uint32_t instances);
+  Status restart(uint32_t index);
+  Status down();
+
+  const Profile& profile() const { return profile_; }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  struct Bus;
+
+  Supervisor(Profile profile, SupervisorOptions options, SupervisorPolicy policy);
+  Status open_run_dir();
+  Status install_signals();
+
+  // The loop and what it dispatches (supervisor.cc).
+  void loop_once();
+  Clock::duration next_wakeup(Clock::time_point now) const;
+  void handle_signals();
+  void run_posted();
+  Status post_and_wait(std::function<void()> task);
+  void begin_shutdown(int exit_code, const std::string& why);
+
+  // Instances (instances.cc).
+  Instance& add_instance(uint32_t index);
+  Status spawn(Instance& inst);
+  void request_stop(Instance& inst, AfterExit after);
+  void reap_children();
+  void on_exit(Instance& inst, int wait_status);
+  void on_death(Instance& inst, bool failed, const std::string& why);
+  void mark_failed(Instance& inst, const std::string& why, int exit_code_if_essential);
+  void drain_bus();
+  void drain_output(Instance& inst, bool flush);
+  void check_deadlines(Clock::time_point now);
+  void set_state(Instance& inst, InstanceState state);
+  bool any_alive() const;
+  nodus::v1::InstanceStatus describe(const Instance& inst) const;
+  Status apply_scale(uint32_t target, nodus::v1::ScaleReply& reply);
+  std::vector<std::string> instance_argv(const Instance& inst) const;
+  std::vector<std::string> instance_env(const Instance& inst) const;
+
+  Profile profile_;
+  SupervisorOptions options_;
+  SupervisorPolicy policy_;
+  Backoff backoff_;
+  std::mt19937_64 rng_;
+  std::filesystem::path run_dir_;
+  std::filesystem::path log_dir_;
+  std::shared_ptr<LogSink> sink_;
+  std::unique_ptr<ComponentLogger> log_;
+  UniqueFd lock_fd_;
+  UniqueFd signal_fd_;
+  UniqueFd wake_fd_;
+  std::unique_ptr<Bus> bus_;
+  std::unique_ptr<ControlServer> control_;
+  std::map<uint32_t, std::unique_ptr<Instance>> instances_;
+  uint32_t target_instances_ = 0;
+  bool starting_up_ = true;  // no instance has been ready yet since `up`
+  bool shutting_down_ = false;
+  bool done_ = false;
+  int exit_code_ = kExitOk;
+  Clock::time_point shutdown_deadline_{};
+
+  std::mutex posted_mu_;
+  std::deque<std::function<void()>> posted_;  // guarded by posted_mu_
+  bool closed_ = false;                       // guarded by posted_mu_
+};
+
+}  // namespace nodus::kernel

@@ -1,0 +1,258 @@
+// `nodus up` and the cluster verbs as operators use them: real processes, signals and sockets.
+#include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "supervisor_fixture.h"
+
+namespace nodus::test {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using ::testing::HasSubstr;
+
+std::map<uint32_t, pid_t> pids_of(const std::vector<Row>& rows) {
+  std::map<uint32_t, pid_t> out;
+  for (const auto& r : rows)
+    out[r.index] = r.pid;
+  return out;
+}
+
+// Goal: kill -9 of one of 4 instances restarts only that one, without restarting the supervisor.
+TEST_F(SupervisorTest, KillNineRestartsOnlyThatInstance) {
+  write_profile(spec_of(4));
+  start_up();
+  ASSERT_TRUE(wait_all_ready(4)) << up_log();
+  const auto before = pids_of(status());
+  ASSERT_EQ(::kill(before.at(2), SIGKILL), 0);
+  ASSERT_TRUE(wait_status([&](const std::vector<Row>& rows) {
+    return rows.size() == 4 && rows[2].state == "ready" && rows[2].pid != before.at(2);
+  })) << up_log();
+  const auto rows = status();
+  EXPECT_EQ(rows[2].restarts, 1u);
+  EXPECT_THAT(rows[2].last_failure, HasSubstr("signal 9"));
+  for (uint32_t i : {0u, 1u, 3u}) {
+    EXPECT_EQ(rows[i].pid, before.at(i)) << "instance " << i;
+    EXPECT_EQ(rows[i].restarts, 0u);
+  }
+  EXPECT_TRUE(up_->running());
+}
+
+// Goal: a SIGSTOPped instance misses heartbeats, is marked unhealthy and is restarted.
+TEST_F(SupervisorTest, StoppedInstanceIsUnhealthyThenRestarted) {
+  write_profile(spec_of(2));
+  start_up();
+  ASSERT_TRUE(wait_all_ready(2)) << up_log();
+  const auto before = pids_of(status());
+  ASSERT_EQ(::kill(before.at(1), SIGSTOP), 0);
+  ASSERT_TRUE(wait_status([&](const std::vector<Row>& rows) {
+    return rows.size() == 2 && rows[1].state == "ready" && rows[1].pid != before.at(1);
+  })) << up_log();
+  const auto rows = status();
+  EXPECT_THAT(rows[1].last_failure, HasSubstr("no heartbeat for"));
+  EXPECT_THAT(up_log(), HasSubstr("suptest-1 is unhealthy: no heartbeat for"));
+  EXPECT_EQ(rows[0].pid, before.at(0));
+}
+
+// Goal: an instance that keeps failing trips the crash-loop breaker and stays failed.
+TEST_F(SupervisorTest, CrashLoopTripsBreaker) {
+  write_profile(spec_of(1, "start_fails", "io.nodus.test.start-fails"));
+  start_up();
+  ASSERT_TRUE(wait_status([](const std::vector<Row>& rows) {
+    return rows.size() == 1 && rows[0].state == "failed";
+  })) << up_log();
+  const auto rows = status();
+  EXPECT_THAT(rows[0].last_failure, HasSubstr("crash loop: 3 deaths in 60 s"));
+  EXPECT_EQ(rows[0].restarts, 2u);  // three runs: the first and two restarts
+  EXPECT_TRUE(up_->running());      // not essential: the supervisor stays
+}
+
+// Goal: an essential instance that fails for good makes `nodus up` exit non-zero.
+TEST_F(SupervisorTest, EssentialFailureExitsNonZero) {
+  ProfileSpec spec = spec_of(1, "start_fails", "io.nodus.test.start-fails");
+  spec.supervisor =
+      "{restart: always, backoff_ms: {initial: 10, max: 20}, crash_loop: {deaths: 2, window_s: "
+      "60}, essential: true}";
+  write_profile(spec);
+  start_up();
+  EXPECT_EQ(up_->wait(seconds(20)), 1) << up_log();
+  EXPECT_THAT(up_log(), HasSubstr("is essential and failed for good"));
+}
+
+// Goal: `nodus scale 6` then `nodus scale 3` changes the live set; ports follow the formula.
+TEST_F(SupervisorTest, ScaleUpAndDown) {
+  write_profile(spec_of(3));
+  start_up();
+  ASSERT_TRUE(wait_all_ready(3)) << up_log();
+  const auto before = pids_of(status());
+  RunResult up6 = nodus({"scale", "6", "--run-dir", run_dir_.string()});
+  ASSERT_EQ(up6.exit_code, 0) << up6.err;
+  ASSERT_TRUE(wait_all_ready(6)) << up_log();
+  auto rows = status();
+  for (const auto& r : rows) {
+    EXPECT_EQ(r.ports.at("health"), base_port_ + 2 * static_cast<int>(r.index));
+    EXPECT_EQ(r.ports.at("peer"), base_port_ + 2 * static_cast<int>(r.index) + 1);
+    EXPECT_EQ(http_get(static_cast<uint16_t>(r.ports.at("health")), "/readyz"), 200);
+  }
+  const pid_t removed = rows[5].pid;
+  RunResult down3 = nodus({"scale", "3", "--run-dir", run_dir_.string()});
+  ASSERT_EQ(down3.exit_code, 0) << down3.err;
+  ASSERT_TRUE(wait_all_ready(3)) << up_log();
+  EXPECT_EQ(pids_of(status()), before);
+  EXPECT_TRUE(wait_gone(removed, seconds(5)));
+}
+
+// Goal: status/health/restart/down/cleanup work end to end and `down` stops every process.
+TEST_F(SupervisorTest, VerbsStatusHealthRestartDownCleanup) {
+  write_profile(spec_of(2));
+  start_up();
+  ASSERT_TRUE(wait_all_ready(2)) << up_log();
+  RunResult json = nodus({"status", "--run-dir", run_dir_.string(), "-o", "json"});
+  EXPECT_THAT(json.out, ::testing::StartsWith("{\"profile\":\"suptest\""));
+  EXPECT_THAT(json.out, HasSubstr("\"instances\":[{\"index\":0,"));
+  EXPECT_THAT(json.out, HasSubstr("\"role\":\"tester\""));
+  RunResult health = nodus({"health", "--run-dir", run_dir_.string()});
+  EXPECT_EQ(health.exit_code, 0) << health.out << health.err;
+  EXPECT_THAT(health.out, HasSubstr("cluster: healthy"));
+  const auto before = pids_of(status());
+  ASSERT_EQ(nodus({"restart", "0", "--run-dir", run_dir_.string()}).exit_code, 0);
+  ASSERT_TRUE(wait_status([&](const std::vector<Row>& rows) {
+    return rows.size() == 2 && rows[0].state == "ready" && rows[0].pid != before.at(0);
+  }));
+  const auto last = pids_of(status());
+  RunResult down = nodus({"down", "--run-dir", run_dir_.string()});
+  EXPECT_EQ(down.exit_code, 0) << down.err;
+  EXPECT_EQ(up_->wait(seconds(10)), 0);
+  for (const auto& [i, pid] : last)
+    EXPECT_TRUE(wait_gone(pid, seconds(5))) << "instance " << i;
+  RunResult none = nodus({"status", "--run-dir", run_dir_.string()});
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_THAT(none.err, HasSubstr("no cluster is running in " + run_dir_.string()));
+  RunResult clean = nodus({"cleanup", "--run-dir", run_dir_.string()});
+  EXPECT_EQ(clean.exit_code, 0) << clean.err;
+  EXPECT_FALSE(fs::exists(run_dir_));
+  EXPECT_FALSE(fs::exists(dir_ / "data"));
+}
+
+// Goal: as PID 1 (own pid namespace) the supervisor reaps an orphaned grandchild and SIGTERM
+// stops every instance cleanly.
+TEST_F(SupervisorTest, AsPid1ReapsOrphansAndStopsOnSigterm) {
+  if (run({"/usr/bin/unshare", "--pid", "--fork", "--mount-proc", "/bin/true"}).exit_code != 0) {
+    GTEST_SKIP() << "unshare --pid is not permitted here";
+  }
+  write_profile(spec_of(2));
+  record_pids_ = false;
+  up_ = std::make_unique<Child>(
+      std::vector<std::string>{"/usr/bin/unshare", "--pid", "--fork", "--mount-proc", kNodus, "up",
+                               "--profile", profile_.string()},
+      dir_ / "up.log");
+  ASSERT_TRUE(wait_all_ready(2)) << up_log();
+  const auto children = [](pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+    std::vector<pid_t> out;
+    for (pid_t c; in >> c;)
+      out.push_back(c);
+    return out;
+  };
+  const auto kids = children(up_->pid());
+  ASSERT_EQ(kids.size(), 1u);
+  const pid_t init = kids[0];  // `nodus up`, PID 1 inside the namespace
+  // A shell inside the namespace starts `sleep` and exits: the sleep is orphaned onto PID 1.
+  RunResult sh = run({"/usr/bin/nsenter", "-t", std::to_string(init), "-p", "--", "/bin/sh", "-c",
+                      "exec 1>&- 2>&-; /bin/sleep 300 & exit 0"});
+  ASSERT_EQ(sh.exit_code, 0) << sh.err;
+  pid_t orphan = 0;
+  for (int i = 0; i < 100 && orphan == 0; ++i) {
+    for (pid_t c : children(init)) {
+      if (read_file("/proc/" + std::to_string(c) + "/comm") == "sleep\n") orphan = c;
+    }
+    if (orphan == 0) std::this_thread::sleep_for(milliseconds(20));
+  }
+  ASSERT_NE(orphan, 0) << "the orphan was not re-parented to PID 1";
+  ASSERT_EQ(::kill(orphan, SIGKILL), 0);
+  EXPECT_TRUE(wait_gone(orphan, seconds(5))) << "orphan left as a zombie";
+  std::vector<pid_t> instances;  // host pids: status() reports the namespace's own
+  for (pid_t c : children(init)) {
+    if (c != orphan) instances.push_back(c);
+  }
+  ASSERT_EQ(instances.size(), 2u);
+  ASSERT_EQ(::kill(init, SIGTERM), 0);
+  EXPECT_EQ(up_->wait(seconds(10)), 0) << up_log();  // stop_timeout_ms is 2000
+  EXPECT_THAT(up_log(), HasSubstr("stopping every instance: SIGTERM"));
+  EXPECT_THAT(up_log(), HasSubstr("suptest-0 exited pid=1"));  // a clean stop, not SIGKILL
+  EXPECT_THAT(up_log(), ::testing::Not(HasSubstr("sending SIGKILL")));
+  for (pid_t pid : instances)
+    EXPECT_TRUE(wait_gone(pid, seconds(5)));
+}
+
+// Goal: a missing profile is a clear error, exit 2, and nothing runs.
+TEST_F(SupervisorTest, MissingProfileFails) {
+  RunResult r = nodus({"up", "--profile", (dir_ / "nope.yaml").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr((dir_ / "nope.yaml").string()));
+}
+
+// Goal: a port already in use is named (port, instance) and nothing is started.
+TEST_F(SupervisorTest, PortInUseFailsBeforeStarting) {
+  write_profile(spec_of(3));
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(base_port_ + 2));  // instance 1 health
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(::listen(fd, 1), 0);
+  RunResult r = nodus({"up", "--profile", profile_.string()});
+  ::close(fd);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("port " + std::to_string(base_port_ + 2) +
+                               " (instance 1 health) on 127.0.0.1 is already in use"));
+  EXPECT_THAT(r.err, ::testing::Not(HasSubstr("started suptest")));
+  EXPECT_FALSE(fs::exists(run_dir_ / "control.addr"));
+}
+
+// Goal: an unwritable data directory is named and nothing is started. (As root, permission
+// bits do not stop us, so the data directory sits below a regular file.)
+TEST_F(SupervisorTest, UnwritableDataDirFails) {
+  std::ofstream(dir_ / "file") << "x";
+  ProfileSpec spec = spec_of(2);
+  spec.data_dir = (dir_ / "file" / "data").string();
+  write_profile(spec);
+  RunResult r = nodus({"up", "--profile", profile_.string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("instance 0: data directory " + (dir_ / "file/data").string() +
+                               "/suptest-0 is not writable"));
+  EXPECT_THAT(r.err, ::testing::Not(HasSubstr("started suptest")));
+}
+
+// Goal: a plugin that rejects its config at start makes `up` exit 2 and leaves nothing running.
+TEST_F(SupervisorTest, RejectedConfigExitsTwo) {
+  write_profile(spec_of(2, "reject_config", "io.nodus.test.picky"));
+  start_up();
+  EXPECT_EQ(up_->wait(seconds(20)), 2) << up_log();
+  EXPECT_THAT(up_log(), HasSubstr("rejected its configuration (exit 2)"));
+}
+
+// Goal: every verb says clearly when no cluster is running.
+TEST_F(SupervisorTest, VerbsSayWhenNoneRunning) {
+  for (const char* verb : {"status", "health", "down"}) {
+    RunResult r = nodus({verb, "--run-dir", run_dir_.string()});
+    EXPECT_EQ(r.exit_code, 1) << verb;
+    EXPECT_THAT(r.err, HasSubstr("no cluster is running in " + run_dir_.string())) << verb;
+  }
+  RunResult scale = nodus({"scale", "2", "--run-dir", run_dir_.string()});
+  EXPECT_THAT(scale.err, HasSubstr("no cluster is running"));
+}
+
+}  // namespace
+}  // namespace nodus::test
