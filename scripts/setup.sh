@@ -11,6 +11,8 @@ packages=(
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   prometheus-cpp-dev libzmq3-dev cppzmq-dev libyaml-cpp-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # real peers for integration tests: prometheus (with promtool) scrapes tests/metrics
+  prometheus
 )
 
 missing=()
