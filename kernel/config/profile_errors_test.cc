@@ -141,7 +141,8 @@ TEST(ProfileErrorsTest, PluginWithoutName) {
 TEST(ProfileErrorsTest, UnknownSupervisorKey) {
   EXPECT_EQ(first_error("profile: demo\nsupervisor:\n  restrat: always\n"),
             "INVALID_ARGUMENT: broken.yaml:3:3: supervisor.restrat: unknown key 'restrat' (known "
-            "keys: restart, backoff_ms, stop_timeout_ms, heartbeat_ms, crash_loop, essential); "
+            "keys: restart, backoff_ms, stop_timeout_ms, heartbeat_ms, crash_loop, essential, "
+            "metrics_port); "
             "did you mean 'restart'?");
 }
 

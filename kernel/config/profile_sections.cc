@@ -216,11 +216,11 @@ nodus::Status parse_tls(const ConfigNode& node, const std::filesystem::path& sou
 
 nodus::Status check_supervisor(const ConfigNode& node) {
   NODUS_RETURN_IF_ERROR(nodus::validate_config(
-      node,
-      {key_spec("restart", ConfigType::kString), key_spec("backoff_ms", ConfigType::kMap),
-       key_spec("stop_timeout_ms", ConfigType::kInteger),
-       key_spec("heartbeat_ms", ConfigType::kInteger), key_spec("crash_loop", ConfigType::kMap),
-       key_spec("essential", ConfigType::kBoolean)}));
+      node, {key_spec("restart", ConfigType::kString), key_spec("backoff_ms", ConfigType::kMap),
+             key_spec("stop_timeout_ms", ConfigType::kInteger),
+             key_spec("heartbeat_ms", ConfigType::kInteger),
+             key_spec("crash_loop", ConfigType::kMap), key_spec("essential", ConfigType::kBoolean),
+             key_spec("metrics_port", ConfigType::kInteger)}));
   constexpr int64_t kHourMs = 3'600'000;
   for (const auto& [key, value] : node.entries()) {
     if (value.is_null()) continue;
@@ -230,6 +230,8 @@ nodus::Status check_supervisor(const ConfigNode& node) {
       NODUS_RETURN_IF_ERROR(int_in_range(value, 1, 600'000).status());
     } else if (key == "heartbeat_ms") {
       NODUS_RETURN_IF_ERROR(int_in_range(value, 10, 60'000).status());
+    } else if (key == "metrics_port") {
+      NODUS_RETURN_IF_ERROR(int_in_range(value, 0, 65'535).status());
     } else if (key == "backoff_ms") {
       NODUS_RETURN_IF_ERROR(nodus::validate_config(
           value,

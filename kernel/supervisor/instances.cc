@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "supervisor/bus.h"
+#include "supervisor/exit_cause.h"
 #include "supervisor/preflight.h"
 #include "supervisor/process.h"
 #include "supervisor/supervisor.h"
@@ -159,7 +160,15 @@ void Supervisor::on_exit(Instance& inst, int wait_status) {
   drain_output(inst, true);
   // Whatever the instance left in its group (helpers it started) goes with it.
   signal_group(inst.pid, SIGKILL);
-  const std::string how = describe_wait_status(wait_status);
+  std::string how = describe_wait_status(wait_status);
+  // An isolated instance leaves a state file: it tells an OOM kill from any other SIGKILL and
+  // names the cgroups the dead process could not remove itself.
+  const fs::path state_file = profile_.data_dir / inst.node_name / kIsolationStateFile;
+  if (WIFSIGNALED(wait_status) && fs::exists(state_file)) {
+    const ExitReport report = classify_exit(128 + WTERMSIG(wait_status), state_file);
+    if (report.cause == ExitCause::kOomKilled) how = report.detail;
+    remove_state_cgroups(state_file);
+  }
   log_->info(inst.node_name + " exited", {{"pid", std::to_string(inst.pid)}, {"status", how}});
   inst.pid = 0;
   inst.output.reset();

@@ -63,6 +63,7 @@ Result<SupervisorPolicy> parse_supervisor_policy(const ConfigNode& section) {
     NODUS_RETURN_IF_ERROR(read_uint(*c, "window_s", 1, 86400, p.crash_loop_window_s));
   }
   NODUS_ASSIGN_OR_RETURN(p.essential, section.get_bool("essential", false));
+  NODUS_RETURN_IF_ERROR(read_uint(section, "metrics_port", 0, 65535, p.metrics_port));
   return p;
 }
 

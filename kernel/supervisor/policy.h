@@ -32,6 +32,7 @@ struct SupervisorPolicy {
   uint32_t crash_loop_deaths = 5;
   uint32_t crash_loop_window_s = 60;
   bool essential = false;
+  uint32_t metrics_port = 0;  // aggregate /metrics of all instances; 0 = not served
 
   // An instance that sent no heartbeat for this long is unhealthy.
   uint32_t heartbeat_deadline_ms() const { return 3 * heartbeat_ms; }

@@ -12,6 +12,7 @@
 #include <future>
 #include <system_error>
 
+#include "supervisor/aggregate_metrics.h"
 #include "supervisor/bus.h"
 #include "supervisor/control_server.h"
 #include "supervisor/preflight.h"
@@ -53,6 +54,7 @@ Supervisor::Supervisor(Profile profile, SupervisorOptions options, SupervisorPol
       rng_(std::random_device{}()) {}
 
 Supervisor::~Supervisor() {
+  if (metrics_http_) metrics_http_->stop();
   if (control_) control_->stop();
   std::error_code ec;
   if (!run_dir_.empty()) {
@@ -78,10 +80,37 @@ Result<std::unique_ptr<Supervisor>> Supervisor::create(Profile profile, Supervis
                                      : sup->options_.control_address);
   if (!control.ok()) return control.status();
   sup->control_ = std::move(*control);
+  NODUS_RETURN_IF_ERROR(sup->serve_aggregate_metrics());
   const std::string addr = sup->control_->target() + "\n";
   if (Status st = write_file_atomically(sup->run_dir_ / "control.addr", addr); !st.ok()) return st;
   (void)write_file_atomically(sup->run_dir_ / "data_dir", fs::absolute(p.data_dir).string() + "\n");
   return sup;
+}
+
+Status Supervisor::serve_aggregate_metrics() {
+  if (policy_.metrics_port == 0) return {};
+  metrics_http_ = std::make_unique<HttpServer>();
+  metrics_http_->route("/metrics", [this](const HttpRequest&) {
+    auto snapshot = status();
+    if (!snapshot.ok()) {
+      return HttpResponse{503, "text/plain; charset=utf-8", snapshot.status().message() + "\n"};
+    }
+    // Each instance's kernel registry, from its health endpoint; its series carry `instance`.
+    std::vector<std::string> scrapes;
+    for (const auto& inst : snapshot->instances()) {
+      const auto health = inst.ports().find("health");
+      if (inst.pid() == 0 || health == inst.ports().end()) continue;
+      auto text = http_get_text(profile_.bind_host, static_cast<uint16_t>(health->second),
+                                "/metrics", std::chrono::milliseconds(1000));
+      if (text.ok()) scrapes.push_back(std::move(*text));
+    }
+    scrapes.push_back(container_totals(*snapshot));
+    return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", merge_exposition(scrapes)};
+  });
+  Status st =
+      metrics_http_->listen(profile_.bind_host, static_cast<uint16_t>(policy_.metrics_port));
+  if (!st.ok()) return st.with_context("supervisor.metrics_port");
+  return {};
 }
 
 Status Supervisor::open_run_dir() {

@@ -28,6 +28,7 @@
 
 #include "config/profile.h"
 #include "nodus/v1/control.pb.h"
+#include "runtime/http_server.h"
 #include "runtime/logger.h"
 #include "supervisor/instance.h"
 #include "supervisor/policy.h"
@@ -82,6 +83,8 @@ class Supervisor {
 
   Supervisor(Profile profile, SupervisorOptions options, SupervisorPolicy policy);
   Status open_run_dir();
+  // The aggregate /metrics on supervisor.metrics_port (when set).
+  Status serve_aggregate_metrics();
   Status install_signals();
 
   // The loop and what it dispatches (supervisor.cc).
@@ -124,6 +127,7 @@ class Supervisor {
   UniqueFd wake_fd_;
   std::unique_ptr<Bus> bus_;
   std::unique_ptr<ControlServer> control_;
+  std::unique_ptr<HttpServer> metrics_http_;
   std::map<uint32_t, std::unique_ptr<Instance>> instances_;
   uint32_t target_instances_ = 0;
   bool starting_up_ = true;  // no instance has been ready yet since `up`

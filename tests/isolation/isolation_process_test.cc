@@ -14,12 +14,17 @@
 #include <thread>
 
 #include "cli/process.h"
-#include "exit_cause.h"
+#include "supervisor/exit_cause.h"
 
 namespace nodus::test {
 namespace {
 
 namespace fs = std::filesystem;
+using kernel::classify_exit;
+using kernel::ExitCause;
+using kernel::ExitReport;
+using kernel::remove_state_cgroups;
+using kernel::state_cgroups;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
@@ -141,6 +146,29 @@ TEST_F(IsolationProcessTest, AllocationPastMemoryMaxIsAnOomKill) {
   EXPECT_THAT(report.detail, ::testing::HasSubstr("memory.oom_control"));
   // A crashed instance cannot remove its cgroup; the supervisor does, from the state file.
   EXPECT_GE(remove_state_cgroups(state_file(0)), 1);
+}
+
+// Goal: under `nodus up`, an instance killed by the OOM killer is reported as OOM-killed in
+// `nodus status`, and the supervisor removes the cgroup the dead instance left behind.
+TEST_F(IsolationProcessTest, SupervisorReportsOomKill) {
+  const uint16_t base = free_port_block(2);
+  const fs::path p = profile(base, 1, "memory_max: 64MiB", "alloc_mib: 1024");
+  const fs::path run_dir = dir_ / "run";
+  Child up({kNodus, "up", "--profile", p.string(), "--run-dir", run_dir.string()}, dir_ / "up.log");
+  std::string json;
+  const auto deadline = std::chrono::steady_clock::now() + seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    RunResult r = run({kNodus, "status", "--run-dir", run_dir.string(), "-o", "json"});
+    json = r.out;
+    if (json.find("OOM-killed") != std::string::npos) break;
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  EXPECT_THAT(json, ::testing::HasSubstr("\"last_failure\":\"OOM-killed: oom_kill"))
+      << log("up.log");
+  EXPECT_THAT(log("up.log"), ::testing::HasSubstr("OOM-killed"));
+  RunResult down = run({kNodus, "down", "--run-dir", run_dir.string()});
+  EXPECT_EQ(down.exit_code, 0) << down.err;
+  EXPECT_EQ(up.wait(seconds(20)), 0) << log("up.log");
 }
 
 // Goal: two spinning threads under cpu_quota 0.5 get at most ~0.5 CPU (<= 0.6 over 3 s), the

@@ -18,6 +18,7 @@ namespace nodus::test {
 
 inline const std::string kNodus = NODUS_BINARY;
 inline const std::filesystem::path kTestPlugins = NODUS_TEST_PLUGIN_ROOT;
+inline const std::filesystem::path kPluginDir = NODUS_PLUGIN_DIR;  // the real plugins
 
 // One row of `nodus status -o json`.
 struct Row {
@@ -37,7 +38,8 @@ struct ProfileSpec {
   std::string supervisor =
       "{restart: on-failure, backoff_ms: {initial: 20, max: 200}, stop_timeout_ms: 2000,"
       " heartbeat_ms: 100, crash_loop: {deaths: 3, window_s: 60}}";
-  std::string data_dir;  // default: <dir>/data
+  std::string data_dir;       // default: <dir>/data
+  std::string plugin_config;  // the plugin's `config:` section (flow YAML), if any
 };
 
 inline ProfileSpec spec_of(int instances, std::string plugin_dir = "good",

@@ -112,6 +112,35 @@ TEST_F(SupervisorTest, ScaleUpAndDown) {
   EXPECT_TRUE(wait_gone(removed, seconds(5)));
 }
 
+// Goal: the supervisor's aggregate /metrics carries every instance's series under one HELP and
+// TYPE per family, plus container totals, and passes `promtool check metrics`.
+TEST_F(SupervisorTest, AggregateMetricsCoverEveryInstance) {
+  const uint16_t metrics_port = free_port_block(1);
+  ProfileSpec spec = spec_of(2);
+  spec.supervisor =
+      "{restart: on-failure, heartbeat_ms: 100, metrics_port: " + std::to_string(metrics_port) +
+      "}";
+  write_profile(spec);
+  start_up();
+  ASSERT_TRUE(wait_all_ready(2)) << up_log();
+  std::string body;
+  ASSERT_EQ(http_get(metrics_port, "/metrics", &body), 200) << up_log();
+  EXPECT_THAT(body, HasSubstr("nodus_test_starts_total{instance=\"0\"} 1\n"));
+  EXPECT_THAT(body, HasSubstr("nodus_test_starts_total{instance=\"1\"} 1\n"));
+  EXPECT_THAT(body, HasSubstr("nodus_supervisor_instances{state=\"ready\"} 2\n"));
+  EXPECT_THAT(body, HasSubstr("nodus_container_memory_rss_bytes "));
+  size_t type_lines = 0;
+  for (size_t at = body.find("# TYPE nodus_test_starts_total "); at != std::string::npos;
+       at = body.find("# TYPE nodus_test_starts_total ", at + 1)) {
+    ++type_lines;
+  }
+  EXPECT_EQ(type_lines, 1u) << body;
+  const std::string file = (dir_ / "aggregate.prom").string();
+  std::ofstream(file) << body;
+  RunResult lint = run({"/bin/sh", "-c", "promtool check metrics < " + file});
+  EXPECT_EQ(lint.exit_code, 0) << lint.out << lint.err << body;
+}
+
 // Goal: status/health/restart/down/cleanup work end to end and `down` stops every process.
 TEST_F(SupervisorTest, VerbsStatusHealthRestartDownCleanup) {
   write_profile(spec_of(2));
@@ -241,6 +270,22 @@ TEST_F(SupervisorTest, RejectedConfigExitsTwo) {
   start_up();
   EXPECT_EQ(up_->wait(seconds(20)), 2) << up_log();
   EXPECT_THAT(up_log(), HasSubstr("rejected its configuration (exit 2)"));
+}
+
+// Goal: more strictly pinned CPUs than the host has is a configuration error: `up` exits 2
+// naming the key, and no instance is left running.
+TEST_F(SupervisorTest, MoreStrictlyPinnedInstancesThanCpusFails) {
+  // An absolute plugin_dir replaces the test-plugin root: this uses the real plugin.
+  ProfileSpec spec = spec_of(2, kPluginDir.string(), "io.nodus.isolation.linux");
+  // No host this runs on has 4096 CPUs per instance to give.
+  spec.plugin_config = "{cpus_per_instance: 4096, strict: true}";
+  write_profile(spec);
+  start_up();
+  EXPECT_EQ(up_->wait(seconds(20)), 2) << up_log();
+  EXPECT_THAT(up_log(), HasSubstr("cpus_per_instance: instance 0 of 2 needs 4096 CPUs"));
+  EXPECT_THAT(up_log(), HasSubstr("strict: true forbids sharing"));
+  RunResult st = nodus({"status", "--run-dir", run_dir_.string()});
+  EXPECT_THAT(st.err, HasSubstr("no cluster is running"));
 }
 
 // Goal: every verb says clearly when no cluster is running.

@@ -176,6 +176,34 @@ nodus::Status Isolation::configure(const nodus::ConfigNode& config) {
   NODUS_ASSIGN_OR_RETURN(config_.stats_interval_ms, config.get_int("stats_interval_ms", 1000));
   if (config_.stats_interval_ms < 10) return config.at("stats_interval_ms").error("must be >= 10");
   NODUS_ASSIGN_OR_RETURN(config_.fs_root, config.get_string("fs_root", "/"));
+  if (config_.strict) return check_strict_cpus(config);
+  return {};
+}
+
+nodus::Status Isolation::check_strict_cpus(const nodus::ConfigNode& config) const {
+  // Under strict: true a CPU layout this host cannot honour is a configuration error, found
+  // before anything starts, so that a supervisor reports it instead of restarting into it.
+  const CpuList online = online_cpus();
+  const uint32_t index = ctx_.instance().index;
+  if (!config_.cpus.empty()) {
+    const CpuList want = parse_cpu_list(config_.cpus[index]).value_or(CpuList{});
+    if (intersect(want, online) != want) {
+      return config.at("cpus").error("instance " + std::to_string(index) + " asks for CPUs " +
+                                     format_cpu_list(want) + " but only " +
+                                     format_cpu_list(online) + " are online (strict: true)");
+    }
+  } else if (config_.cpus_per_instance > 0) {
+    const CpuLayout layout =
+        auto_cpu_layout(index, static_cast<uint32_t>(config_.cpus_per_instance), online);
+    if (layout.wrapped) {
+      return config.at("cpus_per_instance")
+          .error("instance " + std::to_string(index) + " of " +
+                 std::to_string(ctx_.instance().instances) + " needs " +
+                 std::to_string(config_.cpus_per_instance) + " CPUs of its own but only " +
+                 std::to_string(online.size()) + " are online (" + format_cpu_list(online) +
+                 "); strict: true forbids sharing");
+    }
+  }
   return {};
 }
 

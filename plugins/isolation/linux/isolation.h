@@ -51,6 +51,7 @@ class Isolation final : public nodus::Plugin {
 
   // Logs a warning, or (strict) remembers it as the error start() returns.
   void problem(const std::string& message);
+  nodus::Status check_strict_cpus(const nodus::ConfigNode& config) const;
   std::vector<int> choose_cpus();
   void setup_cgroup(const std::vector<int>& cpus);
   void write_state_file(const std::string& cpus_granted);

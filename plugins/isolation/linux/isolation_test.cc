@@ -104,8 +104,11 @@ TEST(IsolationPlugin, BadConfigNamesTheKey) {
         Case{"cpus: ['0']", "cpus: has 1 entries but the profile runs 2"},
         Case{"cpus: ['0', '3-1']", "runs backwards"},
         Case{"memory_max: 64MiB\nmemory_high: 1GiB", "memory_high: must not exceed"},
-        Case{"cpu_quota: 0", "cpu_quota: must be"}}) {
-    TestNode node({.index = 0, .instances = 2});
+        Case{"cpu_quota: 0", "cpu_quota: must be"},
+        Case{"cpus_per_instance: 4096\nstrict: true", "strict: true forbids sharing"},
+        Case{"cpus: ['0', '4000-4001']\nstrict: true", "asks for CPUs 4000-4001"}}) {
+    // Instance 1, so that both the automatic layout and the explicit list are checked for it.
+    TestNode node({.index = 1, .instances = 2});
     ASSERT_TRUE(node.add_plugin(ISOLATION_PLUGIN, c.yaml).ok());
     Status st = node.configure();
     EXPECT_FALSE(st.ok()) << c.yaml;

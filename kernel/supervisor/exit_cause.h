@@ -1,7 +1,7 @@
-// exit_cause.h: why a node instance ended, from its exit status and the state file that
-// io.nodus.isolation.linux keeps in the instance's data directory (isolation.json). This is
-// the logic the supervisor needs to report "OOM-killed"; it lives here until the supervisor
-// takes it over (it must not link plugin code, and needs none: only this file format).
+// supervisor/exit_cause.h: why a node instance ended, from its exit status and the state file
+// that io.nodus.isolation.linux keeps in the instance's data directory (isolation.json). The
+// supervisor uses it to report an OOM kill as such, and to remove the cgroups a crashed
+// instance could not remove itself. Only the file format is shared with the plugin, no code.
 #pragma once
 
 #include <cstdint>
@@ -9,7 +9,10 @@
 #include <map>
 #include <string>
 
-namespace nodus::test {
+namespace nodus::kernel {
+
+// The file io.nodus.isolation.linux writes into the instance data directory.
+inline constexpr const char* kIsolationStateFile = "isolation.json";
 
 enum class ExitCause { kExited, kSignaled, kOomKilled };
 
@@ -20,7 +23,7 @@ struct ExitReport {
   std::string detail;  // "OOM-killed: oom_kill 1 in /sys/fs/cgroup/memory/.../memory.oom_control"
 };
 
-// `code` as tests/cli/process.h reports it: the exit code, or 128 + signal.
+// `code` is the exit code, or 128 + signal for a process killed by a signal.
 ExitReport classify_exit(int code, const std::filesystem::path& state_file);
 
 // The "cgroups" map of a state file: controller -> directory.
@@ -30,4 +33,4 @@ std::map<std::string, std::filesystem::path> state_cgroups(const std::filesystem
 // task is inside). Returns how many were removed.
 int remove_state_cgroups(const std::filesystem::path& state_file);
 
-}  // namespace nodus::test
+}  // namespace nodus::kernel

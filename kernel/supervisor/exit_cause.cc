@@ -1,4 +1,4 @@
-#include "exit_cause.h"
+#include "supervisor/exit_cause.h"
 
 #include <signal.h>
 #include <unistd.h>
@@ -8,7 +8,7 @@
 #include <set>
 #include <sstream>
 
-namespace nodus::test {
+namespace nodus::kernel {
 namespace {
 
 std::string slurp(const std::filesystem::path& file) {
@@ -78,4 +78,4 @@ int remove_state_cgroups(const std::filesystem::path& state_file) {
   return removed;
 }
 
-}  // namespace nodus::test
+}  // namespace nodus::kernel
