@@ -33,16 +33,10 @@ int run_config(const std::vector<std::string>& args) {
     std::fprintf(stderr, "nodus config: unknown action '%s' (validate | render)\n", action.c_str());
     return kExitBadInput;
   }
-  auto options = profile_options(vm);
-  if (!options.ok()) {
-    std::fprintf(stderr, "%s\n", options.status().message().c_str());
-    return kExitBadInput;
-  }
-  auto profile = load_profile(*options);
-  if (!profile.ok()) {
-    std::fprintf(stderr, "%s\n", profile.status().message().c_str());
-    return kExitBadInput;
-  }
+  auto selected = select_profile(vm);
+  if (!selected) return kExitBadInput;
+  const ProfileOptions* options = &selected->options;
+  const kernel::Profile* profile = &selected->profile;
   if (action == "render") {
     std::fputs(profile->root.to_yaml().c_str(), stdout);
     return kExitOk;

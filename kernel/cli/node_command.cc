@@ -72,16 +72,10 @@ int run_node(const std::vector<std::string>& args) {
     std::cout << "usage: nodus node --profile FILE --instance I [options]\n" << desc;
     return kExitOk;
   }
-  auto options = profile_options(vm);
-  if (!options.ok()) {
-    std::fprintf(stderr, "%s\n", options.status().message().c_str());
-    return kExitBadInput;
-  }
-  auto profile = load_profile(*options);
-  if (!profile.ok()) {
-    std::fprintf(stderr, "%s\n", profile.status().message().c_str());
-    return kExitBadInput;
-  }
+  auto selected = select_profile(vm);
+  if (!selected) return kExitBadInput;
+  const ProfileOptions* options = &selected->options;
+  const kernel::Profile* profile = &selected->profile;
   node_options.plugin_dirs = options->plugin_dirs;
   auto node = kernel::Node::create(*profile, vm["instance"].as<uint32_t>(), node_options);
   if (!node.ok()) {

@@ -1,5 +1,6 @@
 #include "cli/options.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <utility>
 
@@ -85,6 +86,20 @@ Result<kernel::Profile> load_profile(const ProfileOptions& options) {
     return invalid_argument("no profile given: use --profile FILE or NODUS_PROFILE");
   }
   return kernel::load_profile(options.profile, options.overrides);
+}
+
+std::optional<SelectedProfile> select_profile(const po::variables_map& flags) {
+  auto options = profile_options(flags);
+  if (!options.ok()) {
+    std::fprintf(stderr, "%s\n", options.status().message().c_str());
+    return std::nullopt;
+  }
+  auto profile = load_profile(*options);
+  if (!profile.ok()) {
+    std::fprintf(stderr, "%s\n", profile.status().message().c_str());
+    return std::nullopt;
+  }
+  return SelectedProfile{std::move(options).value(), std::move(profile).value()};
 }
 
 }  // namespace nodus::cli

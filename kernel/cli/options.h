@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,5 +34,15 @@ Result<ProfileOptions> profile_options(const boost::program_options::variables_m
 
 // Loads the profile with every override applied.
 Result<kernel::Profile> load_profile(const ProfileOptions& options);
+
+// The profile options of a verb's flags and the profile they select.
+struct SelectedProfile {
+  ProfileOptions options;
+  kernel::Profile profile;
+};
+
+// profile_options() then load_profile(). On error prints the first one as one line on stderr
+// (FILE:LINE:COL: key.path: message, unprefixed) and returns nullopt: exit with kExitBadInput.
+std::optional<SelectedProfile> select_profile(const boost::program_options::variables_map& flags);
 
 }  // namespace nodus::cli

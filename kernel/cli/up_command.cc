@@ -32,22 +32,16 @@ int run_up(const std::vector<std::string>& args) {
               << desc;
     return kExitOk;
   }
-  auto options = profile_options(vm);
-  if (!options.ok()) {
-    std::fprintf(stderr, "nodus up: %s\n", options.status().message().c_str());
-    return kExitBadInput;
-  }
-  auto profile = load_profile(*options);
-  if (!profile.ok()) {
-    std::fprintf(stderr, "nodus up: %s\n", profile.status().message().c_str());
-    return kExitBadInput;
-  }
+  auto selected = select_profile(vm);
+  if (!selected) return kExitBadInput;
+  const ProfileOptions* options = &selected->options;
   kernel::SupervisorOptions sup_options;
   sup_options.overrides = options->overrides;
   sup_options.plugin_dirs = options->plugin_dirs;
   sup_options.control_address = vm["control-address"].as<std::string>();
   sup_options.echo_output = vm.count("quiet") == 0;
-  auto supervisor = kernel::Supervisor::create(std::move(*profile), std::move(sup_options));
+  auto supervisor =
+      kernel::Supervisor::create(std::move(selected->profile), std::move(sup_options));
   if (!supervisor.ok()) {
     std::fprintf(stderr, "nodus up: %s\n", supervisor.status().message().c_str());
     return kExitBadInput;
