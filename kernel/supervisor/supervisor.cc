@@ -89,6 +89,14 @@ Result<std::unique_ptr<Supervisor>> Supervisor::create(Profile profile, Supervis
 
 Status Supervisor::serve_aggregate_metrics() {
   if (policy_.metrics_port == 0) return {};
+  for (uint32_t i = 0; i < profile_.instances; ++i) {
+    for (const auto& [name, port] : profile_.ports_for(i)) {
+      if (port == policy_.metrics_port) {
+        return invalid_argument("supervisor.metrics_port: " + std::to_string(port) +
+                                " is also the " + name + " port of instance " + std::to_string(i));
+      }
+    }
+  }
   metrics_http_ = std::make_unique<HttpServer>();
   metrics_http_->route("/metrics", [this](const HttpRequest&) {
     auto snapshot = status();

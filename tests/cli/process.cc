@@ -194,7 +194,8 @@ int http_get(uint16_t port, const std::string& path, std::string* body) {
 }
 
 uint16_t free_port_block(int count) {
-  std::mt19937 rng(static_cast<unsigned>(getpid()) ^ static_cast<unsigned>(time(nullptr)));
+  // One generator per process: two calls in the same second must not pick the same block.
+  static std::mt19937 rng(static_cast<unsigned>(getpid()) ^ static_cast<unsigned>(time(nullptr)));
   std::uniform_int_distribution<int> dist(20000, 60000 - count);
   for (int attempt = 0; attempt < 200; ++attempt) {
     const int base = dist(rng);

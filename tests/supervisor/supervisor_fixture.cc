@@ -30,8 +30,8 @@ void SupervisorTest::TearDown() {
   fs::remove_all(dir_);
 }
 
-fs::path SupervisorTest::write_profile(const ProfileSpec& spec) {
-  base_port_ = free_port_block(2 * std::max(spec.instances, 8));
+fs::path SupervisorTest::write_profile(const ProfileSpec& spec, uint16_t base_port) {
+  base_port_ = base_port != 0 ? base_port : free_port_block(2 * std::max(spec.instances, 8));
   const std::string data = spec.data_dir.empty() ? (dir_ / "data").string() : spec.data_dir;
   profile_ = dir_ / "profile.yaml";
   std::ofstream(profile_) << "profile: suptest\n"

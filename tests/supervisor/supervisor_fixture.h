@@ -57,7 +57,8 @@ class SupervisorTest : public ::testing::Test {
   void TearDown() override;
 
   // Writes profile.yaml for `spec` on a fresh block of free ports (stride 2: health, peer).
-  std::filesystem::path write_profile(const ProfileSpec& spec);
+  // `base_port`, when non-zero, reuses a block reserved by an earlier call.
+  std::filesystem::path write_profile(const ProfileSpec& spec, uint16_t base_port = 0);
   // Starts `nodus up` (argv after `up` is the profile and run dir, plus `extra`).
   void start_up(const std::vector<std::string>& extra = {});
   std::string up_log() const { return read_file(dir_ / "up.log"); }

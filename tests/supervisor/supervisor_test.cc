@@ -115,12 +115,14 @@ TEST_F(SupervisorTest, ScaleUpAndDown) {
 // Goal: the supervisor's aggregate /metrics carries every instance's series under one HELP and
 // TYPE per family, plus container totals, and passes `promtool check metrics`.
 TEST_F(SupervisorTest, AggregateMetricsCoverEveryInstance) {
-  const uint16_t metrics_port = free_port_block(1);
+  // write_profile reserves 16 free ports from base_port_; two instances use the first four.
   ProfileSpec spec = spec_of(2);
+  write_profile(spec);
+  const uint16_t metrics_port = static_cast<uint16_t>(base_port_ + 15);
   spec.supervisor =
       "{restart: on-failure, heartbeat_ms: 100, metrics_port: " + std::to_string(metrics_port) +
       "}";
-  write_profile(spec);
+  write_profile(spec, base_port_);
   start_up();
   ASSERT_TRUE(wait_all_ready(2)) << up_log();
   std::string body;
