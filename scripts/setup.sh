@@ -11,8 +11,10 @@ packages=(
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   prometheus-cpp-dev libzmq3-dev cppzmq-dev libyaml-cpp-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  # real peers for integration tests: prometheus (with promtool) scrapes tests/metrics
-  prometheus
+  # real peers and tools for integration tests: prometheus (with promtool) scrapes
+  # tests/metrics; openssl makes the CA and certificates of the mTLS test; util-linux gives
+  # unshare/nsenter for the PID 1 test
+  prometheus openssl util-linux
 )
 
 missing=()
