@@ -2,6 +2,12 @@
 
 #include "transport/test_doubles.h"
 
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/impl/codegen/proto_utils.h>
+
+#include "transport/internal/peer_grpc.h"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -243,6 +249,44 @@ TEST_F(GrpcTransportTest, MessagesFlowAgainAfterPeerRestart) {
   ASSERT_TRUE(delivered);
   EXPECT_EQ(second->items()[0], "after");
   EXPECT_GE(metrics_.value("nodus_transport_reconnects_total", {{"peer", "1"}}), 1);
+}
+
+TEST_F(GrpcTransportTest, CorruptMessageIsCountedAndTheStreamGoesOn) {
+  // Goal: bytes that do not decode as an Envelope are dropped and counted, the node does not
+  // crash, and the next valid message on the same stream is still delivered.
+  auto b = make(options(1));
+  auto inbox = std::make_shared<Mailbox<std::string>>();
+  ASSERT_TRUE(b->on_message("ch", [inbox](nodus::PeerId, std::string payload) {
+                 inbox->push(std::move(payload));
+               }).ok());
+  ASSERT_TRUE(b->start().ok());
+  auto channel = grpc::CreateChannel(address(*b), grpc::InsecureChannelCredentials());
+  grpc::ClientContext context;
+  grpc::ByteBuffer ack;
+  std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>> writer(
+      grpc::internal::ClientWriterFactory<grpc::ByteBuffer>::Create(
+          channel.get(),
+          grpc::internal::RpcMethod("/nodus.v1.Peer/Stream",
+                                    grpc::internal::RpcMethod::CLIENT_STREAMING),
+          &context, &ack));
+  const std::string corrupt = std::string("\x12\x05") + "ab";  // field 2 claims 5 bytes, 2 follow
+  grpc::Slice slice(corrupt.data(), corrupt.size());
+  ASSERT_TRUE(writer->Write(grpc::ByteBuffer(&slice, 1)));
+  nodus::v1::Envelope good;
+  good.set_from(0);
+  good.set_channel("ch");
+  good.set_payload("after");
+  grpc::ByteBuffer good_bytes;
+  bool own = false;
+  ASSERT_TRUE(
+      grpc::SerializationTraits<nodus::v1::Envelope>::Serialize(good, &good_bytes, &own).ok());
+  ASSERT_TRUE(writer->Write(good_bytes));
+  ASSERT_TRUE(inbox->wait_size(1));
+  EXPECT_EQ(inbox->items().front(), "after");
+  EXPECT_EQ(metrics_.value("nodus_transport_messages_dropped_total", {{"reason", "corrupt"}}), 1);
+  EXPECT_TRUE(writer->WritesDone());
+  EXPECT_TRUE(writer->Finish().ok());
+  EXPECT_TRUE(logger_.contains("dropped a corrupt message"));
 }
 
 TEST_F(GrpcTransportTest, OversizedPayloadIsInvalidArgument) {

@@ -154,6 +154,13 @@ class TestLogger final : public nodus::Logger {
     lines_.push_back(std::move(line));
   }
   bool enabled(nodus::LogLevel) const override { return true; }
+  bool contains(std::string_view needle) {
+    std::lock_guard lock(mu_);
+    for (const auto& l : lines_) {
+      if (l.find(needle) != std::string::npos) return true;
+    }
+    return false;
+  }
 
  private:
   std::mutex mu_;

@@ -44,16 +44,35 @@ void deliver_message(const HandlerRegistry& registry, nodus::Counter& no_handler
   }
 }
 
-class StreamReactor final : public grpc::ServerReadReactor<Envelope> {
+class StreamReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
  public:
-  StreamReactor(const PeerServiceDeps& deps, nodus::v1::StreamAck* ack)
+  StreamReactor(const PeerServiceDeps& deps, grpc::ByteBuffer* ack)
       : deps_(deps), ack_(ack), flow_(std::make_shared<StreamFlow>()) {
-    StartRead(&envelope_);
+    StartRead(&raw_);
   }
 
   void OnReadDone(bool ok) override {
     if (!ok) {  // the sender closed the stream, or it broke
       finish(grpc::Status::OK);
+      return;
+    }
+    // Decode here rather than in gRPC: bytes that are not an Envelope are counted and skipped,
+    // and the stream carries on with the next message.
+    envelope_.Clear();
+    const size_t bytes = raw_.Length();
+    const grpc::Status decoded =
+        grpc::SerializationTraits<Envelope>::Deserialize(&raw_, &envelope_);
+    if (!decoded.ok()) {
+      deps_.metrics->dropped_corrupt.inc();
+      if (!corrupt_logged_) {  // once per stream: a broken sender must not flood the log
+        corrupt_logged_ = true;
+        deps_.logger->warn(
+            "dropped a corrupt message (counted in "
+            "nodus_transport_messages_dropped_total{reason=\"corrupt\"})",
+            {{"bytes", std::to_string(bytes)}, {"error", decoded.error_message()}});
+      }
+      raw_.Clear();
+      StartRead(&raw_);
       return;
     }
     received_.fetch_add(1, std::memory_order_relaxed);
@@ -66,7 +85,7 @@ class StreamReactor final : public grpc::ServerReadReactor<Envelope> {
       pause = flow_->pending >= deps_.receive_pending_max;
       flow_->paused = pause;
     }
-    if (!pause) StartRead(&envelope_);
+    if (!pause) StartRead(&raw_);
   }
 
   void OnCancel() override {
@@ -102,7 +121,7 @@ class StreamReactor final : public grpc::ServerReadReactor<Envelope> {
       flow.paused = false;
     }
     // Not finished, so the reactor is alive: only Finish() leads to OnDone().
-    reactor->StartRead(&reactor->envelope_);
+    reactor->StartRead(&reactor->raw_);
   }
 
   void finish(const grpc::Status& status) {
@@ -111,14 +130,19 @@ class StreamReactor final : public grpc::ServerReadReactor<Envelope> {
       if (flow_->finished) return;
       flow_->finished = true;
     }
-    ack_->set_received(received_.load(std::memory_order_relaxed));
+    nodus::v1::StreamAck ack;
+    ack.set_received(received_.load(std::memory_order_relaxed));
+    bool own_buffer = false;
+    (void)grpc::SerializationTraits<nodus::v1::StreamAck>::Serialize(ack, ack_, &own_buffer);
     Finish(status);
   }
 
   const PeerServiceDeps& deps_;
-  nodus::v1::StreamAck* const ack_;
+  grpc::ByteBuffer* const ack_;
   const std::shared_ptr<StreamFlow> flow_;
+  grpc::ByteBuffer raw_;
   Envelope envelope_;
+  bool corrupt_logged_ = false;
   std::atomic<uint64_t> received_{0};
 };
 
@@ -222,8 +246,8 @@ void dispatch_call(const HandlerRegistry& registry, nodus::Logger& logger, nodus
 
 }  // namespace
 
-grpc::ServerReadReactor<Envelope>* PeerService::Stream(grpc::CallbackServerContext* /*context*/,
-                                                       nodus::v1::StreamAck* ack) {
+grpc::ServerReadReactor<grpc::ByteBuffer>* PeerService::Stream(
+    grpc::CallbackServerContext* /*context*/, grpc::ByteBuffer* ack) {
   return new StreamReactor(deps_, ack);
 }
 

@@ -31,12 +31,16 @@ struct PeerServiceDeps {
   size_t max_message_bytes = 0;
 };
 
-class PeerService final : public nodus::v1::Peer::CallbackService {
+// Stream is served "raw": the reactor receives each message as bytes and decodes the Envelope
+// itself, so that a corrupt message is counted and dropped while the stream goes on, instead
+// of gRPC failing the whole stream before our code sees why.
+class PeerService final
+    : public nodus::v1::Peer::WithRawCallbackMethod_Stream<nodus::v1::Peer::CallbackService> {
  public:
   explicit PeerService(PeerServiceDeps deps) : deps_(std::move(deps)) {}
 
-  grpc::ServerReadReactor<nodus::v1::Envelope>* Stream(grpc::CallbackServerContext* context,
-                                                       nodus::v1::StreamAck* ack) override;
+  grpc::ServerReadReactor<grpc::ByteBuffer>* Stream(grpc::CallbackServerContext* context,
+                                                    grpc::ByteBuffer* ack) override;
   grpc::ServerUnaryReactor* Call(grpc::CallbackServerContext* context,
                                  const nodus::v1::CallRequest* request,
                                  nodus::v1::CallResponse* response) override;

@@ -24,6 +24,7 @@ struct TransportMetrics {
         dropped_no_handler(dropped(metrics, "no_handler")),
         dropped_rejected(dropped(metrics, "rejected")),
         dropped_stopped(dropped(metrics, "stopped")),
+        dropped_corrupt(dropped(metrics, "corrupt")),
         call_latency(metrics.histogram("nodus_transport_call_latency_seconds",
                                        "Latency of outgoing calls, any outcome",
                                        nodus::Histogram::latency_buckets())) {
@@ -48,6 +49,7 @@ struct TransportMetrics {
   nodus::Counter& dropped_no_handler;  // received on a channel nobody registered
   nodus::Counter& dropped_rejected;    // the peer refused a stream (oversized or corrupt)
   nodus::Counter& dropped_stopped;     // still queued when the transport stopped
+  nodus::Counter& dropped_corrupt;     // received bytes that do not decode as an Envelope
   nodus::Histogram& call_latency;
   std::array<nodus::Counter*, kStatusCodeCount> calls_by_code{};
 
