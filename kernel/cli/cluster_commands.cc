@@ -44,11 +44,7 @@ std::optional<VerbArgs> parse(const char* verb, const char* usage,
   po::positional_options_description pos;
   pos.add("args", -1);
   VerbArgs out;
-  try {
-    po::store(po::command_line_parser(args).options(all).positional(pos).run(), out.vm);
-    po::notify(out.vm);
-  } catch (const po::error& e) {
-    std::fprintf(stderr, "nodus %s: %s\n", verb, e.what());
+  if (!parse_flags(args, all, pos, verb, out.vm)) {
     *code = kExitBadInput;
     return std::nullopt;
   }

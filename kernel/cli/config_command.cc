@@ -17,13 +17,7 @@ int run_config(const std::vector<std::string>& args) {
   po::positional_options_description pos;
   pos.add("action", 1).add("profile", 1);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::fprintf(stderr, "nodus config: %s\n", e.what());
-    return kExitBadInput;
-  }
+  if (!parse_flags(args, desc, pos, "config", vm)) return kExitBadInput;
   if (vm.count("help") || !vm.count("action")) {
     std::cout << "usage: nodus config validate|render FILE [overrides]\n" << desc;
     return vm.count("help") ? kExitOk : kExitBadInput;

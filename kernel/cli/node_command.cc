@@ -61,13 +61,7 @@ int run_node(const std::vector<std::string>& args) {
       "bound on stopping the plugins after SIGTERM/SIGINT");
   add_profile_options(desc);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(desc).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::fprintf(stderr, "nodus node: %s\n", e.what());
-    return kExitBadInput;
-  }
+  if (!parse_flags(args, desc, {}, "node", vm)) return kExitBadInput;
   if (vm.count("help")) {
     std::cout << "usage: nodus node --profile FILE --instance I [options]\n" << desc;
     return kExitOk;

@@ -39,6 +39,19 @@ std::string env_for(std::string_view path) {
 
 }  // namespace
 
+bool parse_flags(const std::vector<std::string>& args, const po::options_description& desc,
+                 const po::positional_options_description& positional, std::string_view verb,
+                 po::variables_map& vm) {
+  try {
+    po::store(po::command_line_parser(args).options(desc).positional(positional).run(), vm);
+    po::notify(vm);
+    return true;
+  } catch (const po::error& e) {
+    std::fprintf(stderr, "nodus %.*s: %s\n", static_cast<int>(verb.size()), verb.data(), e.what());
+    return false;
+  }
+}
+
 void add_profile_options(po::options_description& desc) {
   desc.add_options()("profile,p", po::value<std::string>(), "profile file (NODUS_PROFILE)");
   for (const auto& o : kOverrideOptions) {

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/program_options.hpp>
@@ -18,6 +19,13 @@ namespace nodus::cli {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;   // failed while running (a plugin's start, a stop...)
 inline constexpr int kExitBadInput = 2;  // bad flag, profile or plugin: nothing was started
+
+// Parses a verb's arguments into `vm`. On a bad flag prints "nodus VERB: why" and returns
+// false: the caller exits with kExitBadInput.
+bool parse_flags(const std::vector<std::string>& args,
+                 const boost::program_options::options_description& desc,
+                 const boost::program_options::positional_options_description& positional,
+                 std::string_view verb, boost::program_options::variables_map& vm);
 
 // Adds --profile, --instances, --ports-base, --bind, --data-dir, --run-dir, --log-level,
 // --log-format, --plugin-dir and --set (repeatable key.path=value).

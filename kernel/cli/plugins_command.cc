@@ -85,13 +85,7 @@ int run_plugins(const std::vector<std::string>& args) {
   po::positional_options_description pos;
   pos.add("action", 1).add("file", 1);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::fprintf(stderr, "nodus plugins: %s\n", e.what());
-    return kExitBadInput;
-  }
+  if (!parse_flags(args, desc, pos, "plugins", vm)) return kExitBadInput;
   if (vm.count("help") || !vm.count("action")) return usage(desc);
   const std::string output = vm["output"].as<std::string>();
   if (output != "text" && output != "json") {

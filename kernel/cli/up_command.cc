@@ -20,13 +20,7 @@ int run_up(const std::vector<std::string>& args) {
       "quiet,q", "do not copy instance output to stderr (the per-instance log files keep it)");
   add_profile_options(desc);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(desc).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::fprintf(stderr, "nodus up: %s\n", e.what());
-    return kExitBadInput;
-  }
+  if (!parse_flags(args, desc, {}, "up", vm)) return kExitBadInput;
   if (vm.count("help")) {
     std::cout << "usage: nodus up --profile FILE [--instances N] [--run-dir DIR] [options]\n"
               << desc;

@@ -6,7 +6,10 @@
 #include <fstream>
 
 #include "config/profile.h"
+
 #include "config/yaml_loader.h"
+
+#include "runtime/temp_dir_for_test.h"
 
 namespace nodus::kernel {
 namespace {
@@ -227,17 +230,12 @@ TEST(ProfileErrorsTest, WrongShapes) {
 
 class ProfileFileErrorsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("nodus_profile_errors_test_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
   std::filesystem::path write(const std::string& name, const std::string& text) {
     std::ofstream(dir_ / name) << text;
     return dir_ / name;
   }
-  std::filesystem::path dir_;
+  TempDir temp_;
+  const std::filesystem::path dir_ = temp_.path();
 };
 
 // A missing profile file is NOT_FOUND naming the path.

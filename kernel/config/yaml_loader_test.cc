@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "runtime/temp_dir_for_test.h"
+
 namespace nodus::kernel {
 namespace {
 
@@ -133,17 +135,12 @@ TEST(YamlLoaderTest, QuotedMergeKeyIsPlainKey) {
 
 class YamlFileTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("nodus_yaml_loader_test_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
   std::filesystem::path write(const std::string& name, const std::string& text) {
     std::ofstream(dir_ / name) << text;
     return dir_ / name;
   }
-  std::filesystem::path dir_;
+  TempDir temp_;
+  const std::filesystem::path dir_ = temp_.path();
 };
 
 // Positions of a file name the file as given.
