@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,6 +34,10 @@ class AppendLog {
   virtual Result<uint64_t> append(std::string_view record) = 0;
   // Makes every appended record durable.
   virtual Status sync() = 0;
+  // Like sync(), without blocking the caller: `done` runs on the instance executor once
+  // every record appended before the call is durable (synced_index() covers it), or with the
+  // error. Heartbeats and votes keep flowing while the disk is slow. The default blocks.
+  virtual void sync_async(std::function<void(Status)> done) { done(sync()); }
   // Reads the record at `index` (first_index() <= index <= last_index()).
   virtual Result<std::string> read(uint64_t index) const = 0;
   // Index of the first retained record; last_index() + 1 when empty.
