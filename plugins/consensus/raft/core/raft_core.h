@@ -149,7 +149,9 @@ class Core {
   // The peer is unreachable (transport failure): pause optimistic replication to it.
   virtual void report_unreachable(PeerId peer) = 0;
   // The state machine took a snapshot at `meta.index()` (<= applied): entries up to it may be
-  // dropped from memory; lagging followers will be sent this snapshot.
+  // dropped from memory; lagging followers will be sent this snapshot. A zero meta.term() is
+  // filled from the log and an empty meta.conf() with the configuration as of meta.index();
+  // snapshot_meta() then returns the completed metadata (persist that one).
   virtual Status compact(const pb::SnapshotMeta& meta) = 0;
 
   // ---- outputs ----
@@ -163,6 +165,8 @@ class Core {
   virtual uint64_t last_index() const = 0;
   virtual uint64_t term_at(uint64_t index) const = 0;  // 0 when unknown
   virtual const Counters& counters() const = 0;
+  // The configuration in effect (changes take effect when their entry commits).
+  virtual pb::ConfState conf_state() const = 0;
   // Bytes of proposed entries not yet committed (flow control gauge).
   virtual uint64_t uncommitted_bytes() const = 0;
   // Internal invariants (one leader per term as seen locally, commit <= last, ...). Tests and
