@@ -9,8 +9,11 @@ cd "$(dirname "$0")/.."
 shards="$(nproc)"
 per=$(( (seeds + shards - 1) / shards ))
 status=0
-for bin in "$build"/bin/counter_sim_test "$build"/bin/gcounter_sim_test; do
+for bin in "$build"/bin/counter_sim_test "$build"/bin/gcounter_sim_test "$build"/bin/raft_sim_test; do
   [[ -x "$bin" ]] || { echo "missing $bin (build the tree first)"; exit 2; }
+  # Raft's linearizability sweep runs at least 10,000 seeds in the long run.
+  n="$seeds"; [[ "$(basename "$bin")" == raft_sim_test && "$n" -lt 10000 ]] && n=10000
+  per=$(( (n + shards - 1) / shards ))
   pids=()
   for ((s = 0; s < shards; ++s)); do
     NODUS_SIM_SEEDS="$per" NODUS_SIM_SEED_BASE=$(( 1 + s * per )) \

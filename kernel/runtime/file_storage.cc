@@ -46,7 +46,65 @@ nodus::Result<std::unique_ptr<FileAppendLog>> FileStorage::open_file_log(std::st
 
 nodus::Result<std::unique_ptr<nodus::AppendLog>> FileStorage::open_log(std::string_view name) {
   NODUS_ASSIGN_OR_RETURN(std::unique_ptr<FileAppendLog> log, open_file_log(name));
+  if (options_.executor != nullptr) {
+    return std::unique_ptr<nodus::AppendLog>(
+        std::make_unique<BackgroundSyncLog>(std::move(log), *options_.executor));
+  }
   return std::unique_ptr<nodus::AppendLog>(std::move(log));
+}
+
+BackgroundSyncLog::BackgroundSyncLog(std::unique_ptr<FileAppendLog> log, nodus::Executor& executor)
+    : log_(std::move(log)), executor_(executor), thread_([this] { run(); }) {}
+
+BackgroundSyncLog::~BackgroundSyncLog() {
+  liveness_->alive.store(false, std::memory_order_release);
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+void BackgroundSyncLog::sync_async(std::function<void(nodus::Status)> done) {
+  {
+    std::lock_guard lock(mu_);
+    waiting_.push_back(std::move(done));
+  }
+  wake_.notify_one();
+}
+
+uint64_t BackgroundSyncLog::sync_rounds() const {
+  std::lock_guard lock(mu_);
+  return rounds_;
+}
+
+void BackgroundSyncLog::set_before_sync_for_test(std::function<void()> hook) {
+  std::lock_guard lock(mu_);
+  before_sync_ = std::move(hook);
+}
+
+void BackgroundSyncLog::run() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    wake_.wait(lock, [this] { return stopping_ || !waiting_.empty(); });
+    if (stopping_) return;
+    // Every request taken here was made before this fdatasync starts, so it covers all the
+    // records they were waiting for; requests arriving meanwhile wait for the next round.
+    std::vector<std::function<void(nodus::Status)>> batch;
+    batch.swap(waiting_);
+    std::function<void()> hook = before_sync_;
+    lock.unlock();
+    if (hook) hook();
+    nodus::Status st = log_->sync();
+    executor_.post([liveness = liveness_, batch = std::move(batch), st]() {
+      if (!liveness->alive.load(std::memory_order_acquire)) return;
+      for (const auto& done : batch)
+        done(st);
+    });
+    lock.lock();
+    ++rounds_;
+  }
 }
 
 nodus::Status FileStorage::put_state(std::string_view key, std::string_view value) {

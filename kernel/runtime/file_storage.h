@@ -13,13 +13,19 @@
 //   NODUS_RETURN_IF_ERROR(storage->put_state("term", "7"));
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <vector>
 
+#include "nodus/services/executor.h"
 #include "nodus/services/storage.h"
 #include "nodus/status.h"
 #include "runtime/file_append_log.h"
@@ -28,6 +34,60 @@ namespace nodus::kernel {
 
 struct FileStorageOptions {
   FileAppendLogOptions log;
+  // When set, logs from open_log() run sync_async() on a background thread and post the
+  // completions here (the plugin's instance executor). When null, sync_async() blocks.
+  nodus::Executor* executor = nullptr;
+};
+
+// A FileAppendLog whose sync_async() fdatasyncs on its own thread, so a plugin's executor
+// keeps running (heartbeats, votes) while the disk is slow. Requests that arrive while a sync
+// is running are served together by the next one (group commit). Completions are posted to
+// the executor; after the log is destroyed, completions still queued there do nothing.
+//
+//   BackgroundSyncLog log(std::move(file_log), executor);
+//   log.append("x");
+//   log.sync_async([](nodus::Status s) { /* "x" is durable when s.ok() */ });
+class BackgroundSyncLog final : public nodus::AppendLog {
+ public:
+  BackgroundSyncLog(std::unique_ptr<FileAppendLog> log, nodus::Executor& executor);
+  // Joins the sync thread; requests it has not started are dropped without a call.
+  ~BackgroundSyncLog() override;
+  BackgroundSyncLog(const BackgroundSyncLog&) = delete;
+  BackgroundSyncLog& operator=(const BackgroundSyncLog&) = delete;
+
+  nodus::Result<uint64_t> append(std::string_view record) override { return log_->append(record); }
+  nodus::Status sync() override { return log_->sync(); }
+  void sync_async(std::function<void(nodus::Status)> done) override;
+  nodus::Result<std::string> read(uint64_t index) const override { return log_->read(index); }
+  uint64_t first_index() const override { return log_->first_index(); }
+  uint64_t last_index() const override { return log_->last_index(); }
+  uint64_t synced_index() const override { return log_->synced_index(); }
+  nodus::Status truncate_suffix(uint64_t from) override { return log_->truncate_suffix(from); }
+  nodus::Status truncate_prefix(uint64_t before) override { return log_->truncate_prefix(before); }
+
+  // Number of fdatasync rounds run so far (tests check the coalescing).
+  uint64_t sync_rounds() const;
+  FileAppendLog& file_log() { return *log_; }
+  // Test hook: runs on the sync thread just before each fdatasync round.
+  void set_before_sync_for_test(std::function<void()> hook);
+
+ private:
+  // Shared with posted completions, which outlive the log when the executor is slow.
+  struct Liveness {
+    std::atomic<bool> alive{true};
+  };
+  void run();
+
+  std::unique_ptr<FileAppendLog> log_;
+  nodus::Executor& executor_;
+  std::shared_ptr<Liveness> liveness_ = std::make_shared<Liveness>();
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  std::vector<std::function<void(nodus::Status)>> waiting_;  // guarded by mu_
+  bool stopping_ = false;                                    // guarded by mu_
+  uint64_t rounds_ = 0;                                      // guarded by mu_
+  std::function<void()> before_sync_;                        // guarded by mu_
+  std::thread thread_;  // last: started once every member above exists
 };
 
 class FileStorage final : public nodus::Storage {

@@ -2,12 +2,17 @@
 
 #include <unistd.h>
 
+#include <condition_variable>
+#include <deque>
 #include <fstream>
+#include <future>
+#include <mutex>
 #include <string>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "runtime/executor.h"
 #include "runtime/temp_dir_for_test.h"
 
 namespace nodus::kernel {
@@ -127,6 +132,137 @@ TEST(FileStorageTest, OpenLogOncePerName) {
   EXPECT_EQ(again.status().code(), StatusCode::kFailedPrecondition);
   log->reset();
   EXPECT_TRUE(storage->open_log("raft").ok());
+}
+
+// An executor that only queues tasks, so a test decides when completions run.
+class QueueExecutor final : public nodus::Executor {
+ public:
+  void post(nodus::Task task) override {
+    std::lock_guard lock(mu_);
+    tasks_.push_back(std::move(task));
+    cv_.notify_all();
+  }
+  nodus::TimerId schedule_after(nodus::Duration, nodus::Task task) override {
+    post(std::move(task));
+    return 1;
+  }
+  bool cancel(nodus::TimerId) override { return false; }
+  bool in_executor() const override { return true; }
+  // Waits (bounded) until `n` tasks are queued; the bound only stops a broken test hanging.
+  bool wait_for(size_t n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(30), [&] { return tasks_.size() >= n; });
+  }
+  void run_all() {
+    std::deque<nodus::Task> tasks;
+    {
+      std::lock_guard lock(mu_);
+      tasks.swap(tasks_);
+    }
+    for (auto& t : tasks)
+      t();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<nodus::Task> tasks_;
+};
+
+// With an executor, logs from FileStorage sync in the background and complete on the
+// executor's thread with every earlier append durable.
+TEST(BackgroundSyncLogTest, CompletesOnExecutorWithRecordsDurable) {
+  TempDir tmp;
+  AsioExecutor exec("sync-test");
+  exec.start();
+  FileStorageOptions options;
+  options.executor = &exec;
+  auto storage = FileStorage::open(tmp.path(), options);
+  ASSERT_TRUE(storage.ok());
+  auto log = (*storage)->open_log("raft");
+  ASSERT_TRUE(log.ok());
+  ASSERT_NE(dynamic_cast<BackgroundSyncLog*>(log->get()), nullptr);
+  for (int i = 0; i < 10; ++i)
+    ASSERT_TRUE((*log)->append("r" + std::to_string(i)).ok());
+  std::promise<std::pair<Status, uint64_t>> result;
+  bool on_executor = false;
+  (*log)->sync_async([&](Status st) {
+    on_executor = exec.in_executor();
+    result.set_value({st, (*log)->synced_index()});
+  });
+  auto [st, synced] = result.get_future().get();
+  EXPECT_TRUE(st.ok()) << st.to_string();
+  EXPECT_GE(synced, 10u);
+  EXPECT_TRUE(on_executor);
+  exec.stop();
+}
+
+// Requests made while a sync runs are served together by the next round (group commit).
+TEST(BackgroundSyncLogTest, CoalescesRequestsWhileASyncRuns) {
+  TempDir tmp;
+  auto file_log = FileAppendLog::open(tmp.path() / "log");
+  ASSERT_TRUE(file_log.ok());
+  QueueExecutor exec;
+  BackgroundSyncLog log(std::move(file_log).value(), exec);
+  std::promise<void> entered;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  bool first = true;
+  log.set_before_sync_for_test([&, released] {
+    if (!first) return;
+    first = false;
+    entered.set_value();
+    released.wait();
+  });
+  int completed = 0;
+  ASSERT_TRUE(log.append("a").ok());
+  log.sync_async([&](Status st) { completed += st.ok() ? 1 : 0; });
+  entered.get_future().wait();  // round 1 is in progress now
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(log.append("b").ok());
+    log.sync_async([&](Status st) { completed += st.ok() ? 1 : 0; });
+  }
+  release.set_value();
+  ASSERT_TRUE(exec.wait_for(2));
+  exec.run_all();
+  EXPECT_EQ(completed, 6);
+  EXPECT_EQ(log.sync_rounds(), 2u);
+  EXPECT_EQ(log.synced_index(), 6u);
+}
+
+// A completion still queued on the executor when the log is destroyed does nothing.
+TEST(BackgroundSyncLogTest, NoCallbackAfterDestruction) {
+  TempDir tmp;
+  QueueExecutor exec;
+  bool called = false;
+  {
+    auto file_log = FileAppendLog::open(tmp.path() / "log");
+    ASSERT_TRUE(file_log.ok());
+    BackgroundSyncLog log(std::move(file_log).value(), exec);
+    ASSERT_TRUE(log.append("a").ok());
+    log.sync_async([&](Status) { called = true; });
+    ASSERT_TRUE(exec.wait_for(1));
+  }
+  exec.run_all();
+  EXPECT_FALSE(called);
+}
+
+// Destroying the log with requests not yet started joins the thread without calling them.
+TEST(BackgroundSyncLogTest, DestructionWithPendingRequestsIsSafe) {
+  TempDir tmp;
+  QueueExecutor exec;
+  int called = 0;
+  {
+    auto file_log = FileAppendLog::open(tmp.path() / "log");
+    ASSERT_TRUE(file_log.ok());
+    BackgroundSyncLog log(std::move(file_log).value(), exec);
+    for (int i = 0; i < 100; ++i) {
+      ASSERT_TRUE(log.append("a").ok());
+      log.sync_async([&](Status) { ++called; });
+    }
+  }
+  exec.run_all();
+  EXPECT_EQ(called, 0);
 }
 
 }  // namespace

@@ -30,12 +30,18 @@ class MemoryLog final : public AppendLog {
     if (d_->synced > last_index()) d_->synced = last_index();
     return {};
   }
+  // Asked to drop past the last record, it empties the log and the next append gets index
+  // `before`, like FileAppendLog (a Raft log restarting after a snapshot install).
   Status truncate_prefix(uint64_t before) override {
     if (before <= first_index()) return {};
-    if (before > last_index() + 1) before = last_index() + 1;
-    d_->records.erase(d_->records.begin(),
-                      d_->records.begin() + static_cast<std::ptrdiff_t>(before - first_index()));
+    if (before > last_index() + 1) {
+      d_->records.clear();
+    } else {
+      d_->records.erase(d_->records.begin(),
+                        d_->records.begin() + static_cast<std::ptrdiff_t>(before - first_index()));
+    }
     d_->first_index = before;
+    if (d_->synced < before - 1) d_->synced = before - 1;
     return {};
   }
 
@@ -73,6 +79,15 @@ Result<std::optional<std::string>> MemoryStorage::read_snapshot(std::string_view
   auto it = snapshots_.find(name);
   if (it == snapshots_.end()) return std::optional<std::string>();
   return std::optional<std::string>(it->second);
+}
+
+void MemoryStorage::mark_synced(std::string_view name, uint64_t index) {
+  auto it = logs_.find(name);
+  if (it == logs_.end()) return;
+  LogData& log = *it->second;
+  const uint64_t last = log.first_index + log.records.size() - 1;
+  const uint64_t target = index < last ? index : last;
+  if (target > log.synced) log.synced = target;
 }
 
 void MemoryStorage::crash() {

@@ -1,5 +1,6 @@
 #include "nodus/testing/sim_cluster.h"
 
+#include <algorithm>
 #include <map>
 
 #include "config/yaml_loader.h"
@@ -26,33 +27,77 @@ struct DiskModel {
   Duration jitter{};
   SimRandom random;
 
-  void charge() {
-    if (latency == Duration::zero() && jitter == Duration::zero()) return;
+  // The time one durable operation takes.
+  Duration draw() {
+    if (latency == Duration::zero() && jitter == Duration::zero()) return Duration::zero();
     const auto extra =
         static_cast<int64_t>(random.uniform(0, static_cast<uint64_t>(jitter.count())));
-    world->charge(node, latency + Duration(extra));
+    return latency + Duration(extra);
+  }
+  // A blocking durable operation: the node does nothing meanwhile.
+  void charge() {
+    const Duration d = draw();
+    if (d != Duration::zero()) world->charge(node, d);
   }
 };
 
+// A log on the simulated disk. sync() blocks the node for the disk latency; sync_async()
+// completes after it without blocking the node (a slow disk delays acknowledgements, not
+// heartbeats), in request order, and only the records appended before the request become
+// durable: a crash before completion loses them (the completion event dies with the node).
 class SimLog final : public AppendLog {
  public:
-  SimLog(std::unique_ptr<AppendLog> inner, DiskModel& disk)
-      : inner_(std::move(inner)), disk_(disk) {}
+  SimLog(std::unique_ptr<AppendLog> inner, MemoryStorage& storage, std::string name,
+         DiskModel& disk)
+      : inner_(std::move(inner)), storage_(storage), name_(std::move(name)), disk_(disk) {}
+  ~SimLog() override { state_->alive = false; }
+
   Result<uint64_t> append(std::string_view r) override { return inner_->append(r); }
   Status sync() override {
     disk_.charge();
     return inner_->sync();
   }
+  void sync_async(std::function<void(Status)> done) override {
+    const uint64_t id = state_->next_id++;
+    state_->targets[id] = inner_->last_index();
+    TimePoint at = disk_.world->now() + disk_.draw();
+    if (at < state_->last_completion) at = state_->last_completion;
+    state_->last_completion = at;
+    disk_.world->schedule(
+        at, disk_.node, SimEventKind::kTask, 0,
+        [state = state_, &storage = storage_, name = name_, id, done = std::move(done)] {
+          if (!state->alive) return;
+          const uint64_t target = state->targets[id];
+          state->targets.erase(id);
+          storage.mark_synced(name, target);
+          done(Status());
+        });
+  }
   Result<std::string> read(uint64_t i) const override { return inner_->read(i); }
   uint64_t first_index() const override { return inner_->first_index(); }
   uint64_t last_index() const override { return inner_->last_index(); }
   uint64_t synced_index() const override { return inner_->synced_index(); }
-  Status truncate_suffix(uint64_t from) override { return inner_->truncate_suffix(from); }
+  Status truncate_suffix(uint64_t from) override {
+    // A pending sync covers only the records that existed at its request; records appended
+    // after this truncation at the same indexes are not among them.
+    for (auto& [id, target] : state_->targets)
+      target = std::min(target, from == 0 ? 0 : from - 1);
+    return inner_->truncate_suffix(from);
+  }
   Status truncate_prefix(uint64_t before) override { return inner_->truncate_prefix(before); }
 
  private:
+  struct State {
+    bool alive = true;
+    uint64_t next_id = 1;
+    std::map<uint64_t, uint64_t> targets;  // pending request -> last index it covers
+    TimePoint last_completion{};
+  };
   std::unique_ptr<AppendLog> inner_;
+  MemoryStorage& storage_;
+  const std::string name_;
   DiskModel& disk_;
+  std::shared_ptr<State> state_ = std::make_shared<State>();
 };
 
 class SimStorage final : public Storage {
@@ -60,7 +105,8 @@ class SimStorage final : public Storage {
   SimStorage(MemoryStorage& s, DiskModel& disk) : s_(s), disk_(disk) {}
   Result<std::unique_ptr<AppendLog>> open_log(std::string_view n) override {
     NODUS_ASSIGN_OR_RETURN(auto log, s_.open_log(n));
-    return std::unique_ptr<AppendLog>(std::make_unique<SimLog>(std::move(log), disk_));
+    return std::unique_ptr<AppendLog>(
+        std::make_unique<SimLog>(std::move(log), s_, std::string(n), disk_));
   }
   Status put_state(std::string_view k, std::string_view v) override {
     disk_.charge();

@@ -27,6 +27,9 @@ class MemoryStorage final : public Storage {
 
   // Drops every appended-but-unsynced record of every log.
   void crash();
+  // Marks records of log `name` up to `index` (at most its last record) durable; what an
+  // asynchronous sync that covered them does (SimCluster's slow disk).
+  void mark_synced(std::string_view name, uint64_t index);
 
   struct LogData {
     uint64_t first_index = 1;

@@ -8,6 +8,8 @@
 // the node's plugins without stop(); restart() builds fresh ones over the surviving storage.
 // A slow disk makes sync()/put_state()/write_snapshot() cost simulated time: the node is busy
 // (runs nothing, its clock advances) for that long, like a thread blocked in fsync.
+// AppendLog::sync_async() completes after the same latency without making the node busy, in
+// request order; a crash before completion loses the records it covered.
 //
 //   SimCluster sim({.seed = seed, .nodes = 3});
 //   ASSERT_TRUE(sim.add_plugin(COUNTER_PLUGIN, "replication_timeout_ms: 50").ok());
