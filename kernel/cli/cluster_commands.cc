@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "cli/commands.h"
@@ -36,7 +37,8 @@ std::optional<VerbArgs> parse(const char* verb, const char* usage,
       "profile,p", po::value<std::string>(), "find the run directory from this profile")(
       "output,o", po::value<std::string>()->default_value("text"), "text | json")(
       "wait-ms", po::value<uint32_t>()->default_value(60000),
-      "down: how long to wait for the stop");
+      "down: how long to wait for the stop")("to", po::value<uint32_t>(),
+                                             "failover: the instance to hand leadership to");
   po::options_description hidden;
   hidden.add_options()("args", po::value<std::vector<std::string>>(), "");
   po::options_description all;
@@ -211,6 +213,33 @@ int run_restart(const std::vector<std::string>& args) {
   if (!client.ok()) return fail("restart", client.status());
   if (Status st = (*client)->restart(*i); !st.ok()) return fail("restart", st);
   std::printf("restarting instance %u\n", *i);
+  return kExitOk;
+}
+
+int run_failover(const std::vector<std::string>& args) {
+  int code = 0;
+  auto a = parse("failover", "[--to I] [--run-dir DIR] [-o json]", args, &code);
+  if (!a) return code;
+  if (!a->positional.empty()) {
+    std::fprintf(stderr, "nodus failover: unexpected argument '%s' (use --to I)\n",
+                 a->positional.front().c_str());
+    return kExitBadInput;
+  }
+  std::optional<uint32_t> to;
+  if (a->vm.count("to")) to = a->vm["to"].as<uint32_t>();
+  auto client = connect(a->vm);
+  if (!client.ok()) return fail("failover", client.status());
+  auto reply = (*client)->failover(to);
+  if (!reply.ok()) return fail("failover", reply.status());
+  if (a->vm["output"].as<std::string>() == "json") {
+    std::printf("{\"previous\":%u,\"leader\":%u,\"term\":%llu}\n", reply->previous(),
+                reply->leader(), static_cast<unsigned long long>(reply->term()));
+  } else if (reply->previous() == reply->leader()) {
+    std::printf("instance %u already leads\n", reply->leader());
+  } else {
+    std::printf("leadership moved from instance %u to instance %u\n", reply->previous(),
+                reply->leader());
+  }
   return kExitOk;
 }
 

@@ -15,6 +15,7 @@ int run_status(const std::vector<std::string>& args);
 int run_health(const std::vector<std::string>& args);
 int run_scale(const std::vector<std::string>& args);
 int run_restart(const std::vector<std::string>& args);
+int run_failover(const std::vector<std::string>& args);
 int run_down(const std::vector<std::string>& args);
 int run_cleanup(const std::vector<std::string>& args);
 

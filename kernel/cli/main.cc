@@ -19,6 +19,7 @@ commands:
   health [-o json]                   heartbeats and /readyz of every instance; exit 1 if not
   scale N                            add or remove instances live
   restart I                          restart instance I (also revives a failed one)
+  failover [--to I]                  move consensus leadership (Raft transfer); print the new leader
   down                               stop every instance and the supervisor
   cleanup --run-dir DIR|--profile F  remove a stopped cluster's run and data directories
   node --profile FILE --instance I   run one node instance in the foreground
@@ -49,6 +50,7 @@ int main(int argc, char** argv) {
     if (verb == "health") return nodus::cli::run_health(args);
     if (verb == "scale") return nodus::cli::run_scale(args);
     if (verb == "restart") return nodus::cli::run_restart(args);
+    if (verb == "failover") return nodus::cli::run_failover(args);
     if (verb == "down") return nodus::cli::run_down(args);
     if (verb == "cleanup") return nodus::cli::run_cleanup(args);
     if (verb == "plugins") return nodus::cli::run_plugins(args);

@@ -229,8 +229,11 @@ TEST(ShippedProfilesTest, AllLoad) {
   // Isolation is listed first so that it starts before every other plugin.
   ASSERT_FALSE(auri->plugins.empty());
   EXPECT_EQ(auri->plugins[0].name, "io.nodus.isolation.linux");
-  EXPECT_EQ(auri->ports_for(1).at("api"), 9013);
-  EXPECT_EQ(auri->ports_for(1).at("peer"), 9014);
+  // The Aurigraph design's layout: node i serves HTTP on 9003+10i, gRPC on 9004+10i and
+  // metrics on 9005+10i.
+  const std::map<std::string, uint16_t> auri1 = {
+      {"http", 9013}, {"grpc", 9014}, {"metrics", 9015}, {"peer", 9016}, {"health", 9017}};
+  EXPECT_EQ(auri->ports_for(1), auri1);
   EXPECT_EQ(*auri->supervisor.get_string("restart", ""), "on-failure");
   auto steme = load_profile(configs_dir() / "stemedb.yaml");
   ASSERT_TRUE(steme.ok());

@@ -8,6 +8,8 @@
 #include <system_error>
 
 #include "node/supervisor_bus.h"
+#include "nodus/services/consensus.h"
+#include "nodus/v1/control.pb.h"
 #include "runtime/event_bus.h"
 #include "runtime/executor.h"
 #include "runtime/file_storage.h"
@@ -27,6 +29,45 @@ namespace {
 // Bound for one health/status request that has to consult the executor. A node whose
 // executor cannot answer within this time is reported as not live.
 constexpr Duration kProbeTimeout = milliseconds(1000);
+
+// `nodus failover`: the supervisor calls this on the current leader's peer endpoint; the
+// instance's consensus plugin performs the Raft leadership transfer and the reply carries the
+// leader that took over.
+CallHandler failover_handler(PluginHost& host, uint32_t self) {
+  return [&host, self](PeerId, std::string request, CallReply reply) {
+    nodus::v1::FailoverRequest req;
+    if (!req.ParseFromString(request)) {
+      reply(invalid_argument("failover: malformed FailoverRequest"));
+      return;
+    }
+    auto* consensus = static_cast<Consensus*>(host.find_capability(Consensus::kCapability));
+    if (consensus == nullptr) {
+      reply(failed_precondition("failover: no plugin of instance " + std::to_string(self) +
+                                " provides " + std::string(Consensus::kCapability)));
+      return;
+    }
+    std::optional<PeerId> to;
+    if (req.has_to()) to = req.to();
+    consensus->transfer_leadership(to, [consensus, self, to, reply](Status st) {
+      if (!st.ok()) {
+        reply(st);
+        return;
+      }
+      // The old leader may not have heard from the new one yet; then the asked-for target is
+      // the best answer, and the supervisor confirms it from the instances' roles.
+      const ConsensusState state = consensus->state();
+      nodus::v1::FailoverReply out;
+      out.set_previous(self);
+      if (state.leader && *state.leader != self) {
+        out.set_leader(*state.leader);
+        out.set_term(state.term);
+      } else {
+        out.set_leader(to.value_or(self));
+      }
+      reply(out.SerializeAsString());
+    });
+  };
+}
 
 std::string endpoint(const std::string& host, uint16_t port) {
   if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
@@ -208,9 +249,13 @@ Result<std::unique_ptr<Node>> Node::create(const Profile& profile, uint32_t inde
     return std::unique_ptr<Logger>(std::make_unique<ComponentLogger>(sink, node_name, component));
   };
   const fs::path data_dir = info.data_dir;
+  // Logs get the executor so that sync_async() fsyncs off the plugin's thread.
+  Executor* storage_executor = impl->executor.get();
   services.make_storage =
-      [data_dir](const std::string& plugin) -> Result<std::unique_ptr<Storage>> {
-    NODUS_ASSIGN_OR_RETURN(auto storage, FileStorage::open(data_dir / plugin));
+      [data_dir, storage_executor](const std::string& plugin) -> Result<std::unique_ptr<Storage>> {
+    FileStorageOptions storage_options;
+    storage_options.executor = storage_executor;
+    NODUS_ASSIGN_OR_RETURN(auto storage, FileStorage::open(data_dir / plugin, storage_options));
     return std::unique_ptr<Storage>(std::move(storage));
   };
   impl->host = std::make_unique<PluginHost>(info, std::move(services));
@@ -253,6 +298,8 @@ Status Node::start() {
     }
   }
   if (m.transport) {
+    NODUS_RETURN_IF_ERROR(m.transport->on_call(std::string(kFailoverMethod),
+                                               failover_handler(*m.host, m.info.index)));
     Status st = m.transport->start();
     if (!st.ok()) {
       m.http.stop();
@@ -282,12 +329,16 @@ Status Node::start() {
   // The closure holds itself weakly; the pending timer task holds the only strong reference,
   // so stopping the executor frees it (no self-cycle to leak).
   std::weak_ptr<std::function<void()>> weak_refresh = refresh;
-  *refresh = [this, weak_refresh] {
+  // A role change (a new Raft leader) is told at once too, so `nodus status` and failover see
+  // it without waiting for the next heartbeat.
+  *refresh = [this, weak_refresh, last_role = std::string()]() mutable {
     auto self = weak_refresh.lock();
     if (!self || !impl_->started) return;
     const bool ready = impl_->host->ready();
-    const bool changed = ready_.exchange(ready) != ready;
-    if (changed && impl_->bus) impl_->bus->send(ready, impl_->host->role());
+    std::string role = impl_->host->role();
+    const bool changed = (ready_.exchange(ready) != ready) || role != last_role;
+    last_role = role;
+    if (changed && impl_->bus) impl_->bus->send(ready, role);
     impl_->executor->schedule_after(milliseconds(100), [self] { (*self)(); });
   };
   m.executor->post([refresh] { (*refresh)(); });

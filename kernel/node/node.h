@@ -14,11 +14,16 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "config/profile.h"
 #include "node/plugin_host.h"
 
 namespace nodus::kernel {
+
+// The transport method (Peer.Call) through which the supervisor asks an instance's consensus
+// plugin for a leadership transfer. Request nodus.v1.FailoverRequest, reply FailoverReply.
+inline constexpr std::string_view kFailoverMethod = "nodus.node.failover";
 
 struct NodeOptions {
   // Extra plugin directories searched before the profile's and the default one.

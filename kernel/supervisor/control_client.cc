@@ -122,4 +122,13 @@ Status ControlClient::down() {
   return from_grpc(impl_->stub->Down(impl_->context().get(), {}, &reply), target_);
 }
 
+Result<nodus::v1::FailoverReply> ControlClient::failover(std::optional<uint32_t> to) {
+  nodus::v1::FailoverRequest req;
+  if (to) req.set_to(*to);
+  nodus::v1::FailoverReply reply;
+  NODUS_RETURN_IF_ERROR(
+      from_grpc(impl_->stub->Failover(impl_->context().get(), req, &reply), target_));
+  return reply;
+}
+
 }  // namespace nodus::kernel

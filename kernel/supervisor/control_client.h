@@ -11,6 +11,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "nodus/status.h"
@@ -33,6 +34,7 @@ class ControlClient {
   Result<nodus::v1::ScaleReply> scale(uint32_t instances);
   Status restart(uint32_t index);
   Status down();
+  Result<nodus::v1::FailoverReply> failover(std::optional<uint32_t> to);
   const std::string& target() const { return target_; }
 
  private:

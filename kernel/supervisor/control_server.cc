@@ -82,6 +82,16 @@ class ControlServer::Service final : public nodus::v1::Control::Service {
     return to_grpc(supervisor_.down());
   }
 
+  grpc::Status Failover(grpc::ServerContext*, const nodus::v1::FailoverRequest* req,
+                        nodus::v1::FailoverReply* reply) override {
+    std::optional<uint32_t> to;
+    if (req->has_to()) to = req->to();
+    auto result = supervisor_.failover(to);
+    if (!result.ok()) return to_grpc(result.status());
+    *reply = *result;
+    return grpc::Status::OK;
+  }
+
  private:
   Supervisor& supervisor_;
 };

@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -74,6 +75,9 @@ class Supervisor {
   Result<nodus::v1::ScaleReply> scale(uint32_t instances);
   Status restart(uint32_t index);
   Status down();
+  // Raft leadership transfer through the current leader (failover.cc). Runs on the calling
+  // (control) thread; returns once the new leader took over.
+  Result<nodus::v1::FailoverReply> failover(std::optional<uint32_t> to);
 
   const Profile& profile() const { return profile_; }
 
