@@ -1,0 +1,324 @@
+// io.nodus.app.ledger: the aurigraph transaction ledger (see README.md).
+//
+// Wiring: the gRPC and HTTP front ends (own I/O threads) hand requests to the executor; the
+// Batcher groups them into Raft proposals on the "nodus.consensus/v1" capability; LedgerState
+// applies committed batches on every node and its results go back to the proposer's clients.
+#include <atomic>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include <boost/asio/ip/address.hpp>
+
+#include "batcher.h"
+#include "grpc_frontend.h"
+#include "http_frontend.h"
+#include "ledger_core.h"
+#include "ledger_state.h"
+#include "nodus/nodus.h"
+
+namespace nodus::ledger {
+namespace {
+
+constexpr std::string_view kName = "io.nodus.app.ledger";
+
+class LedgerPlugin final : public Plugin, public LedgerCore {
+ public:
+  explicit LedgerPlugin(PluginContext& ctx) : ctx_(ctx) {}
+  ~LedgerPlugin() override {
+    alive_.reset();
+    grpc_.reset();
+    http_.reset();
+  }
+
+  Status configure(const ConfigNode& config) override;
+  Status start() override;
+  Status stop() override;
+
+  // LedgerCore
+  void post(Task task) override;
+  bool accepting() const override { return accepting_.load(std::memory_order_acquire); }
+  bool admit(size_t txs) override {
+    const size_t before = handoff_txs_.fetch_add(txs, std::memory_order_relaxed);
+    if (before + txs <= batcher_options_.max_pending_txs) return true;
+    handoff_txs_.fetch_sub(txs, std::memory_order_relaxed);
+    return false;
+  }
+  void submit(std::vector<Transaction> txs, SubmitDone done) override;
+  void get_account(const std::string& account, bool linearizable,
+                   ReadDone<GetAccountReply> done) override;
+  void get(const std::string& key, bool linearizable, ReadDone<GetReply> done) override;
+  LeaderInfo leader() const override;
+
+ private:
+  // Runs `read` once this node may serve a read: now, or after a ReadIndex barrier.
+  void when_readable(bool linearizable, std::function<void(Status)> read);
+  void drain_inbox();
+
+  PluginContext& ctx_;
+  std::string bind_ = "127.0.0.1";
+  BatcherOptions batcher_options_;
+  LedgerState::Options state_options_;
+  int64_t port_stride_ = 10;
+  int64_t handoff_poll_us_ = 0;
+
+  Consensus* consensus_ = nullptr;
+  std::unique_ptr<LedgerState> state_;
+  std::unique_ptr<Batcher> batcher_;
+  std::unique_ptr<GrpcFrontend> grpc_;
+  std::unique_ptr<HttpFrontend> http_;
+  std::atomic<bool> accepting_{false};
+  std::atomic<size_t> handoff_txs_{0};  // admitted, not yet submitted (bounded like pending)
+  // Callbacks handed to consensus check this first: they may outlive the plugin.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+
+  // Polled hand-off (io_handoff_poll_us > 0): for executors that are not thread-safe.
+  std::mutex inbox_mu_;
+  std::deque<Task> inbox_;
+  TimerId poll_timer_ = kNoTimer;
+
+  Counter* committed_ = nullptr;
+  Gauge* accounts_ = nullptr;
+};
+
+Status LedgerPlugin::configure(const ConfigNode& config) {
+  NODUS_ASSIGN_OR_RETURN(bind_, config.get_string("bind", "127.0.0.1"));
+  NODUS_ASSIGN_OR_RETURN(uint64_t max_tx_bytes, config.get_bytes("max_tx_bytes", 4096));
+  NODUS_ASSIGN_OR_RETURN(int64_t max_batch_txs, config.get_int("max_batch_txs", 4096));
+  NODUS_ASSIGN_OR_RETURN(uint64_t max_batch_bytes, config.get_bytes("max_batch_bytes", 1 << 20));
+  NODUS_ASSIGN_OR_RETURN(int64_t delay_us, config.get_int("batch_delay_us", 500));
+  NODUS_ASSIGN_OR_RETURN(int64_t max_pending, config.get_int("max_pending_txs", 200000));
+  NODUS_ASSIGN_OR_RETURN(int64_t max_clients, config.get_int("max_clients", 65536));
+  NODUS_ASSIGN_OR_RETURN(port_stride_, config.get_int("port_stride", 10));
+  NODUS_ASSIGN_OR_RETURN(handoff_poll_us_, config.get_int("io_handoff_poll_us", 0));
+  boost::system::error_code bad_address;
+  (void)boost::asio::ip::make_address(bind_, bad_address);
+  if (bad_address) return config.at("bind").error("must be an IP address such as 127.0.0.1");
+  if (max_tx_bytes == 0) return config.at("max_tx_bytes").error("must be positive");
+  if (max_batch_txs <= 0) return config.at("max_batch_txs").error("must be positive");
+  if (max_batch_bytes < max_tx_bytes) {
+    return config.at("max_batch_bytes").error("must be at least max_tx_bytes");
+  }
+  if (delay_us < 0) return config.at("batch_delay_us").error("must not be negative");
+  if (max_pending <= 0) return config.at("max_pending_txs").error("must be positive");
+  if (max_clients <= 0) return config.at("max_clients").error("must be positive");
+  if (port_stride_ <= 0) return config.at("port_stride").error("must be positive");
+  if (handoff_poll_us_ < 0) return config.at("io_handoff_poll_us").error("must not be negative");
+  batcher_options_.max_tx_bytes = max_tx_bytes;
+  batcher_options_.max_batch_txs = static_cast<size_t>(max_batch_txs);
+  batcher_options_.max_batch_bytes = max_batch_bytes;
+  batcher_options_.batch_delay = std::chrono::microseconds(delay_us);
+  batcher_options_.max_pending_txs = static_cast<size_t>(max_pending);
+  state_options_.max_clients = static_cast<size_t>(max_clients);
+  if (const ConfigNode* genesis = config.find("genesis");
+      genesis != nullptr && !genesis->is_null()) {
+    if (!genesis->is_map()) return genesis->error("must be a map of account name to balance");
+    for (const auto& [account, value] : genesis->entries()) {
+      NODUS_ASSIGN_OR_RETURN(int64_t balance, value.as_int());
+      if (account.empty() || balance < 0) {
+        return value.error("a genesis balance must be a non-negative integer");
+      }
+      state_options_.genesis[account] = static_cast<uint64_t>(balance);
+    }
+  }
+  return {};
+}
+
+Status LedgerPlugin::start() {
+  consensus_ = ctx_.find<Consensus>();
+  if (consensus_ == nullptr) {
+    return failed_precondition("io.nodus.app.ledger needs a nodus.consensus/v1 provider");
+  }
+  committed_ = &ctx_.metrics().counter(
+      "nodus_ledger_tx_committed_total",
+      "Transactions applied with TX_OK by this node's state machine (rate = cluster TPS)");
+  accounts_ = &ctx_.metrics().gauge("nodus_ledger_accounts", "Accounts in the ledger");
+  state_ = std::make_unique<LedgerState>(state_options_);
+  state_->set_on_applied([this](uint64_t, const BatchResult& out) {
+    for (const auto& r : out.results()) {
+      if (r.code() == TX_OK) committed_->inc();
+    }
+    accounts_->set(static_cast<double>(state_->account_count()));
+  });
+  accounts_->set(static_cast<double>(state_->account_count()));
+  NODUS_RETURN_IF_ERROR(consensus_->set_state_machine(state_.get()));
+  batcher_ = std::make_unique<Batcher>(ctx_.executor(), ctx_.clock(), *consensus_, batcher_options_,
+                                       &ctx_.metrics());
+  if (handoff_poll_us_ > 0) drain_inbox();
+
+  accepting_.store(true, std::memory_order_release);
+  grpc_ = std::make_unique<GrpcFrontend>(*this);
+  NODUS_RETURN_IF_ERROR(grpc_->start(bind_, ctx_.instance().port("grpc")));
+  // JSON is several times the size of the binary encoding.
+  http_ = std::make_unique<HttpFrontend>(*this, batcher_options_.max_batch_bytes * 4);
+  NODUS_RETURN_IF_ERROR(http_->start(bind_, ctx_.instance().port("http")));
+  ctx_.logger().info("ledger serving", {{"grpc_port", std::to_string(grpc_->port())},
+                                        {"http_port", std::to_string(http_->port())},
+                                        {"bind", bind_}});
+  return {};
+}
+
+Status LedgerPlugin::stop() {
+  accepting_.store(false, std::memory_order_release);
+  // Answer everything still pending first, so that no front end waits on the executor.
+  if (batcher_) batcher_->fail_all("ledger is shutting down; resend to another node");
+  if (grpc_) grpc_->stop();
+  if (http_) http_->stop();
+  if (poll_timer_ != kNoTimer) ctx_.executor().cancel(poll_timer_);
+  poll_timer_ = kNoTimer;
+  return {};
+}
+
+void LedgerPlugin::post(Task task) {
+  if (handoff_poll_us_ == 0) {
+    ctx_.executor().post(std::move(task));
+    return;
+  }
+  std::lock_guard lock(inbox_mu_);
+  inbox_.push_back(std::move(task));
+}
+
+void LedgerPlugin::drain_inbox() {
+  std::deque<Task> tasks;
+  {
+    std::lock_guard lock(inbox_mu_);
+    tasks.swap(inbox_);
+  }
+  for (auto& t : tasks)
+    t();
+  poll_timer_ = ctx_.executor().schedule_after(std::chrono::microseconds(handoff_poll_us_),
+                                               [this] { drain_inbox(); });
+}
+
+void LedgerPlugin::submit(std::vector<Transaction> txs, SubmitDone done) {
+  handoff_txs_.fetch_sub(txs.size(), std::memory_order_relaxed);
+  if (!batcher_ || !accepting()) {
+    std::vector<TxResult> results(txs.size());
+    for (size_t i = 0; i < txs.size(); ++i) {
+      results[i].set_client_id(txs[i].client_id());
+      results[i].set_seq(txs[i].seq());
+      results[i].set_code(TX_RETRY);
+      results[i].set_reason("ledger is shutting down; resend to another node");
+    }
+    done(std::move(results), leader().grpc_address);
+    return;
+  }
+  batcher_->submit(std::move(txs), [this, done = std::move(done)](std::vector<TxResult> r) {
+    done(std::move(r), leader().grpc_address);
+  });
+}
+
+void LedgerPlugin::when_readable(bool linearizable, std::function<void(Status)> read) {
+  if (!linearizable) {
+    read({});
+    return;
+  }
+  std::weak_ptr<bool> alive = alive_;
+  consensus_->read_index([alive, read = std::move(read)](Status s) {
+    if (alive.expired()) return;
+    read(std::move(s));
+  });
+}
+
+void LedgerPlugin::get_account(const std::string& account, bool linearizable,
+                               ReadDone<GetAccountReply> done) {
+  when_readable(linearizable, [this, account, done = std::move(done)](Status s) {
+    GetAccountReply reply;
+    if (!s.ok()) {
+      done(std::move(s), std::move(reply));
+      return;
+    }
+    if (auto b = state_->balance(account)) {
+      reply.set_found(true);
+      reply.set_balance(*b);
+    }
+    reply.set_applied_index(state_->applied_index());
+    done({}, std::move(reply));
+  });
+}
+
+void LedgerPlugin::get(const std::string& key, bool linearizable, ReadDone<GetReply> done) {
+  when_readable(linearizable, [this, key, done = std::move(done)](Status s) {
+    GetReply reply;
+    if (!s.ok()) {
+      done(std::move(s), std::move(reply));
+      return;
+    }
+    if (auto v = state_->get(key)) {
+      reply.set_found(true);
+      reply.set_value(*v);
+    }
+    reply.set_applied_index(state_->applied_index());
+    done({}, std::move(reply));
+  });
+}
+
+// Peer i's ports are this node's ports shifted by (i - self) * port_stride: the profile gives
+// instance i the ports base + i * stride + offset. The host is the peer's transport host.
+LeaderInfo LedgerPlugin::leader() const {
+  LeaderInfo info;
+  if (consensus_ == nullptr) return info;
+  const ConsensusState st = consensus_->state();
+  info.role = std::string(consensus_role_name(st.role));
+  info.term = st.term;
+  if (!st.leader) return info;
+  info.known = true;
+  info.id = *st.leader;
+  info.self = *st.leader == ctx_.instance().index;
+  std::string host = bind_ == "0.0.0.0" ? "127.0.0.1" : bind_;
+  if (!info.self) {
+    for (const auto& p : ctx_.transport().peers()) {
+      if (p.id == info.id) {
+        if (auto colon = p.address.rfind(':'); colon != std::string::npos && colon > 0) {
+          host = p.address.substr(0, colon);
+        }
+      }
+    }
+  }
+  const int64_t shift =
+      (static_cast<int64_t>(info.id) - static_cast<int64_t>(ctx_.instance().index)) * port_stride_;
+  auto port_of = [&](uint16_t own) { return std::to_string(static_cast<int64_t>(own) + shift); };
+  const uint16_t grpc_port = grpc_ ? grpc_->port() : 0;
+  const uint16_t http_port = http_ ? http_->port() : 0;
+  info.grpc_address = host + ":" + port_of(grpc_port);
+  info.http_address = host + ":" + port_of(http_port);
+  return info;
+}
+
+PluginDescriptor describe() {
+  PluginDescriptor d;
+  d.name = std::string(kName);
+  d.version = "0.1.0";
+  d.category = "app";
+  d.description = "Replicated transaction ledger (accounts, transfers, key-value) over Raft";
+  d.needs = {std::string(Consensus::kCapability)};
+  d.config = {
+      {"bind", ConfigType::kString, false, "127.0.0.1", "Address the gRPC and HTTP APIs bind"},
+      {"max_tx_bytes", ConfigType::kBytes, false, "4096",
+       "Largest encoded transaction accepted (TX_TOO_LARGE above)"},
+      {"max_batch_txs", ConfigType::kInteger, false, "4096",
+       "Transactions per Raft proposal before it is flushed"},
+      {"max_batch_bytes", ConfigType::kBytes, false, "1MiB",
+       "Encoded bytes per Raft proposal before it is flushed"},
+      {"batch_delay_us", ConfigType::kInteger, false, "500",
+       "Longest wait after a batch's first transaction before it is proposed"},
+      {"max_pending_txs", ConfigType::kInteger, false, "200000",
+       "Accepted, unanswered transactions; above it requests get TX_RETRY"},
+      {"max_clients", ConfigType::kInteger, false, "65536",
+       "Dedup windows kept; the least recently applied client is evicted beyond it"},
+      {"genesis", ConfigType::kMap, false, "{}",
+       "Initial balances (account: amount), identical on every node"},
+      {"port_stride", ConfigType::kInteger, false, "10",
+       "Port distance between instances, to derive the leader's address"},
+      {"io_handoff_poll_us", ConfigType::kInteger, false, "0",
+       "0: I/O threads post to the executor; >0: the executor polls them (tests)"},
+  };
+  d.factory = [](PluginContext& ctx) { return std::make_unique<LedgerPlugin>(ctx); };
+  return d;
+}
+
+}  // namespace
+}  // namespace nodus::ledger
+
+NODUS_PLUGIN(nodus::ledger::describe)

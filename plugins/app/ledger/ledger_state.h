@@ -1,0 +1,73 @@
+// ledger_state.h: the deterministic transaction state machine of io.nodus.app.ledger.
+//
+// State: account balances (uint64, overflow-checked), an opaque key-value map and the
+// per-client dedup windows. apply() takes one serialized pb Batch and returns a serialized
+// BatchResult with one TxResult per transaction, in order. Rejected transactions change
+// nothing (not even the dedup window), so the same (client_id, seq) may be sent again after
+// its cause is fixed; an applied one is never applied twice.
+//
+//   LedgerState s(LedgerState::Options{});
+//   std::string out = s.apply(1, batch.SerializeAsString());
+//   std::string image = s.snapshot();          // versioned, checksummed
+//   Status st = other.restore(1, image);        // DATA_LOSS on a corrupt image
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "dedup_window.h"
+#include "ledger_types.h"
+#include "nodus/services/consensus.h"
+#include "nodus/status.h"
+
+namespace nodus::ledger {
+
+// Checks what can be checked without the state: ids, op fields and size. Returns TX_OK or
+// the rejection code, with the reason in `reason`. max_tx_bytes == 0 disables the size check.
+TxCode validate_tx(const Transaction& tx, size_t max_tx_bytes, std::string* reason);
+
+class LedgerState final : public nodus::StateMachine {
+ public:
+  struct Options {
+    size_t max_clients = 65536;               // dedup windows kept (see DedupTable)
+    std::map<std::string, uint64_t> genesis;  // initial balances, identical on every node
+  };
+
+  explicit LedgerState(Options options);
+
+  std::string apply(uint64_t index, std::string_view command) override;
+  std::string snapshot() override;
+  Status restore(uint64_t index, std::string_view image) override;
+
+  // Applies one transaction (exposed for tests); returns its result.
+  TxResult apply_tx(uint64_t index, const Transaction& tx);
+
+  std::optional<uint64_t> balance(const std::string& account) const;
+  std::optional<std::string> get(const std::string& key) const;
+  size_t account_count() const { return accounts_.size(); }
+  size_t kv_count() const { return kv_.size(); }
+  uint64_t applied_index() const { return applied_index_; }
+  const DedupTable& dedup() const { return dedup_; }
+
+  // Runs after every apply() with the batch's results, and after restore() with none
+  // (metrics, gauges).
+  void set_on_applied(std::function<void(uint64_t index, const BatchResult&)> f) {
+    on_applied_ = std::move(f);
+  }
+
+ private:
+  void reset_to_genesis();
+
+  Options options_;
+  std::map<std::string, uint64_t> accounts_;
+  std::map<std::string, std::string> kv_;
+  DedupTable dedup_;
+  uint64_t applied_index_ = 0;
+  std::function<void(uint64_t, const BatchResult&)> on_applied_;
+};
+
+}  // namespace nodus::ledger

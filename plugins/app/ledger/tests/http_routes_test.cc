@@ -1,0 +1,128 @@
+// Unit tests of the HTTP routing and JSON handling (handle_http) without sockets.
+#include <gtest/gtest.h>
+
+#include <optional>
+
+#include "batcher.h"
+#include "fake_consensus.h"
+#include "http_frontend.h"
+#include "ledger_state.h"
+#include "nodus/testing/manual_executor.h"
+
+namespace nodus::ledger {
+namespace {
+
+// A LedgerCore over a Batcher and FakeConsensus, all on one ManualExecutor.
+class Core final : public LedgerCore {
+ public:
+  Core() : batcher_(exec_, exec_, fake_, {.max_tx_bytes = 128}, nullptr) {
+    (void)fake_.set_state_machine(&state_);
+  }
+  void post(Task t) override { exec_.post(std::move(t)); }
+  bool accepting() const override { return true; }
+  bool admit(size_t) override { return admit_; }
+  bool admit_ = true;
+  void submit(std::vector<Transaction> txs, SubmitDone done) override {
+    batcher_.submit(std::move(txs), [done](std::vector<TxResult> r) { done(std::move(r), ""); });
+  }
+  void get_account(const std::string& a, bool, ReadDone<GetAccountReply> done) override {
+    GetAccountReply r;
+    if (auto b = state_.balance(a)) {
+      r.set_found(true);
+      r.set_balance(*b);
+    }
+    done({}, r);
+  }
+  void get(const std::string& k, bool, ReadDone<GetReply> done) override {
+    GetReply r;
+    if (auto v = state_.get(k)) {
+      r.set_found(true);
+      r.set_value(*v);
+    }
+    done({}, r);
+  }
+  LeaderInfo leader() const override { return {}; }
+
+  HttpResponse call(const std::string& method, const std::string& target,
+                    const std::string& body = "") {
+    std::optional<HttpResponse> out;
+    handle_http(*this, method, target, body, [&](HttpResponse r) { out = std::move(r); });
+    exec_.advance(std::chrono::milliseconds(1));
+    EXPECT_TRUE(out.has_value());
+    return out.value_or(HttpResponse{});
+  }
+
+  nodus::testing::ManualExecutor exec_;
+  testing::FakeConsensus fake_{exec_};
+  LedgerState state_{LedgerState::Options{}};
+  Batcher batcher_;
+};
+
+// Goal: each request shape maps to the documented status code and JSON body.
+TEST(HttpRoutes, StatusCodes) {
+  Core core;
+  auto r = core.call("POST", "/v1/tx",
+                     R"({"client_id":"c","seq":1,"mint":{"account":"alice","amount":10}})");
+  EXPECT_EQ(r.status, 200u) << r.body;
+  EXPECT_NE(r.body.find("TX_OK"), std::string::npos);
+
+  r = core.call("POST", "/v1/tx", R"({"client_id":"c","seq":)");
+  EXPECT_EQ(r.status, 400u);
+  EXPECT_NE(r.body.find("\"error\""), std::string::npos);
+
+  r = core.call("POST", "/v1/tx", R"({"client_id":"c","seq":2,"bogus":1})");
+  EXPECT_EQ(r.status, 400u) << r.body;  // unknown fields are errors
+
+  r = core.call("POST", "/v1/tx",
+                R"({"client_id":"c","seq":3,"transfer":{"from":"alice","to":"bob","amount":70}})");
+  EXPECT_EQ(r.status, 422u);
+  EXPECT_NE(r.body.find("holds 10, transfer needs 70"), std::string::npos) << r.body;
+
+  r = core.call("POST", "/v1/tx",
+                R"({"txs":[{"client_id":"d","seq":1,"mint":{"account":"x","amount":1}},
+                          {"client_id":"d","seq":2,"mint":{"account":"x","amount":2}}]})");
+  EXPECT_EQ(r.status, 200u) << r.body;
+  EXPECT_NE(r.body.find("\"results\""), std::string::npos);
+
+  // A client id that happens to be "txs" is still one transaction.
+  r = core.call("POST", "/v1/tx",
+                R"({"client_id":"txs","seq":1,"mint":{"account":"y","amount":1}})");
+  EXPECT_EQ(r.status, 200u) << r.body;
+  r = core.call("POST", "/v1/tx", R"({"txs":[{"client_id":"d","seq":"x"}]})");
+  EXPECT_EQ(r.status, 400u);
+  EXPECT_NE(r.body.find("malformed JSON batch"), std::string::npos) << r.body;
+
+  r = core.call("GET", "/v1/accounts/alice");
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_NE(r.body.find("\"balance\":\"10\""), std::string::npos) << r.body;
+  EXPECT_EQ(core.call("GET", "/v1/accounts/nobody").status, 404u);
+  EXPECT_EQ(core.call("GET", "/v1/nothing").status, 404u);
+  EXPECT_EQ(core.call("DELETE", "/v1/tx").status, 405u);
+  EXPECT_EQ(core.call("GET", "/v1/leader").status, 503u);  // no leader known
+}
+
+// Goal: a failed proposal is 503 with Retry-After.
+TEST(HttpRoutes, RetryIs503) {
+  Core core;
+  core.fake_.set_fail_new(unavailable("no leader"));
+  auto r = core.call("POST", "/v1/tx",
+                     R"({"client_id":"c","seq":1,"mint":{"account":"alice","amount":10}})");
+  EXPECT_EQ(r.status, 503u);
+  EXPECT_TRUE(r.retry_after);
+  EXPECT_NE(r.body.find("TX_RETRY"), std::string::npos);
+}
+
+// Goal: when the hand-off queue is full a POST is refused at once with 503, never queued.
+TEST(HttpRoutes, FullHandoffIs503) {
+  Core core;
+  core.admit_ = false;
+  auto r = core.call("POST", "/v1/tx",
+                     R"({"client_id":"c","seq":1,"mint":{"account":"alice","amount":10}})");
+  EXPECT_EQ(r.status, 503u);
+  EXPECT_TRUE(r.retry_after);
+  EXPECT_NE(r.body.find("overloaded"), std::string::npos);
+  EXPECT_TRUE(core.fake_.commands().empty());
+}
+
+}  // namespace
+}  // namespace nodus::ledger
