@@ -15,15 +15,28 @@ packages=(
   # tests/metrics; openssl makes the CA and certificates of the mTLS test; util-linux gives
   # unshare/nsenter for the PID 1 test
   prometheus openssl util-linux
+  # containers/ checks: python3-yaml reads the compose file and rendered manifests
+  python3-yaml
+  # the replicated-write anchor of bench/aurigraph_bench.sh: a 3-member etcd on loopback
+  etcd-server etcd-client
 )
+# kubectl renders containers/k8s offline (`kubectl kustomize`). Debian 12 has no kubectl
+# package; it comes from the Kubernetes (or Google Cloud SDK) apt repository, so it is
+# installed only when a configured apt source offers it, and its test is skipped otherwise.
+optional_packages=(kubectl)
 
 missing=()
 for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
   [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
+optional_missing=()
+for p in "${optional_packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || optional_missing+=("$p")
+done
 
-if ((${#missing[@]} == 0)); then
+if ((${#missing[@]} == 0 && ${#optional_missing[@]} == 0)); then
   echo "setup: all ${#packages[@]} packages present"
   exit 0
 fi
@@ -33,8 +46,18 @@ if [[ $(id -u) -ne 0 ]]; then
   command -v sudo >/dev/null || { echo "setup: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
   sudo="sudo"
 fi
-echo "setup: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# Optional packages are asked for only when an apt source offers them (after the update).
+for p in "${optional_missing[@]}"; do
+  if [[ -n "$(apt-cache policy "$p" 2>/dev/null | awk '/Candidate:/ && $2 != "(none)"')" ]]; then
+    missing+=("$p")
+  else
+    echo "setup: $p is not offered by any apt source; the checks that need it are skipped"
+  fi
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
 echo "setup: done"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Opt-in container lane: installs podman, runc and busybox (Debian packages), builds the
-# release preset and runs the container tests in tests/container/. Not part of scripts/test.sh:
-# it needs root and a host where podman can run (see docs/containers.md).
+# release preset and runs the container tests in tests/container/ (PID 1, then the aurigraph
+# image end to end). Not part of scripts/test.sh: it needs root and a host where podman can
+# run (see docs/containers.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -16,3 +17,4 @@ if ((${#missing[@]})); then
 fi
 scripts/build.sh release
 tests/container/pid1_podman.sh build/release
+tests/container/aurigraph_podman.sh build/release

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Stages the build context of the aurigraph image from a build tree:
+#
+#   containers/aurigraph/stage.sh [--scratch] [--profile FILE] BUILD_DIR OUT_DIR
+#
+# OUT_DIR/rootfs     the `cmake --install` tree trimmed to what runs, the profile
+#                    (default configs/aurigraph.yaml) and the entry point
+# OUT_DIR/Containerfile           the user image (FROM debian:bookworm-slim)
+# OUT_DIR/runtime-packages.txt    the Debian packages that ldd says the binaries load
+#
+# The script fails when the Containerfile's apt-get list lacks one of those packages, so the
+# list cannot drift from the binaries. With --scratch (for machines without a registry) it
+# also copies every shared library and busybox into rootfs and writes
+# OUT_DIR/Containerfile.scratch: FROM scratch followed by the Containerfile's shared layout
+# section, so the test image runs the same COPY/ENV/USER/HEALTHCHECK/ENTRYPOINT lines.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+source_dir=$(cd "$here/../.." && pwd)
+scratch=0
+profile="$source_dir/configs/aurigraph.yaml"
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --scratch) scratch=1; shift ;;
+    --profile) profile=$2; shift 2 ;;
+    -h | --help) sed -n '2,15p' "$0"; exit 0 ;;
+    *) break ;;
+  esac
+done
+[[ $# -eq 2 ]] || { echo "usage: $0 [--scratch] [--profile FILE] BUILD_DIR OUT_DIR" >&2; exit 2; }
+build=$(cd "$1" && pwd)
+out=$2
+if [[ ! -x "$build/bin/nodus" ]]; then
+  echo "stage: $build/bin/nodus is missing (build it first)" >&2
+  exit 1
+fi
+
+rm -rf "$out"
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+install_dir="$out/install/usr"
+# A build tree where only some targets were built (say nodus and the plugins) cannot install
+# as a whole; then the directories that make up the runtime install one by one, and a plugin
+# that was not built is left out.
+if ! cmake --install "$build" --prefix "$install_dir" >"$out/install.log" 2>&1; then
+  echo "stage: cmake --install failed (a partial build?); installing the runtime parts only"
+  for dir in sdk kernel/cli "$build"/plugins/*/*; do
+    dir=${dir#"$build"/}
+    [[ -f "$build/$dir/cmake_install.cmake" ]] || continue
+    if ! cmake -DCMAKE_INSTALL_PREFIX="$install_dir" -P "$build/$dir/cmake_install.cmake" \
+      >>"$out/install.log" 2>&1; then
+      [[ $dir == plugins/* ]] || { cat "$out/install.log" >&2; exit 1; }
+      echo "stage: left out $dir (not built)"
+    fi
+  done
+fi
+
+# Only what runs goes into the image: no headers, static libraries, CMake package or the
+# simulation example plugins.
+root="$out/rootfs"
+mkdir -p "$root/usr/bin" "$root/usr/lib/nodus/plugins" "$root/etc/nodus"
+cp "$install_dir/bin/nodus" "$root/usr/bin/nodus"
+cp -P "$install_dir"/lib/libnodus_sdk.so* "$root/usr/lib/"
+for plugin in "$install_dir"/lib/nodus/plugins/*.so; do
+  case "$(basename "$plugin")" in libnodus_examples_*) continue ;; esac
+  cp "$plugin" "$root/usr/lib/nodus/plugins/"
+done
+cp "$profile" "$root/etc/nodus/aurigraph.yaml"
+install -m 0755 "$here/entrypoint.sh" "$root/usr/lib/nodus/aurigraph-entrypoint.sh"
+cp "$here/Containerfile" "$out/Containerfile"
+
+# Every shared library outside the staged tree that the executable and the plugins load.
+libs=$( { ldd "$root/usr/bin/nodus"; for p in "$root"/usr/lib/nodus/plugins/*.so; do
+  ldd "$p"; done; } | awk '/=> \// {print $3} /^[ \t]*\/lib/ {print $1}' | grep -v "^$out/" |
+  sort -u)
+
+# Their Debian packages (merged /usr: a library may be registered under either path).
+package_of() {
+  local lib=$1 real
+  real=$(readlink -f "$lib")
+  for candidate in "$lib" "$real" "/usr$lib" "/usr$real"; do
+    if dpkg -S "$candidate" >/dev/null 2>&1; then
+      dpkg -S "$candidate" 2>/dev/null | head -1 | cut -d: -f1
+      return
+    fi
+  done
+  echo "stage: no Debian package owns $lib" >&2
+  return 1
+}
+packages=$(for lib in $libs; do package_of "$lib"; done | sort -u)
+printf '%s\n' "$packages" >"$out/runtime-packages.txt"
+# libc6 and libgcc-s1 are in every Debian image; everything else must be listed.
+listed=$(awk '/apt-get install/ {on = 1; next} on && /&&/ {on = 0} on {print $1}' \
+  "$here/Containerfile" | sort -u)
+missing=$(comm -23 <(grep -vx -e libc6 -e libgcc-s1 "$out/runtime-packages.txt") \
+  <(printf '%s\n' "$listed"))
+if [[ -n "$missing" ]]; then
+  echo "stage: containers/aurigraph/Containerfile does not install: ${missing//$'\n'/ }" >&2
+  exit 1
+fi
+
+if ((scratch)); then
+  for lib in $libs; do
+    mkdir -p "$root$(dirname "$lib")"
+    cp -L "$lib" "$root$lib"
+  done
+  mkdir -p "$root/bin" "$root/tmp" "$root/proc" "$root/sys" "$root/dev"
+  chmod 1777 "$root/tmp"
+  cp /usr/bin/busybox "$root/bin/busybox"
+  for tool in sh mkdir ln chown cat grep sleep ps kill ls; do ln -sf busybox "$root/bin/$tool"; done
+  printf 'root:x:0:0:root:/root:/bin/sh\nnodus:x:10001:10001:nodus:/var/lib/nodus:/bin/false\n' \
+    >"$root/etc/passwd"
+  printf 'root:x:0:\nnodus:x:10001:\n' >"$root/etc/group"
+  {
+    echo "# Generated by containers/aurigraph/stage.sh --scratch: the shared layout of"
+    echo "# containers/aurigraph/Containerfile on an empty base with the host's libraries."
+    echo "FROM scratch"
+    sed -n '/^# ---- shared layout/,$p' "$here/Containerfile"
+  } >"$out/Containerfile.scratch"
+fi
+echo "stage: $out ($(wc -l <"$out/runtime-packages.txt") runtime packages)"
