@@ -56,7 +56,8 @@ int main(int argc, char** argv) {
     shape.tx_bytes = static_cast<uint32_t>(
         LedgerBackend::make_tx(Payload(shape.run_id, shape.value_bytes), 0, 16384).ByteSizeLong());
   }
-  const Payload payload(shape.run_id, shape.value_bytes);
+  Payload payload(shape.run_id, shape.value_bytes);
+  payload.set_key_space(options.key_space);
   std::unique_ptr<Backend> backend;
   if (options.target == TargetKind::kEtcd) {
     backend = std::make_unique<EtcdBackend>(options.endpoints, options.connections,

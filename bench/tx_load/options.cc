@@ -81,6 +81,8 @@ cluster (KV.Put) with Put transactions, and reports committed tx/s and latency.
   --verify              record every acknowledged (client id, seq, key); at the end read
                         each key back (linearizable) and report acknowledged-but-lost
   --verify-concurrency N  reads in flight during --verify [64]
+  --key-space N         keys per client (key = seq mod N): a bounded working set that is
+                        overwritten, like etcd's --key-space-size [every tx a new key]
   --json FILE           write the result as JSON (- for stdout)
   --timeline FILE       write the per-millisecond commit timeline as CSV
   --run-id ID           names the client ids and keys of this run [random]
@@ -129,6 +131,7 @@ Result<TxLoadOptions> parse_args(const std::vector<std::string>& args) {
       {"--rpc-timeout-ms", uint_into(&o.rpc_timeout_ms, 1, 3600000)},
       {"--drain", double_into(&o.drain_s, 0)},
       {"--verify-concurrency", uint_into(&o.verify_concurrency, 1, 10000)},
+      {"--key-space", uint_into(&o.key_space, 1, 1u << 30)},
       {"--json",
        [&o](const std::string&, const std::string& v) {
          o.json_path = v;
@@ -175,6 +178,9 @@ Result<TxLoadOptions> parse_args(const std::vector<std::string>& args) {
     NODUS_RETURN_IF_ERROR(handler->second(flag, value));
   }
   if (o.endpoints.empty()) return invalid_argument("--targets: at least one host:port is needed");
+  if (o.verify && o.key_space != 0) {
+    return invalid_argument("--key-space: --verify needs a key per transaction; drop one");
+  }
   if (o.value_bytes != 0 && tx_bytes_set) {
     return invalid_argument("--tx-bytes and --value-bytes: give one of them");
   }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "ledger_backend.h"
+#include "payload.h"
 
 namespace nodus::bench {
 namespace {
@@ -97,6 +98,20 @@ TEST(OptionsTest, RefusesBadInput) {
                 .find("--batch"),
             std::string::npos);
   EXPECT_NE(error_of({"--targets", "h:1", "--etcd"}).find("--value-bytes"), std::string::npos);
+  EXPECT_NE(error_of({"--targets", "h:1", "--verify", "--key-space", "10"}).find("--key-space"),
+            std::string::npos);
+}
+
+// Goal: a key space folds seqs onto a bounded set of keys of the same size.
+TEST(OptionsTest, KeySpaceBoundsKeys) {
+  auto o = parse_args({"--targets", "h:1", "--key-space", "1000"});
+  ASSERT_TRUE(o.ok()) << o.status().message();
+  EXPECT_EQ(o->key_space, 1000u);
+  Payload p("r", 10);
+  p.set_key_space(1000);
+  EXPECT_EQ(p.key(3, 5), p.key(3, 1005));
+  EXPECT_NE(p.key(3, 5), p.key(3, 6));
+  EXPECT_EQ(p.key(3, 5).size(), p.key(3, 999).size());
 }
 
 // Goal: --help short-circuits, whatever else is missing.

@@ -13,7 +13,8 @@ std::string Payload::client_id(uint32_t client) const {
 
 std::string Payload::key(uint32_t client, uint64_t seq) const {
   char tail[24];
-  std::snprintf(tail, sizeof tail, "/%08llx", static_cast<unsigned long long>(seq));
+  const uint64_t slot = key_space_ == 0 ? seq : seq % key_space_;
+  std::snprintf(tail, sizeof tail, "/%08llx", static_cast<unsigned long long>(slot));
   return client_id(client) + tail;
 }
 

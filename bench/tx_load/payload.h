@@ -4,7 +4,7 @@
 // only which seqs were acknowledged, and two runs against the same cluster never share a key.
 //
 //   client id  "tx" + run id + "-" + 4 hex digits of the client index   e.g. "txa1b2c3d4-0003"
-//   key        client id + "/" + 8 hex digits of seq                      e.g. "...-0003/0000002a"
+//   key        client id + "/" + 8 hex digits of seq (of seq % key space when one is set)
 //   value      `value_bytes` bytes: seq in hex, ':', then a letter pattern that depends on both
 //
 // Fixed-width fields keep every transaction of a run the same size (up to the varint of seq).
@@ -24,6 +24,8 @@ class Payload {
   std::string key(uint32_t client, uint64_t seq) const;
   std::string value(uint32_t client, uint64_t seq) const;
   uint32_t value_bytes() const { return value_bytes_; }
+  // Keys per client (key uses seq % key_space); 0 = every seq its own key.
+  void set_key_space(uint32_t key_space) { key_space_ = key_space; }
   const std::string& run_id() const { return run_id_; }
 
   // Eight random hex digits (from std::random_device).
@@ -32,6 +34,7 @@ class Payload {
  private:
   std::string run_id_;
   uint32_t value_bytes_;
+  uint32_t key_space_ = 0;
 };
 
 }  // namespace nodus::bench

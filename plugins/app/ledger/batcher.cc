@@ -147,20 +147,29 @@ void Batcher::on_proposed(uint64_t proposal, Result<ProposeResult> result) {
   std::string failure;
   if (!result.ok()) {
     failure = "not committed (" + result.status().to_string() + "); resend as is";
-  } else if (!applied.ParseFromString(result->response) ||
-             static_cast<size_t>(applied.results_size()) != slots.size()) {
+  } else if (!applied.ParseFromString(result->response) || applied.count() != slots.size() ||
+             applied.positions_size() != applied.results_size()) {
     // Cannot happen with a matching state machine; the retry is safe (dedup drops it).
     failure = "committed at index " + std::to_string(result->index) +
               " but its results could not be read; resend as is";
   }
   std::vector<uint64_t> touched;
+  touched.reserve(slots.size());
+  // Exceptions by position; every other transaction succeeded at applied.index().
+  std::vector<int> exception_at(failure.empty() ? slots.size() : 0, -1);
+  for (int e = 0; failure.empty() && e < applied.positions_size(); ++e) {
+    if (applied.positions(e) < exception_at.size()) exception_at[applied.positions(e)] = e;
+  }
   for (size_t i = 0; i < slots.size(); ++i) {
     TxResult r;
-    if (failure.empty()) {
-      r = std::move(*applied.mutable_results(static_cast<int>(i)));
-    } else {
+    if (!failure.empty()) {
       r.set_code(TX_RETRY);
       r.set_reason(failure);
+    } else if (exception_at[i] >= 0) {
+      r = std::move(*applied.mutable_results(exception_at[i]));
+    } else {
+      r.set_code(TX_OK);
+      r.set_index(applied.index());
     }
     complete_slot(slots[i], std::move(r));
     touched.push_back(slots[i].request);

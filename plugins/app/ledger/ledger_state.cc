@@ -205,12 +205,19 @@ TxResult LedgerState::apply_tx(uint64_t index, const Transaction& tx) {
 
 std::string LedgerState::apply(uint64_t index, std::string_view command) {
   BatchResult out;
-  Batch batch;
+  out.set_index(index);
+  // Parsed into an arena: one bump allocator for the thousands of small messages of a batch.
+  google::protobuf::Arena arena;
+  auto* batch = google::protobuf::Arena::CreateMessage<Batch>(&arena);
   // A command that does not parse is rejected the same way on every node: no results.
-  if (batch.ParseFromArray(command.data(), static_cast<int>(command.size()))) {
-    out.mutable_results()->Reserve(batch.txs_size());
-    for (const auto& tx : batch.txs())
-      *out.add_results() = apply_tx(index, tx);
+  if (batch->ParseFromArray(command.data(), static_cast<int>(command.size()))) {
+    out.set_count(static_cast<uint32_t>(batch->txs_size()));
+    for (int i = 0; i < batch->txs_size(); ++i) {
+      TxResult r = apply_tx(index, batch->txs(i));
+      if (r.code() == TX_OK) continue;
+      out.add_positions(static_cast<uint32_t>(i));
+      *out.add_results() = std::move(r);
+    }
   }
   applied_index_ = index;
   if (on_applied_) on_applied_(index, out);
@@ -330,6 +337,19 @@ Status LedgerState::restore(uint64_t index, std::string_view image) {
   // Gauges follow the restored state too (no transaction results: nothing was applied).
   if (on_applied_) on_applied_(applied_index_, BatchResult{});
   return {};
+}
+
+std::vector<TxResult> expand_batch_result(const BatchResult& compact) {
+  std::vector<TxResult> all(compact.count());
+  for (auto& r : all) {
+    r.set_code(TX_OK);
+    r.set_index(compact.index());
+  }
+  for (int i = 0; i < compact.results_size() && i < compact.positions_size(); ++i) {
+    const uint32_t at = compact.positions(i);
+    if (at < all.size()) all[at] = compact.results(i);
+  }
+  return all;
 }
 
 }  // namespace nodus::ledger

@@ -2,7 +2,8 @@
 //
 // State: account balances (uint64, overflow-checked), an opaque key-value map and the
 // per-client dedup windows. apply() takes one serialized pb Batch and returns a serialized
-// BatchResult with one TxResult per transaction, in order. Rejected transactions change
+// BatchResult that lists the transactions that did not succeed (expand_batch_result() gives
+// one TxResult per transaction, in order). Rejected transactions change
 // nothing (not even the dedup window), so the same (client_id, seq) may be sent again after
 // its cause is fixed; an applied one is never applied twice.
 //
@@ -18,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "dedup_window.h"
 #include "ledger_types.h"
@@ -69,5 +71,9 @@ class LedgerState final : public nodus::StateMachine {
   uint64_t applied_index_ = 0;
   std::function<void(uint64_t, const BatchResult&)> on_applied_;
 };
+
+// The full form of an apply() result: one TxResult per transaction, in order (TX_OK at the
+// batch's index for every one not listed as an exception).
+std::vector<TxResult> expand_batch_result(const BatchResult& compact);
 
 }  // namespace nodus::ledger

@@ -436,6 +436,11 @@ void RaftNode::maybe_snapshot() {
   const bool by_bytes =
       config_.snapshot_bytes > 0 && applied_bytes_since_snapshot_ >= config_.snapshot_bytes;
   if (!by_count && !by_bytes) return;
+  // A snapshot copies the whole state, so wait until at least as many command bytes as the
+  // last image arrived since: the cost stays proportional to the write rate however big the
+  // state grows (a fixed cadence made a large state snapshot over and over, stalling the
+  // executor long enough to miss heartbeats).
+  if (snapshot_image_ && applied_bytes_since_snapshot_ < snapshot_image_->size()) return;
   std::string image = machine_->snapshot();
   // The core completes the metadata (term, configuration as of the index); that is what gets
   // persisted. Memory is compacted first: should the write fail, the log on disk still holds

@@ -43,8 +43,12 @@ BatchResult apply(LedgerState& s, uint64_t index, std::vector<Transaction> txs) 
   Batch b;
   for (auto& t : txs)
     *b.add_txs() = std::move(t);
+  BatchResult compact;
+  EXPECT_TRUE(compact.ParseFromString(s.apply(index, b.SerializeAsString())));
+  EXPECT_EQ(compact.count(), static_cast<uint32_t>(b.txs_size()));
   BatchResult out;
-  EXPECT_TRUE(out.ParseFromString(s.apply(index, b.SerializeAsString())));
+  for (auto& r : expand_batch_result(compact))
+    *out.add_results() = std::move(r);
   return out;
 }
 
