@@ -20,7 +20,8 @@
 # --keep leaves the temporary directory (logs, JSON reports, the kill timeline) in place.
 #
 # Environment: BUILD_DIR (default build/release, else build/dev), PEAK_BATCH [100],
-# PEAK_INFLIGHT [2], KILL_RATE [5000 tx/s], ETCD_PORT_BASE [22379]. Everything runs on
+# PEAK_INFLIGHT [2], KILL_RATE [5000 tx/s], KEY_SPACE [1000 keys per client in the peak runs],
+# ETCD_PORT_BASE [22379]. Everything runs on
 # loopback in a temporary directory that is removed on exit, with every process it started.
 set -euo pipefail
 
@@ -72,6 +73,9 @@ fi
 peak_batch=${PEAK_BATCH:-100}
 peak_inflight=${PEAK_INFLIGHT:-2}
 kill_rate=${KILL_RATE:-5000}
+# Peak runs overwrite a bounded working set (keys per client), as a long-running ledger does;
+# the etcd comparison and the leader-kill run (--verify) write a new key per transaction.
+key_space=${KEY_SPACE:-1000}
 etcd_base=${ETCD_PORT_BASE:-22379}
 
 tmp=$(mktemp -d /tmp/aurigraph-bench.XXXXXX)
@@ -281,7 +285,7 @@ peak_clients=1
   echo "|---:|---:|---:|---:|---:|---:|---:|---|"
 } >>"$tmp/s1.md"
 for c in "${clients_list[@]}"; do
-  args=(--targets "$nodus_targets" --clients "$c" --tx-bytes 100 --batch "$peak_batch" --inflight "$peak_inflight" "${common[@]}")
+  args=(--targets "$nodus_targets" --clients "$c" --tx-bytes 100 --batch "$peak_batch" --inflight "$peak_inflight" --key-space "$key_space" "${common[@]}")
   run_load "$tmp/peak-$c.json" "${args[@]}"
   [[ -s "$tmp/peak-$c.json" ]] || { echo "| $c | failed | | | | | | \`$(short "$(cmd_of "${args[@]}")")\` |" >>"$tmp/s1.md"; continue; }
   tps=$(jget "$tmp/peak-$c.json" throughput_tx_s)
@@ -292,7 +296,7 @@ kill "$sampler_pid" 2>/dev/null; wait "$sampler_pid" 2>/dev/null || true
 sampler_pid=""
 
 half=$(python3 -c "print(max(1, int(float('$peak') / 2)))")
-args=(--targets "$nodus_targets" --clients "$peak_clients" --tx-bytes 100 --batch "$peak_batch" --rate "$half" "${common[@]}")
+args=(--targets "$nodus_targets" --clients "$peak_clients" --tx-bytes 100 --batch "$peak_batch" --rate "$half" --key-space "$key_space" "${common[@]}")
 run_load "$tmp/half.json" "${args[@]}"
 {
   echo

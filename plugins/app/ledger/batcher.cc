@@ -105,6 +105,7 @@ void Batcher::submit(std::vector<Transaction> txs, Done done) {
     }
   }
   if (pending_gauge_ != nullptr) pending_gauge_->set(static_cast<double>(pending_txs_));
+  if (options_.flush_when_idle && inflight_.empty()) flush();
   if (building_.txs_size() > 0 && timer_ == kNoTimer) {
     timer_ = executor_.schedule_after(options_.batch_delay, [this] {
       timer_ = kNoTimer;

@@ -31,6 +31,9 @@ struct BatcherOptions {
   size_t max_batch_txs = 4096;
   size_t max_batch_bytes = 1 << 20;
   Duration batch_delay = std::chrono::microseconds(500);
+  // Propose at once when no proposal is in flight: a lone client does not wait batch_delay,
+  // while under load batches still fill up behind the proposals in flight.
+  bool flush_when_idle = false;
   size_t max_pending_txs = 200000;
 };
 

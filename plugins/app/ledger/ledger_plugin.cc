@@ -109,6 +109,8 @@ Status LedgerPlugin::configure(const ConfigNode& config) {
   batcher_options_.max_batch_txs = static_cast<size_t>(max_batch_txs);
   batcher_options_.max_batch_bytes = max_batch_bytes;
   batcher_options_.batch_delay = std::chrono::microseconds(delay_us);
+  NODUS_ASSIGN_OR_RETURN(batcher_options_.flush_when_idle,
+                         config.get_bool("flush_when_idle", true));
   batcher_options_.max_pending_txs = static_cast<size_t>(max_pending);
   state_options_.max_clients = static_cast<size_t>(max_clients);
   if (const ConfigNode* genesis = config.find("genesis");
@@ -303,6 +305,8 @@ PluginDescriptor describe() {
        "Encoded bytes per Raft proposal before it is flushed"},
       {"batch_delay_us", ConfigType::kInteger, false, "500",
        "Longest wait after a batch's first transaction before it is proposed"},
+      {"flush_when_idle", ConfigType::kBoolean, false, "true",
+       "Propose at once when no proposal is in flight (no batch_delay wait when idle)"},
       {"max_pending_txs", ConfigType::kInteger, false, "200000",
        "Accepted, unanswered transactions; above it requests get TX_RETRY"},
       {"max_clients", ConfigType::kInteger, false, "65536",

@@ -94,6 +94,28 @@ TEST_F(BatcherTest, FlushesAfterDelay) {
   EXPECT_EQ((**r)[0].index(), 1u);
 }
 
+// Goal: with flush_when_idle, a lone transaction is proposed at once; one that arrives while
+// that proposal is in flight waits for batch_delay (and batches with others).
+TEST_F(BatcherTest, FlushesAtOnceWhenIdle) {
+  BatcherOptions o;
+  o.flush_when_idle = true;
+  make(o);
+  fake_.set_hold(true);
+  auto first = submit({mint(1)});
+  ASSERT_EQ(fake_.commands().size(), 1u);
+  auto second = submit({mint(2)});
+  auto third = submit({mint(3)});
+  EXPECT_EQ(fake_.commands().size(), 1u);
+  exec_.advance(microseconds(100));
+  ASSERT_EQ(fake_.commands().size(), 2u);
+  EXPECT_EQ(batch_txs(1), 2u);
+  fake_.commit_held();
+  exec_.run_until_idle();
+  ASSERT_TRUE(first->has_value() && second->has_value() && third->has_value());
+  EXPECT_EQ((**first)[0].code(), TX_OK);
+  EXPECT_EQ((**third)[0].code(), TX_OK);
+}
+
 // Goal: transactions of several clients share one proposal, and each client gets its own.
 TEST_F(BatcherTest, GroupsClientsIntoOneProposal) {
   make({});
