@@ -97,13 +97,16 @@ void BackgroundSyncLog::run() {
     lock.unlock();
     if (hook) hook();
     nodus::Status st = log_->sync();
+    // Counted before the completion is posted, so whoever sees the completion sees the round.
+    lock.lock();
+    ++rounds_;
+    lock.unlock();
     executor_.post([liveness = liveness_, batch = std::move(batch), st]() {
       if (!liveness->alive.load(std::memory_order_acquire)) return;
       for (const auto& done : batch)
         done(st);
     });
     lock.lock();
-    ++rounds_;
   }
 }
 

@@ -271,9 +271,9 @@ grpc::ServerBidiReactor<SubmitRequest, SubmitReply>* GrpcFrontend::SubmitStream(
   return new StreamReactor(*this);
 }
 
-grpc::ServerUnaryReactor* GrpcFrontend::GetAccount(grpc::CallbackServerContext* ctx,
-                                                   const GetAccountRequest* request,
-                                                   GetAccountReply* reply) {
+template <class Reply, class Start>
+grpc::ServerUnaryReactor* GrpcFrontend::serve_read(grpc::CallbackServerContext* ctx, Reply* reply,
+                                                   Start start) {
   auto* reactor = ctx->DefaultReactor();
   if (!core_.accepting()) {
     reactor->Finish(kShuttingDown);
@@ -281,8 +281,8 @@ grpc::ServerUnaryReactor* GrpcFrontend::GetAccount(grpc::CallbackServerContext* 
   }
   const uint64_t id = add_call(reactor);
   if (id == 0) return reactor;
-  core_.post([this, id, reply, account = request->account(), lin = request->linearizable()] {
-    core_.get_account(account, lin, [this, id, reply](Status s, GetAccountReply out) {
+  core_.post([this, id, reply, start = std::move(start)]() mutable {
+    start([this, id, reply](Status s, Reply out) {
       grpc::ServerUnaryReactor* r = take_call(id);
       if (r == nullptr) return;
       if (s.ok()) *reply = std::move(out);
@@ -292,24 +292,22 @@ grpc::ServerUnaryReactor* GrpcFrontend::GetAccount(grpc::CallbackServerContext* 
   return reactor;
 }
 
+grpc::ServerUnaryReactor* GrpcFrontend::GetAccount(grpc::CallbackServerContext* ctx,
+                                                   const GetAccountRequest* request,
+                                                   GetAccountReply* reply) {
+  return serve_read(ctx, reply,
+                    [this, account = request->account(),
+                     lin = request->linearizable()](LedgerCore::ReadDone<GetAccountReply> done) {
+                      core_.get_account(account, lin, std::move(done));
+                    });
+}
+
 grpc::ServerUnaryReactor* GrpcFrontend::Get(grpc::CallbackServerContext* ctx,
                                             const GetRequest* request, GetReply* reply) {
-  auto* reactor = ctx->DefaultReactor();
-  if (!core_.accepting()) {
-    reactor->Finish(kShuttingDown);
-    return reactor;
-  }
-  const uint64_t id = add_call(reactor);
-  if (id == 0) return reactor;
-  core_.post([this, id, reply, key = request->key(), lin = request->linearizable()] {
-    core_.get(key, lin, [this, id, reply](Status s, GetReply out) {
-      grpc::ServerUnaryReactor* r = take_call(id);
-      if (r == nullptr) return;
-      if (s.ok()) *reply = std::move(out);
-      r->Finish(to_grpc(s));
-    });
-  });
-  return reactor;
+  return serve_read(
+      ctx, reply,
+      [this, key = request->key(), lin = request->linearizable()](
+          LedgerCore::ReadDone<GetReply> done) { core_.get(key, lin, std::move(done)); });
 }
 
 }  // namespace nodus::ledger

@@ -59,6 +59,10 @@ class GrpcFrontend final : public LedgerServiceBase {
   uint64_t add_call(grpc::ServerUnaryReactor* r);
   // The reactor of a call still waiting (and forgets it), or nullptr.
   grpc::ServerUnaryReactor* take_call(uint64_t id);
+  // GetAccount and Get: runs `start(done)` on the executor and finishes the call with its
+  // answer (the read itself is the core's: local, or behind a ReadIndex barrier).
+  template <class Reply, class Start>
+  grpc::ServerUnaryReactor* serve_read(grpc::CallbackServerContext* ctx, Reply* reply, Start start);
 
   LedgerCore& core_;
   std::unique_ptr<grpc::Server> server_;
