@@ -125,6 +125,46 @@ nodus::Status FileStorage::write_snapshot(std::string_view name, std::string_vie
   return write_value(dir_ / "snapshots", name, data);
 }
 
+FileStorage::~FileStorage() {
+  writer_alive_->store(false, std::memory_order_release);
+  {
+    std::lock_guard lock(writer_mu_);
+    writer_stopping_ = true;
+  }
+  writer_wake_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
+void FileStorage::write_snapshot_async(std::string name, std::shared_ptr<const std::string> data,
+                                       std::function<void(nodus::Status)> done) {
+  if (options_.executor == nullptr) {
+    done(write_snapshot(name, *data));
+    return;
+  }
+  {
+    std::lock_guard lock(writer_mu_);
+    writes_.push_back({std::move(name), std::move(data), std::move(done)});
+    if (!writer_.joinable()) writer_ = std::thread([this] { run_writer(); });
+  }
+  writer_wake_.notify_one();
+}
+
+void FileStorage::run_writer() {
+  std::unique_lock lock(writer_mu_);
+  for (;;) {
+    writer_wake_.wait(lock, [this] { return writer_stopping_ || !writes_.empty(); });
+    if (writer_stopping_) return;
+    SnapshotWrite w = std::move(writes_.front());
+    writes_.pop_front();
+    lock.unlock();
+    nodus::Status st = write_snapshot(w.name, *w.data);
+    options_.executor->post([alive = writer_alive_, done = std::move(w.done), st]() {
+      if (alive->load(std::memory_order_acquire)) done(st);
+    });
+    lock.lock();
+  }
+}
+
 nodus::Result<std::optional<std::string>> FileStorage::read_snapshot(std::string_view name) const {
   NODUS_RETURN_IF_ERROR(validate_storage_name("snapshot name", name));
   return read_value(dir_ / "snapshots", name);

@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -102,8 +103,16 @@ class FileStorage final : public nodus::Storage {
   nodus::Status put_state(std::string_view key, std::string_view value) override;
   nodus::Result<std::optional<std::string>> get_state(std::string_view key) const override;
   nodus::Status write_snapshot(std::string_view name, std::string_view data) override;
+  // With an executor in the options: written on this storage's writer thread (started on
+  // first use), `done` posted to the executor; without one, it blocks like write_snapshot().
+  void write_snapshot_async(std::string name, std::shared_ptr<const std::string> data,
+                            std::function<void(nodus::Status)> done) override;
   nodus::Result<std::optional<std::string>> read_snapshot(std::string_view name) const override;
   std::filesystem::path directory() const override { return dir_; }
+  // Joins the writer thread; writes it has not started are dropped without a call.
+  ~FileStorage() override;
+  FileStorage(const FileStorage&) = delete;
+  FileStorage& operator=(const FileStorage&) = delete;
 
   // The typed variant of open_log(), for callers that want recovery_report().
   nodus::Result<std::unique_ptr<FileAppendLog>> open_file_log(std::string_view name);
@@ -115,9 +124,23 @@ class FileStorage final : public nodus::Storage {
   nodus::Result<std::optional<std::string>> read_value(const std::filesystem::path& dir,
                                                        std::string_view name) const;
 
+  struct SnapshotWrite {
+    std::string name;
+    std::shared_ptr<const std::string> data;
+    std::function<void(nodus::Status)> done;
+  };
+  void run_writer();
+
   const std::filesystem::path dir_;
   const FileStorageOptions options_;
   std::mutex write_mu_;  // one writer per temporary file
+  // The asynchronous snapshot writer; completions check `writer_alive_` before running.
+  std::mutex writer_mu_;
+  std::condition_variable writer_wake_;
+  std::deque<SnapshotWrite> writes_;  // guarded by writer_mu_
+  bool writer_stopping_ = false;      // guarded by writer_mu_
+  std::shared_ptr<std::atomic<bool>> writer_alive_ = std::make_shared<std::atomic<bool>>(true);
+  std::thread writer_;
 };
 
 // OK when `name` matches [a-z0-9_.-]+ and is not "." or ".."; else INVALID_ARGUMENT naming it.

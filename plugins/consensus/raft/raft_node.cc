@@ -323,6 +323,13 @@ void RaftNode::install_snapshot(const pb::SnapshotMeta& meta) {
     return;
   }
   Status st = storage_->install_snapshot(meta, *image);
+  if (st.code() == StatusCode::kUnavailable) {
+    // Our own snapshot is still being written. Not installing is safe: the core hands the
+    // snapshot out again once the leader resends it.
+    ctx_.logger().warn("raft: snapshot " + std::to_string(meta.index()) +
+                       " not installed yet: " + st.message());
+    return;
+  }
   if (!st.ok()) return fatal(st.with_context("installing snapshot"));
   if (machine_ != nullptr) {
     st = machine_->restore(meta.index(), *image);
@@ -441,6 +448,8 @@ void RaftNode::maybe_snapshot() {
   // state grows (a fixed cadence made a large state snapshot over and over, stalling the
   // executor long enough to miss heartbeats).
   if (snapshot_image_ && applied_bytes_since_snapshot_ < snapshot_image_->size()) return;
+  // One local snapshot write at a time; the next waits for it.
+  if (storage_->snapshot_write_in_flight()) return;
   std::string image = machine_->snapshot();
   // The core completes the metadata (term, configuration as of the index); that is what gets
   // persisted. Memory is compacted first: should the write fail, the log on disk still holds
@@ -455,13 +464,16 @@ void RaftNode::maybe_snapshot() {
     return;
   }
   meta = core_->snapshot_meta();
-  st = storage_->save_local_snapshot(meta, image);
-  if (!st.ok()) {
-    ctx_.logger().error("raft snapshot at " + std::to_string(applied_) +
-                        " failed: " + st.to_string());
-  }
   snapshot_meta_ = meta;
   snapshot_image_ = std::make_shared<const std::string>(std::move(image));
+  // Written off the executor: a large state must not hold up heartbeats while it is fsynced.
+  // Until the write is durable the log keeps every entry, so a crash loses nothing.
+  storage_->save_local_snapshot_async(
+      meta, snapshot_image_, [this, alive = alive_, index = meta.index()](Status written) {
+        if (!*alive || written.ok()) return;
+        ctx_.logger().error("raft snapshot at " + std::to_string(index) +
+                            " failed: " + written.to_string());
+      });
   applied_bytes_since_snapshot_ = 0;
   metrics_.snapshots_taken.inc();
 }

@@ -254,6 +254,9 @@ void RaftStorage::start_sync() {
 }
 
 Status RaftStorage::install_snapshot(const pb::SnapshotMeta& meta, std::string_view image) {
+  if (snapshot_writes_ > 0) {
+    return unavailable("a local snapshot is still being written; the leader will resend");
+  }
   NODUS_RETURN_IF_ERROR(storage_.write_snapshot(kSnapshotName, encode_snapshot(meta, image)));
   NODUS_RETURN_IF_ERROR(drop_whole_log_and_restart_at(meta.index() + 1));
   last_appended_index_ = meta.index();
@@ -267,6 +270,23 @@ Status RaftStorage::save_local_snapshot(const pb::SnapshotMeta& meta, std::strin
     NODUS_RETURN_IF_ERROR(log_->truncate_prefix(meta.index() + 1));
   }
   return {};
+}
+
+void RaftStorage::save_local_snapshot_async(const pb::SnapshotMeta& meta,
+                                            std::shared_ptr<const std::string> image,
+                                            std::function<void(Status)> done) {
+  ++snapshot_writes_;
+  auto encoded = std::make_shared<const std::string>(encode_snapshot(meta, *image));
+  storage_.write_snapshot_async(std::string(kSnapshotName), std::move(encoded),
+                                [this, alive = alive_, meta, done = std::move(done)](Status st) {
+                                  if (!*alive) return;
+                                  --snapshot_writes_;
+                                  if (st.ok() && meta.index() + 1 > log_->first_index() &&
+                                      meta.index() <= log_->last_index()) {
+                                    st = log_->truncate_prefix(meta.index() + 1);
+                                  }
+                                  done(st);
+                                });
 }
 
 }  // namespace nodus::raft

@@ -85,6 +85,14 @@ class RaftStorage {
   Status install_snapshot(const pb::SnapshotMeta& meta, std::string_view image);
   // A local snapshot: persists it, then drops log records up to meta.index.
   Status save_local_snapshot(const pb::SnapshotMeta& meta, std::string_view image);
+  // The same without blocking the executor: the write and its fsyncs run on the storage
+  // service's writer; `done` runs on the executor once it is durable and the log prefix is
+  // dropped (never after this object is gone). Until then install_snapshot() refuses
+  // (UNAVAILABLE; the leader sends the snapshot again), so the two never race on disk.
+  void save_local_snapshot_async(const pb::SnapshotMeta& meta,
+                                 std::shared_ptr<const std::string> image,
+                                 std::function<void(Status)> done);
+  bool snapshot_write_in_flight() const { return snapshot_writes_ > 0; }
   // The newest snapshot on disk, meta and image; nullopt when there is none.
   Result<std::optional<std::pair<pb::SnapshotMeta, std::string>>> read_snapshot() const;
 
@@ -110,6 +118,7 @@ class RaftStorage {
   uint64_t last_appended_index_ = 0;
   uint64_t last_appended_term_ = 0;
   int in_flight_ = 0;
+  int snapshot_writes_ = 0;   // save_local_snapshot_async() calls not finished
   bool sync_wanted_ = false;  // kBatch: appended while a sync was in flight
   // Shared with sync callbacks: a callback arriving after destruction does nothing.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -275,6 +275,71 @@ TEST(RaftStorageTest, LocalSnapshotCompactsThePrefix) {
   EXPECT_EQ(loaded->persisted.entries[0].index(), 6u);
 }
 
+// A storage whose asynchronous snapshot writes wait until the test lets them finish.
+class DeferredSnapshotStorage final : public Storage {
+ public:
+  Result<std::unique_ptr<AppendLog>> open_log(std::string_view name) override {
+    return inner_.open_log(name);
+  }
+  Status put_state(std::string_view key, std::string_view value) override {
+    return inner_.put_state(key, value);
+  }
+  Result<std::optional<std::string>> get_state(std::string_view key) const override {
+    return inner_.get_state(key);
+  }
+  Status write_snapshot(std::string_view name, std::string_view data) override {
+    return inner_.write_snapshot(name, data);
+  }
+  Result<std::optional<std::string>> read_snapshot(std::string_view name) const override {
+    return inner_.read_snapshot(name);
+  }
+  std::filesystem::path directory() const override { return inner_.directory(); }
+  void write_snapshot_async(std::string name, std::shared_ptr<const std::string> data,
+                            std::function<void(Status)> done) override {
+    pending_.push_back([this, name = std::move(name), data, done = std::move(done)] {
+      done(inner_.write_snapshot(name, *data));
+    });
+  }
+  void finish_all() {
+    auto pending = std::move(pending_);
+    pending_.clear();
+    for (auto& f : pending)
+      f();
+  }
+
+ private:
+  MemoryStorage inner_;
+  std::vector<std::function<void()>> pending_;
+};
+
+// An asynchronous local snapshot keeps the log whole until it is durable, and a received
+// snapshot is refused (UNAVAILABLE, the leader resends) while it is being written.
+TEST(RaftStorageTest, AsyncLocalSnapshotKeepsLogUntilDurable) {
+  DeferredSnapshotStorage disk;
+  ManualExecutor clock;
+  auto rs = open(disk, FsyncMode::kAlways, clock);
+  ASSERT_TRUE(rs->load(three()).ok());
+  ASSERT_TRUE(rs->append(entries(1, 8, 2)).ok());
+  rs->request_sync();
+  pb::SnapshotMeta meta;
+  meta.set_index(5);
+  meta.set_term(2);
+  Status written = internal_error("not yet");
+  rs->save_local_snapshot_async(meta, std::make_shared<const std::string>("img"),
+                                [&](Status st) { written = st; });
+  EXPECT_TRUE(rs->snapshot_write_in_flight());
+  EXPECT_EQ(rs->first_index(), 1u);  // nothing dropped before the snapshot is durable
+  pb::SnapshotMeta received;
+  received.set_index(7);
+  received.set_term(2);
+  EXPECT_EQ(rs->install_snapshot(received, "other").code(), StatusCode::kUnavailable);
+  disk.finish_all();
+  EXPECT_TRUE(written.ok()) << written.to_string();
+  EXPECT_FALSE(rs->snapshot_write_in_flight());
+  EXPECT_EQ(rs->first_index(), 6u);
+  EXPECT_TRUE(rs->install_snapshot(received, "other").ok());
+}
+
 // A crash between writing a received snapshot and truncating the log leaves stale records
 // that disagree with the snapshot: load() drops them instead of mixing them in.
 TEST(RaftStorageTest, StaleRecordsBehindASnapshotAreDropped) {

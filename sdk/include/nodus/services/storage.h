@@ -62,6 +62,13 @@ class Storage {
   virtual Status put_state(std::string_view key, std::string_view value) = 0;
   virtual Result<std::optional<std::string>> get_state(std::string_view key) const = 0;
   virtual Status write_snapshot(std::string_view name, std::string_view data) = 0;
+  // Like write_snapshot(), without blocking the caller: the write and its fsyncs run off the
+  // instance executor and `done` runs on the executor afterwards. Writes complete in the order
+  // they were asked. A large snapshot then never delays heartbeats. The default blocks.
+  virtual void write_snapshot_async(std::string name, std::shared_ptr<const std::string> data,
+                                    std::function<void(Status)> done) {
+    done(write_snapshot(name, *data));
+  }
   virtual Result<std::optional<std::string>> read_snapshot(std::string_view name) const = 0;
   // The plugin's private directory, for data-path plugins that manage their own files.
   virtual std::filesystem::path directory() const = 0;
