@@ -3,13 +3,6 @@
 #include <chrono>
 
 namespace nodus::bench {
-namespace {
-
-Status from_grpc(const grpc::Status& s) {
-  return {static_cast<StatusCode>(s.error_code()), s.error_message()};
-}
-
-}  // namespace
 
 EtcdBackend::EtcdBackend(const std::vector<std::string>& endpoints, uint32_t connections,
                          uint32_t rpc_timeout_ms, const Payload& payload)
@@ -26,8 +19,7 @@ void EtcdBackend::submit(size_t endpoint, uint32_t client, const std::vector<uin
   };
   auto* call = new Call;
   call->done = std::move(done);
-  call->ctx.set_deadline(std::chrono::system_clock::now() +
-                         std::chrono::milliseconds(rpc_timeout_ms_));
+  call->ctx.set_deadline(deadline_after(rpc_timeout_ms_));
   call->req.set_key(payload_.key(client, seqs.at(0)));
   call->req.set_value(payload_.value(client, seqs.at(0)));
   stubs_.stub(endpoint, client)
@@ -52,8 +44,7 @@ void EtcdBackend::read(size_t endpoint, const std::string& key,
   };
   auto* call = new Call;
   call->done = std::move(done);
-  call->ctx.set_deadline(std::chrono::system_clock::now() +
-                         std::chrono::milliseconds(rpc_timeout_ms_));
+  call->ctx.set_deadline(deadline_after(rpc_timeout_ms_));
   call->req.set_key(key);
   call->req.set_serializable(false);  // linearizable: through the leader
   stubs_.stub(endpoint, 0)

@@ -7,14 +7,6 @@ namespace v1 = nodus::ledger::v1;
 
 namespace {
 
-Status from_grpc(const grpc::Status& s) {
-  return {static_cast<StatusCode>(s.error_code()), s.error_message()};
-}
-
-std::chrono::system_clock::time_point deadline_after(uint32_t ms) {
-  return std::chrono::system_clock::now() + std::chrono::milliseconds(ms);
-}
-
 TxResult fate_of(v1::TxCode code) {
   TxResult r;
   r.code = v1::TxCode_Name(code);

@@ -7,13 +7,26 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <chrono>
 #include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "nodus/status.h"
+
 namespace nodus::bench {
+
+// What both backends do with every finished RPC: its status as a nodus::Status (the codes are
+// numerically the same) and the deadline of a new call.
+inline Status from_grpc(const grpc::Status& s) {
+  return {static_cast<StatusCode>(s.error_code()), s.error_message()};
+}
+
+inline std::chrono::system_clock::time_point deadline_after(uint32_t ms) {
+  return std::chrono::system_clock::now() + std::chrono::milliseconds(ms);
+}
 
 template <class Service>
 class StubPool {
