@@ -69,11 +69,6 @@ CallHandler failover_handler(PluginHost& host, uint32_t self) {
   };
 }
 
-std::string endpoint(const std::string& host, uint16_t port) {
-  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
-  return host + ":" + std::to_string(port);
-}
-
 // The transport of a profile that defines no "peer" port: no peers, and every attempt to
 // reach one says why.
 class NoPeerTransport final : public Transport {
@@ -159,6 +154,11 @@ struct Node::Impl {
   }
 };
 
+std::string host_port(const std::string& host, uint16_t port) {
+  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
+  return host + ":" + std::to_string(port);
+}
+
 Node::Node(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
   impl_->ready = &ready_;
 }
@@ -215,10 +215,10 @@ Result<std::unique_ptr<Node>> Node::create(const Profile& profile, uint32_t inde
   if (peer_port != 0) {
     GrpcTransportOptions t;
     t.self = index;
-    t.listen_address = endpoint(profile.bind_host, peer_port);
+    t.listen_address = host_port(profile.bind_host, peer_port);
     for (uint32_t i = 0; i < profile.instances; ++i) {
       if (i == index) continue;
-      t.peers.push_back({i, endpoint(profile.bind_host, profile.ports_for(i).at("peer"))});
+      t.peers.push_back({i, host_port(profile.bind_host, profile.ports_for(i).at("peer"))});
     }
     if (profile.tls.enabled()) {  // mTLS between instances (profile `tls:` section)
       NODUS_ASSIGN_OR_RETURN(

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -24,6 +25,9 @@ namespace nodus::kernel {
 // The transport method (Peer.Call) through which the supervisor asks an instance's consensus
 // plugin for a leadership transfer. Request nodus.v1.FailoverRequest, reply FailoverReply.
 inline constexpr std::string_view kFailoverMethod = "nodus.node.failover";
+
+// "host:port", with an IPv6 host in brackets: how instances dial each other's peer endpoint.
+std::string host_port(const std::string& host, uint16_t port);
 
 struct NodeOptions {
   // Extra plugin directories searched before the profile's and the default one.

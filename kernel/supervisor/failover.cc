@@ -23,11 +23,6 @@ constexpr auto kTransferDeadline = std::chrono::seconds(10);
 // `nodus failover` already shows it.
 constexpr auto kRoleSettle = std::chrono::seconds(3);
 
-std::string endpoint_of(const std::string& host, uint32_t port) {
-  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
-  return host + ":" + std::to_string(port);
-}
-
 Status from_grpc_status(const grpc::Status& st, const std::string& target) {
   if (st.ok()) return {};
   return Status(static_cast<StatusCode>(st.error_code()), target + ": " + st.error_message());
@@ -73,7 +68,8 @@ Result<nodus::v1::FailoverReply> Supervisor::failover(std::optional<uint32_t> to
                               profile_.tls.require_client_cert}));
     creds = tls.channel;
   }
-  const std::string target_addr = endpoint_of(profile_.bind_host, port->second);
+  const std::string target_addr =
+      host_port(profile_.bind_host, static_cast<uint16_t>(port->second));
   auto stub = nodus::v1::Peer::NewStub(grpc::CreateChannel(target_addr, creds));
   nodus::v1::FailoverRequest req;
   if (to) req.set_to(*to);
