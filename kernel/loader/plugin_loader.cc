@@ -42,9 +42,15 @@ Status check_elf_shared_object(const fs::path& file) {
 }
 
 // Loads with RTLD_NOW so that unresolved symbols fail here, with dlerror()'s explanation,
-// rather than at the first call into the plugin.
+// rather than at the first call into the plugin. RTLD_NODELETE keeps the code mapped after
+// the last handle goes: plugins are never unloaded while the process runs (ARCHITECTURE.md),
+// and they must not be, because a plugin's generated protobuf code registers its descriptors
+// in libprotobuf's process-wide pool, which cannot forget them. Unloading and loading such a
+// plugin again (a SimCluster per test, a node restarted in-process) registered the same
+// .proto twice and aborted the process; whether it happened depended on the optimiser, since
+// any STB_GNU_UNIQUE symbol in the plugin also pins it.
 Result<std::shared_ptr<boost::dll::shared_library>> load_library(const fs::path& file) {
-  void* probe = ::dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
+  void* probe = ::dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
   if (probe == nullptr) {
     const char* why = ::dlerror();
     return file_error(file, StatusCode::kInvalidArgument,

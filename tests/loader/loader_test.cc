@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <dlfcn.h>
+
 #include <filesystem>
 #include <string>
 
@@ -305,8 +307,8 @@ TEST(Composition, FailedStartUnwindsStartedPlugins) {
                                   "io.nodus.test.start-fails:start", "io.nodus.test.good:stop"));
 }
 
-// Goal: the library handle outlives the plugin object: objects are destroyed, then unloaded,
-// with no crash when the last handle goes (checked under ASan in CI).
+// Goal: the library handle outlives the plugin object: objects are destroyed, then the handle
+// is released, with no crash when the last handle goes (checked under ASan in CI).
 TEST(Composition, LibraryOutlivesPluginObjects) {
   std::weak_ptr<boost::dll::shared_library> weak;
   {
@@ -320,6 +322,21 @@ TEST(Composition, LibraryOutlivesPluginObjects) {
     EXPECT_FALSE(weak.expired());
   }
   EXPECT_TRUE(weak.expired());
+}
+
+// Goal: a plugin stays mapped after its last handle is released, so loading it again does not
+// run its static initialisers a second time (a plugin's generated protobuf code registers its
+// .proto in a process-wide pool at load; a second registration aborts the process).
+TEST(Composition, PluginIsNeverUnloaded) {
+  const fs::path file = plugin("good", "good");
+  {
+    PluginLoader loader({kRoot / "good"});
+    auto loaded = loader.open(file);
+    ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  }
+  void* still = ::dlopen(file.c_str(), RTLD_NOW | RTLD_NOLOAD);
+  EXPECT_NE(still, nullptr) << file << " was unloaded after its last handle went";
+  if (still != nullptr) ::dlclose(still);
 }
 
 }  // namespace
