@@ -38,6 +38,9 @@ struct FileStorageOptions {
   // When set, logs from open_log() run sync_async() on a background thread and post the
   // completions here (the plugin's instance executor). When null, sync_async() blocks.
   nodus::Executor* executor = nullptr;
+  // Every call that changes the files (values, snapshots and logs) goes through this; null
+  // means posix_file_io(). Tests put a crash-state model here (crash_file_io.h).
+  FileIo* io = nullptr;
 };
 
 // A FileAppendLog whose sync_async() fdatasyncs on its own thread, so a plugin's executor
@@ -133,6 +136,7 @@ class FileStorage final : public nodus::Storage {
 
   const std::filesystem::path dir_;
   const FileStorageOptions options_;
+  FileIo& io_;
   std::mutex write_mu_;  // one writer per temporary file
   // The asynchronous snapshot writer; completions check `writer_alive_` before running.
   std::mutex writer_mu_;
