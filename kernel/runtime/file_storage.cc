@@ -175,14 +175,43 @@ nodus::Result<std::optional<std::string>> FileStorage::read_snapshot(std::string
   return read_value(dir_ / "snapshots", name);
 }
 
+size_t FileStorage::value_locks_in_use() const {
+  std::lock_guard lock(value_locks_mu_);
+  return value_locks_.size();
+}
+
+FileStorage::ValueLock::ValueLock(FileStorage& storage, const std::filesystem::path& path)
+    : storage_(storage), key_(path.string()) {
+  {
+    std::lock_guard lock(storage_.value_locks_mu_);
+    auto& slot = storage_.value_locks_[key_];
+    if (!slot) slot = std::make_shared<std::mutex>();
+    mu_ = slot;
+  }
+  mu_->lock();
+}
+
+FileStorage::ValueLock::~ValueLock() {
+  mu_->unlock();
+  std::lock_guard lock(storage_.value_locks_mu_);
+  // Every copy is made and dropped under value_locks_mu_, so the count is exact: when only the
+  // table and this holder have it, nobody waits and the entry can go.
+  const bool last = mu_.use_count() == 2;
+  mu_.reset();
+  if (last) storage_.value_locks_.erase(key_);
+}
+
 nodus::Status FileStorage::write_value(const std::filesystem::path& dir, std::string_view name,
                                        std::string_view data) {
   if (data.size() > UINT32_MAX) {
     return nodus::invalid_argument("value for '" + std::string(name) + "' exceeds 4 GiB");
   }
-  std::lock_guard lock(write_mu_);
-  NODUS_RETURN_IF_ERROR(ensure_durable_directory(io_, dir));
+  {
+    std::lock_guard lock(dirs_mu_);
+    NODUS_RETURN_IF_ERROR(ensure_durable_directory(io_, dir));
+  }
   const std::filesystem::path final_path = dir / std::string(name);
+  ValueLock lock(*this, final_path);
   std::filesystem::path tmp_path = final_path;
   tmp_path += ".tmp";
 
