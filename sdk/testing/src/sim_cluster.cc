@@ -1,6 +1,7 @@
 #include "nodus/testing/sim_cluster.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 
 #include "config/yaml_loader.h"
@@ -26,6 +27,7 @@ struct DiskModel {
   Duration latency{};
   Duration jitter{};
   SimRandom random;
+  bool crash_disk = false;  // SimOptions::crash_disk
 
   // The time one durable operation takes.
   Duration draw() {
@@ -119,14 +121,40 @@ class SimStorage final : public Storage {
     disk_.charge();
     return s_.write_snapshot(n, d);
   }
+  // With the crash-disk model: written after the disk latency (at least 1 ms), in request
+  // order, without making the node busy; a crash first leaves the previous snapshot and drops
+  // the completion (the event dies with the node).
+  void write_snapshot_async(std::string name, std::shared_ptr<const std::string> data,
+                            std::function<void(Status)> done) override {
+    if (!disk_.crash_disk) {
+      done(write_snapshot(name, *data));
+      return;
+    }
+    TimePoint at = disk_.world->now() + std::max(disk_.draw(), kSnapshotWriteMin);
+    if (at < state_->last_completion) at = state_->last_completion;
+    state_->last_completion = at;
+    disk_.world->schedule(at, disk_.node, SimEventKind::kTask, 0,
+                          [state = state_, &storage = s_, name = std::move(name),
+                           data = std::move(data), done = std::move(done)] {
+                            if (!state->alive) return;
+                            done(storage.write_snapshot(name, *data));
+                          });
+  }
   Result<std::optional<std::string>> read_snapshot(std::string_view n) const override {
     return s_.read_snapshot(n);
   }
   std::filesystem::path directory() const override { return s_.directory(); }
+  ~SimStorage() override { state_->alive = false; }
 
  private:
+  static constexpr Duration kSnapshotWriteMin = std::chrono::milliseconds(1);
+  struct State {
+    bool alive = true;
+    TimePoint last_completion{};
+  };
   MemoryStorage& s_;
   DiskModel& disk_;
+  std::shared_ptr<State> state_ = std::make_shared<State>();
 };
 
 }  // namespace
@@ -162,10 +190,15 @@ SimCluster::SimCluster(SimOptions options)
     : options_(std::move(options)), world_(options_.seed), driver_random_(world_.random().fork()) {
   network_ = std::make_unique<SimNetwork>(world_, options_.nodes, options_.network,
                                           options_.max_message_bytes);
+  // NODUS_SIM_CRASH_DISK=0|1 overrides the test's choice (to compare runs of one seed).
+  const char* env = std::getenv("NODUS_SIM_CRASH_DISK");
+  const bool crash_disk =
+      env != nullptr && *env != '\0' ? std::string(env) != "0" : options_.crash_disk;
   for (uint32_t i = 0; i < options_.nodes; ++i) {
     const SimNodeId id = world_.add_node();
     nodes_.push_back(std::make_unique<Node>(world_, id));
     nodes_.back()->disk.random = world_.random().fork();
+    nodes_.back()->disk.crash_disk = crash_disk;
   }
 }
 
@@ -281,8 +314,9 @@ void SimCluster::crash(SimNodeId node, bool lose_unsynced_writes) {
   network_->reset_node(node);
   nodes_[node]->kill();
   if (lose_unsynced_writes) {
+    DiskModel& model = nodes_[node]->disk;
     for (auto& [name, disk] : nodes_[node]->disks)
-      disk->crash();
+      disk->crash(model.crash_disk && model.random.uniform(0, 1) == 1);
   }
 }
 
