@@ -97,7 +97,8 @@ void MemoryStorage::mark_synced(std::string_view name, uint64_t index) {
   if (target > log.synced) log.synced = target;
 }
 
-void MemoryStorage::crash(bool tear_first_lost_record) {
+size_t MemoryStorage::crash(bool tear_first_lost_record) {
+  size_t torn = 0;
   for (auto& [name, log] : logs_) {
     const uint64_t keep = log->synced >= log->first_index ? log->synced - log->first_index + 1 : 0;
     if (keep >= log->records.size()) continue;
@@ -107,8 +108,10 @@ void MemoryStorage::crash(bool tear_first_lost_record) {
       std::string& half = log->records.back();
       half.resize(half.size() / 2);
       log->torn_tail = true;
+      ++torn;
     }
   }
+  return torn;
 }
 
 }  // namespace nodus::testing

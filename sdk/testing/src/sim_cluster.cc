@@ -28,6 +28,8 @@ struct DiskModel {
   Duration jitter{};
   SimRandom random;
   bool crash_disk = false;  // SimOptions::crash_disk
+  uint64_t torn_records = 0;
+  uint64_t snapshot_writes_cut = 0;
 
   // The time one durable operation takes.
   Duration draw() {
@@ -133,10 +135,12 @@ class SimStorage final : public Storage {
     TimePoint at = disk_.world->now() + std::max(disk_.draw(), kSnapshotWriteMin);
     if (at < state_->last_completion) at = state_->last_completion;
     state_->last_completion = at;
+    ++state_->pending;
     disk_.world->schedule(at, disk_.node, SimEventKind::kTask, 0,
                           [state = state_, &storage = s_, name = std::move(name),
                            data = std::move(data), done = std::move(done)] {
                             if (!state->alive) return;
+                            --state->pending;
                             done(storage.write_snapshot(name, *data));
                           });
   }
@@ -144,12 +148,17 @@ class SimStorage final : public Storage {
     return s_.read_snapshot(n);
   }
   std::filesystem::path directory() const override { return s_.directory(); }
-  ~SimStorage() override { state_->alive = false; }
+  ~SimStorage() override {
+    state_->alive = false;
+    // Destroyed by a crash (the node is already down): the writes still queued are lost.
+    if (!disk_.world->up(disk_.node)) disk_.snapshot_writes_cut += state_->pending;
+  }
 
  private:
   static constexpr Duration kSnapshotWriteMin = std::chrono::milliseconds(1);
   struct State {
     bool alive = true;
+    uint64_t pending = 0;  // asked for, not yet on the disk
     TimePoint last_completion{};
   };
   MemoryStorage& s_;
@@ -316,7 +325,7 @@ void SimCluster::crash(SimNodeId node, bool lose_unsynced_writes) {
   if (lose_unsynced_writes) {
     DiskModel& model = nodes_[node]->disk;
     for (auto& [name, disk] : nodes_[node]->disks)
-      disk->crash(model.crash_disk && model.random.uniform(0, 1) == 1);
+      model.torn_records += disk->crash(model.crash_disk && model.random.uniform(0, 1) == 1);
   }
 }
 
@@ -369,6 +378,15 @@ double SimCluster::metric_value(SimNodeId node, const std::string& name) const {
 
 LogLines& SimCluster::logs(SimNodeId node) {
   return *nodes_[node]->logs;
+}
+
+SimCluster::DiskCrashStats SimCluster::disk_crash_stats() const {
+  DiskCrashStats out;
+  for (const auto& n : nodes_) {
+    out.torn_records += n->disk.torn_records;
+    out.snapshot_writes_cut += n->disk.snapshot_writes_cut;
+  }
+  return out;
 }
 
 MemoryStorage& SimCluster::storage(SimNodeId node, const std::string& plugin_name) {

@@ -32,7 +32,8 @@ class MemoryStorage final : public Storage {
   // Drops every appended-but-unsynced record of every log. With `tear_first_lost_record`, the
   // first of them stays with only its first half written and marked torn; the next
   // open_log() of that log cuts it (torn_records_cut() counts them).
-  void crash(bool tear_first_lost_record = false);
+  // Returns how many records it tore.
+  size_t crash(bool tear_first_lost_record = false);
   uint64_t torn_records_cut() const { return torn_records_cut_; }
   // Marks records of log `name` up to `index` (at most its last record) durable; what an
   // asynchronous sync that covered them does (SimCluster's slow disk).

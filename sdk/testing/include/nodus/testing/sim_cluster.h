@@ -115,6 +115,12 @@ class SimCluster {
   // absent.
   double metric_value(SimNodeId node, const std::string& name) const;
   LogLines& logs(SimNodeId node);
+  // What the crash-disk model did so far, over all nodes (a test shows its faults happened).
+  struct DiskCrashStats {
+    uint64_t torn_records = 0;         // log records a crash left torn
+    uint64_t snapshot_writes_cut = 0;  // write_snapshot_async() calls a crash cut short
+  };
+  DiskCrashStats disk_crash_stats() const;
   MemoryStorage& storage(SimNodeId node, const std::string& plugin_name);
 
   // ---- checking ----
