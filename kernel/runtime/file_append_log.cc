@@ -254,13 +254,17 @@ nodus::Status FileAppendLog::finish_cut(const std::vector<uint64_t>& cuts,
 nodus::Status FileAppendLog::roll_segment() {
   // The closed segment is made durable before the next one exists, so no crash can leave a
   // segment behind one whose tail was lost: recovery never has to guess what a gap means.
+  // Its name too (a concurrent sync() may not have fsynced the directory yet), so that
+  // synced_index() counts its records honestly. Both happen once per segment.
   Segment& closed = segments_.back();
   nodus::Status st = io_.sync_data(closed.fd->get(), closed.path);
+  if (st.ok()) st = io_.sync_dir(dir_);
   if (!st.ok()) {
     broken_ = st.with_context("log " + dir_.string() + " is unusable after a failed sync");
     return st;
   }
   closed.dirty = false;
+  dir_dirty_ = false;
   synced_index_ = std::max(synced_index_, last_index_locked());  // earlier segments are too
   NODUS_ASSIGN_OR_RETURN(Segment seg, open_segment(last_index_locked() + 1, /*create=*/true));
   segments_.push_back(std::move(seg));
