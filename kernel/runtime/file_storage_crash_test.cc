@@ -231,8 +231,8 @@ TEST(FileStorageCrashTest, EveryCrashPointRecovers) {
   std::string report;
   for (size_t i = 0; i < failures.size() && i < 15; ++i)
     report += failures[i] + "\n";
-  EXPECT_TRUE(failures.empty()) << failures.size() << " broken crash states of " << states_checked
-                                << ", first ones:\n"
+  EXPECT_TRUE(failures.empty()) << failures.size() << " broken promises in the " << states_checked
+                                << " crash states, first ones:\n"
                                 << report;
 }
 
@@ -302,7 +302,7 @@ TEST(FileStorageCrashTest, CrashDuringRecoveryRecovers) {
   std::string report;
   for (size_t i = 0; i < failures.size() && i < 15; ++i)
     report += failures[i] + "\n";
-  EXPECT_TRUE(failures.empty()) << failures.size() << " broken states, first ones:\n" << report;
+  EXPECT_TRUE(failures.empty()) << failures.size() << " broken promises, first ones:\n" << report;
 }
 
 }  // namespace
