@@ -19,6 +19,7 @@ namespace {
 
 constexpr size_t kSegmentNameDigits = 20;
 constexpr std::string_view kSegmentSuffix = ".seg";
+constexpr std::string_view kCutSuffix = ".cut";
 constexpr size_t kScanChunkBytes = size_t{1} << 20;
 
 std::string segment_file_name(uint64_t first_index) {
@@ -27,10 +28,17 @@ std::string segment_file_name(uint64_t first_index) {
   return buf;
 }
 
-// Parses "<20 digits>.seg"; false for any other file.
-bool parse_segment_name(const std::string& name, uint64_t* first_index) {
-  if (name.size() != kSegmentNameDigits + kSegmentSuffix.size()) return false;
-  if (name.compare(kSegmentNameDigits, kSegmentSuffix.size(), kSegmentSuffix) != 0) return false;
+// The marker of a prefix truncation that empties the log: "<next index, 20 digits>.cut".
+std::string cut_file_name(uint64_t next_index) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%020llu.cut", static_cast<unsigned long long>(next_index));
+  return buf;
+}
+
+// Parses "<20 digits><suffix>"; false for any other file.
+bool parse_indexed_name(const std::string& name, std::string_view suffix, uint64_t* first_index) {
+  if (name.size() != kSegmentNameDigits + suffix.size()) return false;
+  if (name.compare(kSegmentNameDigits, suffix.size(), suffix) != 0) return false;
   const char* end = name.data() + kSegmentNameDigits;
   auto [ptr, ec] = std::from_chars(name.data(), end, *first_index);
   return ec == std::errc() && ptr == end;
@@ -96,7 +104,10 @@ nodus::Result<ScanResult> scan_segment(int fd, const std::filesystem::path& path
 
 FileAppendLog::FileAppendLog(std::filesystem::path dir, FileAppendLogOptions options,
                              UniqueFd lock_fd)
-    : dir_(std::move(dir)), options_(options), lock_fd_(std::move(lock_fd)) {}
+    : dir_(std::move(dir)),
+      options_(options),
+      io_(options.io != nullptr ? *options.io : posix_file_io()),
+      lock_fd_(std::move(lock_fd)) {}
 
 nodus::Result<std::unique_ptr<FileAppendLog>> FileAppendLog::open(std::filesystem::path dir,
                                                                   FileAppendLogOptions options) {
@@ -105,9 +116,10 @@ nodus::Result<std::unique_ptr<FileAppendLog>> FileAppendLog::open(std::filesyste
                                    std::to_string(options.segment_size_bytes) +
                                    " is outside [1, 1 GiB]");
   }
-  NODUS_RETURN_IF_ERROR(ensure_directory(dir));
+  FileIo& io = options.io != nullptr ? *options.io : posix_file_io();
+  NODUS_RETURN_IF_ERROR(ensure_durable_directory(io, dir));
   const std::filesystem::path lock_path = dir / "LOCK";
-  NODUS_ASSIGN_OR_RETURN(UniqueFd lock_fd, open_file(lock_path, O_RDWR | O_CREAT));
+  NODUS_ASSIGN_OR_RETURN(UniqueFd lock_fd, io.open(lock_path, O_RDWR | O_CREAT));
   if (::flock(lock_fd.get(), LOCK_EX | LOCK_NB) != 0) {
     if (errno == EWOULDBLOCK) {
       return nodus::failed_precondition("log " + dir.string() + " is already open");
@@ -126,24 +138,28 @@ nodus::Result<FileAppendLog::Segment> FileAppendLog::open_segment(uint64_t first
   seg.first_index = first_index;
   seg.path = dir_ / segment_file_name(first_index);
   const int flags = O_RDWR | (create ? O_CREAT | O_TRUNC : 0);
-  NODUS_ASSIGN_OR_RETURN(UniqueFd fd, open_file(seg.path, flags));
+  NODUS_ASSIGN_OR_RETURN(UniqueFd fd, io_.open(seg.path, flags));
   seg.fd = std::make_shared<UniqueFd>(std::move(fd));
   return seg;
 }
 
 nodus::Status FileAppendLog::recover() {
   std::vector<uint64_t> firsts;
+  std::vector<uint64_t> cuts;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
-    uint64_t first = 0;
-    if (parse_segment_name(entry.path().filename().string(), &first)) firsts.push_back(first);
+    const std::string name = entry.path().filename().string();
+    uint64_t index = 0;
+    if (parse_indexed_name(name, kSegmentSuffix, &index)) firsts.push_back(index);
+    if (parse_indexed_name(name, kCutSuffix, &index)) cuts.push_back(index);
   }
   if (ec) return errno_status(ec.value(), "list", dir_);
   std::sort(firsts.begin(), firsts.end());
+  if (!cuts.empty()) NODUS_RETURN_IF_ERROR(finish_cut(cuts, firsts));
   if (firsts.empty()) {
     NODUS_ASSIGN_OR_RETURN(Segment seg, open_segment(1, /*create=*/true));
     segments_.push_back(std::move(seg));
-    NODUS_RETURN_IF_ERROR(fsync_dir(dir_));
+    NODUS_RETURN_IF_ERROR(io_.sync_dir(dir_));
     recovery_.segments = 1;
     return {};
   }
@@ -157,14 +173,10 @@ nodus::Status FileAppendLog::recover() {
     if (!segments_.empty()) {
       const Segment& prev = segments_.back();
       const uint64_t expected = prev.first_index + prev.offsets.size();
-      if (last && scan.offsets.empty() && file_size == 0 && seg.first_index > expected) {
-        // An empty last segment past a gap is a prefix truncation that emptied the log and
-        // crashed before deleting the older segments: finish it.
-        for (const Segment& old : segments_)
-          std::filesystem::remove(old.path, ec);
-        segments_.clear();
-        NODUS_RETURN_IF_ERROR(fsync_dir(dir_));
-      } else if (seg.first_index != expected) {
+      // Segments are contiguous in every state a crash can leave (a segment is synced before
+      // the next one is created, and a truncation that empties the log leaves a .cut
+      // marker), so a gap is damage.
+      if (seg.first_index != expected) {
         return nodus::data_loss("log segment " + seg.path.string() + " starts at index " +
                                 std::to_string(seg.first_index) +
                                 " but the previous segment ends at " +
@@ -175,15 +187,13 @@ nodus::Status FileAppendLog::recover() {
       const std::string where = seg.path.string() + " at offset " +
                                 std::to_string(scan.valid_bytes) + ": " + scan.problem;
       if (!last) return nodus::data_loss("log segment " + where);
-      if (::ftruncate(seg.fd->get(), static_cast<off_t>(scan.valid_bytes)) != 0) {
-        return errno_status(errno, "truncate", seg.path);
-      }
+      NODUS_RETURN_IF_ERROR(io_.truncate(seg.fd->get(), scan.valid_bytes, seg.path));
       recovery_.bytes_truncated = file_size - scan.valid_bytes;
       recovery_.reason = where;
     }
     // Data a crashed predecessor left in the page cache is made durable before it counts
     // as synced.
-    NODUS_RETURN_IF_ERROR(fdatasync_fd(seg.fd->get(), seg.path));
+    NODUS_RETURN_IF_ERROR(io_.sync_data(seg.fd->get(), seg.path));
     seg.offsets = std::move(scan.offsets);
     seg.size_bytes = scan.valid_bytes;
     recovery_.records_kept += seg.offsets.size();
@@ -219,7 +229,43 @@ size_t FileAppendLog::segment_count() const {
   return segments_.size();
 }
 
+nodus::Status FileAppendLog::finish_cut(const std::vector<uint64_t>& cuts,
+                                        std::vector<uint64_t>& firsts) {
+  // Every record of the log was below the cut when the marker was made durable, so every
+  // segment that starts below it goes; segments at or past it were made by the cut itself.
+  const uint64_t next = *std::max_element(cuts.begin(), cuts.end());
+  while (!firsts.empty() && firsts.front() < next) {
+    NODUS_RETURN_IF_ERROR(io_.remove(dir_ / segment_file_name(firsts.front())));
+    firsts.erase(firsts.begin());
+  }
+  if (firsts.empty()) {
+    NODUS_RETURN_IF_ERROR(open_segment(next, /*create=*/true).status());
+    firsts.push_back(next);
+  }
+  NODUS_RETURN_IF_ERROR(io_.sync_dir(dir_));
+  for (uint64_t cut : cuts)
+    NODUS_RETURN_IF_ERROR(io_.remove(dir_ / cut_file_name(cut)));
+  NODUS_RETURN_IF_ERROR(io_.sync_dir(dir_));
+  recovery_.reason =
+      "finished an interrupted truncation of every record below " + std::to_string(next);
+  return {};
+}
+
 nodus::Status FileAppendLog::roll_segment() {
+  // The closed segment is made durable before the next one exists, so no crash can leave a
+  // segment behind one whose tail was lost: recovery never has to guess what a gap means.
+  // Its name too (a concurrent sync() may not have fsynced the directory yet), so that
+  // synced_index() counts its records honestly. Both happen once per segment.
+  Segment& closed = segments_.back();
+  nodus::Status st = io_.sync_data(closed.fd->get(), closed.path);
+  if (st.ok()) st = io_.sync_dir(dir_);
+  if (!st.ok()) {
+    broken_ = st.with_context("log " + dir_.string() + " is unusable after a failed sync");
+    return st;
+  }
+  closed.dirty = false;
+  dir_dirty_ = false;
+  synced_index_ = std::max(synced_index_, last_index_locked());  // earlier segments are too
   NODUS_ASSIGN_OR_RETURN(Segment seg, open_segment(last_index_locked() + 1, /*create=*/true));
   segments_.push_back(std::move(seg));
   dir_dirty_ = true;
@@ -244,12 +290,12 @@ nodus::Result<uint64_t> FileAppendLog::append(std::string_view record) {
   put_u32_le(scratch_.data(), static_cast<uint32_t>(record.size()));
   std::copy(record.begin(), record.end(), scratch_.begin() + kRecordHeaderBytes);
   put_u32_le(scratch_.data() + 4, record_crc(scratch_.data(), record));
-  nodus::Status st = pwrite_all(seg.fd->get(), scratch_, seg.size_bytes, seg.path);
+  nodus::Status st = io_.write(seg.fd->get(), scratch_, seg.size_bytes, seg.path);
   if (scratch_.capacity() > kScanChunkBytes) std::string().swap(scratch_);  // stay bounded
   if (!st.ok()) {
     // Cut off whatever part of the record reached the file; if even that fails, the file no
     // longer matches the index and the log refuses further writes.
-    if (::ftruncate(seg.fd->get(), static_cast<off_t>(seg.size_bytes)) != 0) {
+    if (!io_.truncate(seg.fd->get(), seg.size_bytes, seg.path).ok()) {
       broken_ = st.with_context("log " + dir_.string() + " is unusable after a failed write");
     }
     return st;
@@ -279,10 +325,10 @@ nodus::Status FileAppendLog::sync() {
   // Appends continue while we wait for the disk; they are covered by the next sync.
   nodus::Status st;
   for (const auto& [fd, path] : to_sync) {
-    st = fdatasync_fd(fd->get(), path);
+    st = io_.sync_data(fd->get(), path);
     if (!st.ok()) break;
   }
-  if (st.ok() && sync_dir) st = fsync_dir(dir_);
+  if (st.ok() && sync_dir) st = io_.sync_dir(dir_);
   std::lock_guard lock(mu_);
   if (!st.ok()) {
     // After a failed fsync the kernel may have dropped the dirty pages: nothing written since
@@ -338,25 +384,30 @@ nodus::Status FileAppendLog::truncate_suffix(uint64_t from) {
   bool removed = false;
   // Newest first, so a crash part-way leaves a contiguous log.
   while (segments_.size() > 1 && segments_.back().first_index >= from) {
-    std::error_code ec;
-    std::filesystem::remove(segments_.back().path, ec);
-    if (ec) return errno_status(ec.value(), "delete", segments_.back().path);
+    NODUS_RETURN_IF_ERROR(io_.remove(segments_.back().path));
     segments_.pop_back();
     removed = true;
+  }
+  // The deletions are durable before the survivor is cut, so a crash never leaves a cut
+  // segment followed by one that was deleted (a gap).
+  if (removed) {
+    nodus::Status st = io_.sync_dir(dir_);
+    if (!st.ok()) {
+      broken_ = st.with_context("log " + dir_.string() + " is unusable after a failed sync");
+      return st;
+    }
   }
   Segment& seg = segments_.back();
   const size_t keep = from - seg.first_index;
   if (keep < seg.offsets.size()) {
     const uint64_t new_size = seg.offsets[keep];
-    if (::ftruncate(seg.fd->get(), static_cast<off_t>(new_size)) != 0) {
-      return errno_status(errno, "truncate", seg.path);
-    }
+    NODUS_RETURN_IF_ERROR(io_.truncate(seg.fd->get(), new_size, seg.path));
     seg.offsets.resize(keep);
     seg.size_bytes = new_size;
   }
   // The dropped records must not come back after a crash: make the cut durable now.
-  nodus::Status st = fdatasync_fd(seg.fd->get(), seg.path);
-  if (st.ok() && (removed || dir_dirty_)) st = fsync_dir(dir_);
+  nodus::Status st = io_.sync_data(seg.fd->get(), seg.path);
+  if (st.ok() && dir_dirty_) st = io_.sync_dir(dir_);
   if (!st.ok()) {
     broken_ = st.with_context("log " + dir_.string() + " is unusable after a failed sync");
     return st;
@@ -367,27 +418,48 @@ nodus::Status FileAppendLog::truncate_suffix(uint64_t from) {
   return {};
 }
 
+nodus::Status FileAppendLog::cut_everything(uint64_t before) {
+  // Everything goes and the next record gets index `before`. A durable marker names the cut
+  // before any segment changes, so recover() finishes a cut that a crash interrupted at any
+  // step; without it the log could come back restarting at index 1.
+  const std::filesystem::path marker = dir_ / cut_file_name(before);
+  NODUS_RETURN_IF_ERROR(io_.open(marker, O_WRONLY | O_CREAT | O_TRUNC).status());
+  NODUS_RETURN_IF_ERROR(io_.sync_dir(dir_));
+  // From here the disk says "cut": a failure must stop further writes, which recovery would
+  // otherwise delete together with the old records.
+  auto fail = [&](const nodus::Status& st) {
+    broken_ = st.with_context("log " + dir_.string() + " is unusable after a failed truncation");
+    return st;
+  };
+  auto fresh = open_segment(before, /*create=*/true);
+  if (!fresh.ok()) return fail(fresh.status());
+  for (const Segment& old : segments_) {
+    nodus::Status st = io_.remove(old.path);
+    if (!st.ok()) return fail(st);
+  }
+  segments_.clear();
+  segments_.push_back(std::move(fresh).value());
+  synced_index_ = before - 1;
+  nodus::Status st = io_.sync_dir(dir_);
+  if (st.ok()) st = io_.remove(marker);
+  if (st.ok()) st = io_.sync_dir(dir_);
+  if (!st.ok()) return fail(st);
+  dir_dirty_ = false;
+  return {};
+}
+
 nodus::Status FileAppendLog::truncate_prefix(uint64_t before) {
   std::lock_guard sync_lock(sync_mu_);
   std::lock_guard lock(mu_);
   if (!broken_.ok()) return broken_;
   if (before <= segments_.front().first_index) return {};
-  if (before > last_index_locked() + 1) {
-    // Everything goes. The new empty segment is made durable first, so a crash leaves a gap
-    // that recover() recognizes and completes, never a log that restarts at index 1.
-    NODUS_ASSIGN_OR_RETURN(Segment fresh, open_segment(before, /*create=*/true));
-    NODUS_RETURN_IF_ERROR(fsync_dir(dir_));
-    segments_.push_back(std::move(fresh));
-    synced_index_ = before - 1;
-  }
+  if (before > last_index_locked() + 1) return cut_everything(before);
   // Oldest first, so a crash part-way leaves a contiguous log.
   while (segments_.size() > 1 && segments_[1].first_index <= before) {
-    std::error_code ec;
-    std::filesystem::remove(segments_.front().path, ec);
-    if (ec) return errno_status(ec.value(), "delete", segments_.front().path);
+    NODUS_RETURN_IF_ERROR(io_.remove(segments_.front().path));
     segments_.pop_front();
   }
-  NODUS_RETURN_IF_ERROR(fsync_dir(dir_));
+  NODUS_RETURN_IF_ERROR(io_.sync_dir(dir_));
   dir_dirty_ = false;
   return {};
 }

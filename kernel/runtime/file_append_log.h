@@ -5,11 +5,15 @@
 // another process) out. Each record is `[u32 len][u32 crc32c][payload]`, little endian; the
 // CRC-32C covers the four length bytes and the payload, so a corrupt length is caught too.
 // append() writes through to the OS without fsync; sync() fdatasyncs every segment written
-// since the last sync, so one sync commits a whole group of appends.
+// since the last sync, so one sync commits a whole group of appends. A full segment is
+// fdatasynced before the next one is created, and a prefix truncation that empties the log
+// first leaves a `<next index>.cut` marker, so every crash state is a contiguous log (see
+// docs/storage.md for the order of every operation).
 //
-// Recovery on open: every record is verified. A torn or corrupt record in the last segment
-// truncates the log there (recovery_report() says what was cut and why); damage in any
-// earlier segment is DATA_LOSS, because records after it were acknowledged.
+// Recovery on open: a .cut marker finishes its truncation; then every record is verified. A
+// torn or corrupt record in the last segment truncates the log there (recovery_report() says
+// what was cut and why); damage in any earlier segment, or a gap between segments, is
+// DATA_LOSS naming the file, because records after it were acknowledged.
 //
 //   NODUS_ASSIGN_OR_RETURN(auto log, FileAppendLog::open(dir / "raft"));
 //   NODUS_ASSIGN_OR_RETURN(uint64_t index, log->append("entry"));
@@ -27,6 +31,7 @@
 
 #include "nodus/services/storage.h"
 #include "nodus/status.h"
+#include "runtime/file_io.h"
 #include "runtime/file_util.h"
 
 namespace nodus::kernel {
@@ -34,6 +39,9 @@ namespace nodus::kernel {
 struct FileAppendLogOptions {
   // A segment is closed and a new one started once the next record would push it past this.
   uint64_t segment_size_bytes = uint64_t{64} << 20;
+  // Every call that changes the files goes through this; null means posix_file_io(). Tests
+  // put a crash-state model here (crash_file_io.h).
+  FileIo* io = nullptr;
 };
 
 // What open() found and repaired.
@@ -86,10 +94,15 @@ class FileAppendLog final : public nodus::AppendLog {
   nodus::Status recover();
   nodus::Result<Segment> open_segment(uint64_t first_index, bool create);
   nodus::Status roll_segment();
+  // Finishes a truncation that emptied the log and crashed (its .cut marker is on disk).
+  nodus::Status finish_cut(const std::vector<uint64_t>& cuts, std::vector<uint64_t>& firsts);
+  // truncate_prefix() past the last record.
+  nodus::Status cut_everything(uint64_t before);
   uint64_t last_index_locked() const;
 
   const std::filesystem::path dir_;
   const FileAppendLogOptions options_;
+  FileIo& io_;
   UniqueFd lock_fd_;
   LogRecoveryReport recovery_;
 

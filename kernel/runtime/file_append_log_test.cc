@@ -238,19 +238,46 @@ TEST(FileAppendLogTest, TruncatePrefixPastTheEndRestartsTheIndex) {
   EXPECT_EQ(*index, 100u);
 }
 
-// A crash after creating the new empty segment but before deleting the old ones is finished
-// on open: the old segments go and the log restarts at the cut.
+// A crash part-way through a truncation that empties the log (its .cut marker on disk, with
+// or without the new empty segment) is finished on open: the old segments go, the log
+// restarts at the cut and the marker is removed.
 TEST(FileAppendLogTest, RecoversInterruptedFullPrefixTruncation) {
+  for (const bool fresh_segment_made : {false, true}) {
+    TempDir tmp;
+    {
+      auto log = open_log(tmp.path(), 64);
+      append_records(*log, 1, 10);
+      ASSERT_TRUE(log->sync().ok());
+    }
+    std::ofstream(tmp.path() / "00000000000000000050.cut");
+    if (fresh_segment_made) std::ofstream(tmp.path() / "00000000000000000050.seg");
+    auto log = open_log(tmp.path(), 64);
+    ASSERT_NE(log, nullptr);
+    EXPECT_EQ(log->first_index(), 50u);
+    EXPECT_EQ(log->last_index(), 49u);
+    EXPECT_EQ(segment_files(tmp.path()).size(), 1u);
+    EXPECT_FALSE(std::filesystem::exists(tmp.path() / "00000000000000000050.cut"));
+    EXPECT_THAT(log->recovery_report().reason, HasSubstr("interrupted truncation"));
+  }
+}
+
+// Without a marker, an empty segment after a gap is damage, not a truncation to finish: open
+// refuses with DATA_LOSS naming the file and deletes nothing (the old reading of this state
+// deleted synced records).
+TEST(FileAppendLogTest, GapWithoutMarkerIsDataLossAndDeletesNothing) {
   TempDir tmp;
   {
     auto log = open_log(tmp.path(), 64);
     append_records(*log, 1, 10);
+    ASSERT_TRUE(log->sync().ok());
   }
-  std::ofstream(tmp.path() / "00000000000000000050.seg");  // the new segment, still empty
-  auto log = open_log(tmp.path(), 64);
-  EXPECT_EQ(log->first_index(), 50u);
-  EXPECT_EQ(log->last_index(), 49u);
-  EXPECT_EQ(segment_files(tmp.path()).size(), 1u);
+  const size_t segments = segment_files(tmp.path()).size();
+  std::ofstream(tmp.path() / "00000000000000000050.seg");
+  auto log = FileAppendLog::open(tmp.path(), FileAppendLogOptions{64});
+  ASSERT_FALSE(log.ok());
+  EXPECT_EQ(log.status().code(), StatusCode::kDataLoss);
+  EXPECT_THAT(log.status().message(), HasSubstr("00000000000000000050.seg"));
+  EXPECT_EQ(segment_files(tmp.path()).size(), segments + 1);
 }
 
 // A second opener of the same directory is refused while the first holds it.

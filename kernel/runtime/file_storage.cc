@@ -31,17 +31,22 @@ nodus::Status validate_storage_name(std::string_view what, std::string_view name
 }
 
 FileStorage::FileStorage(std::filesystem::path dir, FileStorageOptions options)
-    : dir_(std::move(dir)), options_(options) {}
+    : dir_(std::move(dir)),
+      options_(options),
+      io_(options.io != nullptr ? *options.io : posix_file_io()) {}
 
 nodus::Result<std::unique_ptr<FileStorage>> FileStorage::open(std::filesystem::path dir,
                                                               FileStorageOptions options) {
-  NODUS_RETURN_IF_ERROR(ensure_directory(dir));
+  NODUS_RETURN_IF_ERROR(
+      ensure_durable_directory(options.io != nullptr ? *options.io : posix_file_io(), dir));
   return std::unique_ptr<FileStorage>(new FileStorage(std::move(dir), options));
 }
 
 nodus::Result<std::unique_ptr<FileAppendLog>> FileStorage::open_file_log(std::string_view name) {
   NODUS_RETURN_IF_ERROR(validate_storage_name("log name", name));
-  return FileAppendLog::open(dir_ / "logs" / std::string(name), options_.log);
+  FileAppendLogOptions log_options = options_.log;
+  if (log_options.io == nullptr) log_options.io = &io_;
+  return FileAppendLog::open(dir_ / "logs" / std::string(name), log_options);
 }
 
 nodus::Result<std::unique_ptr<nodus::AppendLog>> FileStorage::open_log(std::string_view name) {
@@ -170,14 +175,43 @@ nodus::Result<std::optional<std::string>> FileStorage::read_snapshot(std::string
   return read_value(dir_ / "snapshots", name);
 }
 
+size_t FileStorage::value_locks_in_use() const {
+  std::lock_guard lock(value_locks_mu_);
+  return value_locks_.size();
+}
+
+FileStorage::ValueLock::ValueLock(FileStorage& storage, const std::filesystem::path& path)
+    : storage_(storage), key_(path.string()) {
+  {
+    std::lock_guard lock(storage_.value_locks_mu_);
+    auto& slot = storage_.value_locks_[key_];
+    if (!slot) slot = std::make_shared<std::mutex>();
+    mu_ = slot;
+  }
+  mu_->lock();
+}
+
+FileStorage::ValueLock::~ValueLock() {
+  mu_->unlock();
+  std::lock_guard lock(storage_.value_locks_mu_);
+  // Every copy is made and dropped under value_locks_mu_, so the count is exact: when only the
+  // table and this holder have it, nobody waits and the entry can go.
+  const bool last = mu_.use_count() == 2;
+  mu_.reset();
+  if (last) storage_.value_locks_.erase(key_);
+}
+
 nodus::Status FileStorage::write_value(const std::filesystem::path& dir, std::string_view name,
                                        std::string_view data) {
   if (data.size() > UINT32_MAX) {
     return nodus::invalid_argument("value for '" + std::string(name) + "' exceeds 4 GiB");
   }
-  std::lock_guard lock(write_mu_);
-  NODUS_RETURN_IF_ERROR(ensure_directory(dir));
+  {
+    std::lock_guard lock(dirs_mu_);
+    NODUS_RETURN_IF_ERROR(ensure_durable_directory(io_, dir));
+  }
   const std::filesystem::path final_path = dir / std::string(name);
+  ValueLock lock(*this, final_path);
   std::filesystem::path tmp_path = final_path;
   tmp_path += ".tmp";
 
@@ -186,23 +220,21 @@ nodus::Status FileStorage::write_value(const std::filesystem::path& dir, std::st
   put_u32_le(header + 4, static_cast<uint32_t>(data.size()));
   put_u32_le(header + 8, crc32c(data));
   {
-    NODUS_ASSIGN_OR_RETURN(UniqueFd fd, open_file(tmp_path, O_WRONLY | O_CREAT | O_TRUNC));
-    nodus::Status st = pwrite_all(fd.get(), std::string_view(header, sizeof(header)), 0, tmp_path);
-    if (st.ok()) st = pwrite_all(fd.get(), data, kValueHeaderBytes, tmp_path);
-    if (st.ok()) st = fsync_fd(fd.get(), tmp_path);
+    NODUS_ASSIGN_OR_RETURN(UniqueFd fd, io_.open(tmp_path, O_WRONLY | O_CREAT | O_TRUNC));
+    nodus::Status st = io_.write(fd.get(), std::string_view(header, sizeof(header)), 0, tmp_path);
+    if (st.ok()) st = io_.write(fd.get(), data, kValueHeaderBytes, tmp_path);
+    if (st.ok()) st = io_.sync_data(fd.get(), tmp_path);
     if (!st.ok()) {
-      std::error_code ec;
-      std::filesystem::remove(tmp_path, ec);  // do not leave a partial file behind
+      (void)io_.remove(tmp_path);  // do not leave a partial file behind
       return st;
     }
   }
-  if (::rename(tmp_path.c_str(), final_path.c_str()) != 0) {
-    const int err = errno;
-    std::error_code ec;
-    std::filesystem::remove(tmp_path, ec);
-    return errno_status(err, "rename", final_path);
+  nodus::Status st = io_.rename(tmp_path, final_path);
+  if (!st.ok()) {
+    (void)io_.remove(tmp_path);
+    return st;
   }
-  return fsync_dir(dir);
+  return io_.sync_dir(dir);
 }
 
 nodus::Result<std::optional<std::string>> FileStorage::read_value(const std::filesystem::path& dir,

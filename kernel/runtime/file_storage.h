@@ -7,7 +7,8 @@
 // Values and snapshots are written atomically: to `<file>.tmp`, fsync, rename over the old
 // file, fsync the directory. Each file starts with a 12-byte header, magic "NDV1", u32 payload
 // length and u32 CRC-32C of the payload (little endian), so damage reads as DATA_LOSS naming
-// the file instead of as a wrong value.
+// the file instead of as a wrong value. Each file has its own write lock, so a term or vote
+// save never waits for a snapshot write.
 //
 //   NODUS_ASSIGN_OR_RETURN(auto storage, FileStorage::open(data_dir / "io.nodus.consensus.raft"));
 //   NODUS_RETURN_IF_ERROR(storage->put_state("term", "7"));
@@ -18,6 +19,7 @@
 #include <deque>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -38,6 +40,9 @@ struct FileStorageOptions {
   // When set, logs from open_log() run sync_async() on a background thread and post the
   // completions here (the plugin's instance executor). When null, sync_async() blocks.
   nodus::Executor* executor = nullptr;
+  // Every call that changes the files (values, snapshots and logs) goes through this; null
+  // means posix_file_io(). Tests put a crash-state model here (crash_file_io.h).
+  FileIo* io = nullptr;
 };
 
 // A FileAppendLog whose sync_async() fdatasyncs on its own thread, so a plugin's executor
@@ -114,6 +119,10 @@ class FileStorage final : public nodus::Storage {
   FileStorage(const FileStorage&) = delete;
   FileStorage& operator=(const FileStorage&) = delete;
 
+  // Value and snapshot files being written right now, each with its own lock (tests check the
+  // table empties).
+  size_t value_locks_in_use() const;
+
   // The typed variant of open_log(), for callers that want recovery_report().
   nodus::Result<std::unique_ptr<FileAppendLog>> open_file_log(std::string_view name);
 
@@ -133,7 +142,29 @@ class FileStorage final : public nodus::Storage {
 
   const std::filesystem::path dir_;
   const FileStorageOptions options_;
-  std::mutex write_mu_;  // one writer per temporary file
+  FileIo& io_;
+  // Holds the lock of one value file while it is written; the table entry goes with the last
+  // holder, so the table only ever holds files being written (at most one per writing thread).
+  class ValueLock {
+   public:
+    ValueLock(FileStorage& storage, const std::filesystem::path& path);
+    ~ValueLock();
+    ValueLock(const ValueLock&) = delete;
+    ValueLock& operator=(const ValueLock&) = delete;
+
+   private:
+    FileStorage& storage_;
+    const std::string key_;
+    std::shared_ptr<std::mutex> mu_;
+  };
+
+  // One lock per value or snapshot file (and so per temporary file): a term or vote save never
+  // waits for a snapshot write and its fsync.
+  mutable std::mutex value_locks_mu_;
+  std::map<std::string, std::shared_ptr<std::mutex>> value_locks_;  // guarded by value_locks_mu_
+  // Held while a missing directory is created and its parent fsynced, so no writer uses the
+  // directory before its entry is durable.
+  std::mutex dirs_mu_;
   // The asynchronous snapshot writer; completions check `writer_alive_` before running.
   std::mutex writer_mu_;
   std::condition_variable writer_wake_;

@@ -106,18 +106,6 @@ nodus::Status fsync_dir(const std::filesystem::path& dir) {
   return fsync_fd(fd.get(), dir);
 }
 
-nodus::Status ensure_directory(const std::filesystem::path& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return errno_status(ec.value(), "create directory", dir);
-  if (!std::filesystem::is_directory(dir, ec)) {
-    return nodus::failed_precondition("create directory " + dir.string() +
-                                      ": exists and is not a directory");
-  }
-  if (::access(dir.c_str(), W_OK | X_OK) != 0) return errno_status(errno, "access", dir);
-  return {};
-}
-
 void put_u32_le(char* out, uint32_t v) {
   for (int i = 0; i < 4; ++i)
     out[i] = static_cast<char>((v >> (8 * i)) & 0xFFu);

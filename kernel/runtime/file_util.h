@@ -63,8 +63,6 @@ nodus::Status fsync_fd(int fd, const std::filesystem::path& path);
 nodus::Status fdatasync_fd(int fd, const std::filesystem::path& path);
 // Makes creations, renames and deletions inside `dir` durable.
 nodus::Status fsync_dir(const std::filesystem::path& dir);
-// Creates `dir` and its parents; PERMISSION_DENIED or UNAVAILABLE naming the directory.
-nodus::Status ensure_directory(const std::filesystem::path& dir);
 
 // Little-endian fixed-width integers, the byte order of every nodus file.
 void put_u32_le(char* out, uint32_t v);

@@ -12,8 +12,11 @@ namespace nodus::kernel {
 
 class TempDir {
  public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "nodus-rt-XXXXXX").string();
+  // `base` empty: the system's temporary directory.
+  explicit TempDir(const std::filesystem::path& base = {}) {
+    const std::filesystem::path parent =
+        base.empty() ? std::filesystem::temp_directory_path() : base;
+    std::string pattern = (parent / "nodus-rt-XXXXXX").string();
     const char* made = ::mkdtemp(pattern.data());
     path_ = made != nullptr ? std::filesystem::path(made) : std::filesystem::path();
   }

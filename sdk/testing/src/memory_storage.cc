@@ -56,6 +56,13 @@ Result<std::unique_ptr<AppendLog>> MemoryStorage::open_log(std::string_view name
   if (it == logs_.end()) {
     it = logs_.emplace(std::string(name), std::make_shared<LogData>()).first;
   }
+  // Recovery: a torn last record fails its checksum and is cut, as in FileAppendLog.
+  LogData& log = *it->second;
+  if (log.torn_tail) {
+    log.records.pop_back();
+    log.torn_tail = false;
+    ++torn_records_cut_;
+  }
   return std::unique_ptr<AppendLog>(std::make_unique<MemoryLog>(it->second));
 }
 
@@ -90,11 +97,21 @@ void MemoryStorage::mark_synced(std::string_view name, uint64_t index) {
   if (target > log.synced) log.synced = target;
 }
 
-void MemoryStorage::crash() {
+size_t MemoryStorage::crash(bool tear_first_lost_record) {
+  size_t torn = 0;
   for (auto& [name, log] : logs_) {
     const uint64_t keep = log->synced >= log->first_index ? log->synced - log->first_index + 1 : 0;
-    if (keep < log->records.size()) log->records.resize(keep);
+    if (keep >= log->records.size()) continue;
+    const bool tear = tear_first_lost_record && log->records[keep].size() >= 2;
+    log->records.resize(tear ? keep + 1 : keep);
+    if (tear) {
+      std::string& half = log->records.back();
+      half.resize(half.size() / 2);
+      log->torn_tail = true;
+      ++torn;
+    }
   }
+  return torn;
 }
 
 }  // namespace nodus::testing

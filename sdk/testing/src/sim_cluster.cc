@@ -1,6 +1,7 @@
 #include "nodus/testing/sim_cluster.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 
 #include "config/yaml_loader.h"
@@ -26,6 +27,9 @@ struct DiskModel {
   Duration latency{};
   Duration jitter{};
   SimRandom random;
+  bool crash_disk = false;  // SimOptions::crash_disk
+  uint64_t torn_records = 0;
+  uint64_t snapshot_writes_cut = 0;
 
   // The time one durable operation takes.
   Duration draw() {
@@ -119,14 +123,47 @@ class SimStorage final : public Storage {
     disk_.charge();
     return s_.write_snapshot(n, d);
   }
+  // With the crash-disk model: written after the disk latency (at least 1 ms), in request
+  // order, without making the node busy; a crash first leaves the previous snapshot and drops
+  // the completion (the event dies with the node).
+  void write_snapshot_async(std::string name, std::shared_ptr<const std::string> data,
+                            std::function<void(Status)> done) override {
+    if (!disk_.crash_disk) {
+      done(write_snapshot(name, *data));
+      return;
+    }
+    TimePoint at = disk_.world->now() + std::max(disk_.draw(), kSnapshotWriteMin);
+    if (at < state_->last_completion) at = state_->last_completion;
+    state_->last_completion = at;
+    ++state_->pending;
+    disk_.world->schedule(at, disk_.node, SimEventKind::kTask, 0,
+                          [state = state_, &storage = s_, name = std::move(name),
+                           data = std::move(data), done = std::move(done)] {
+                            if (!state->alive) return;
+                            --state->pending;
+                            done(storage.write_snapshot(name, *data));
+                          });
+  }
   Result<std::optional<std::string>> read_snapshot(std::string_view n) const override {
     return s_.read_snapshot(n);
   }
   std::filesystem::path directory() const override { return s_.directory(); }
+  ~SimStorage() override {
+    state_->alive = false;
+    // Destroyed by a crash (the node is already down): the writes still queued are lost.
+    if (!disk_.world->up(disk_.node)) disk_.snapshot_writes_cut += state_->pending;
+  }
 
  private:
+  static constexpr Duration kSnapshotWriteMin = std::chrono::milliseconds(1);
+  struct State {
+    bool alive = true;
+    uint64_t pending = 0;  // asked for, not yet on the disk
+    TimePoint last_completion{};
+  };
   MemoryStorage& s_;
   DiskModel& disk_;
+  std::shared_ptr<State> state_ = std::make_shared<State>();
 };
 
 }  // namespace
@@ -162,10 +199,15 @@ SimCluster::SimCluster(SimOptions options)
     : options_(std::move(options)), world_(options_.seed), driver_random_(world_.random().fork()) {
   network_ = std::make_unique<SimNetwork>(world_, options_.nodes, options_.network,
                                           options_.max_message_bytes);
+  // NODUS_SIM_CRASH_DISK=0|1 overrides the test's choice (to compare runs of one seed).
+  const char* env = std::getenv("NODUS_SIM_CRASH_DISK");
+  const bool crash_disk =
+      env != nullptr && *env != '\0' ? std::string(env) != "0" : options_.crash_disk;
   for (uint32_t i = 0; i < options_.nodes; ++i) {
     const SimNodeId id = world_.add_node();
     nodes_.push_back(std::make_unique<Node>(world_, id));
     nodes_.back()->disk.random = world_.random().fork();
+    nodes_.back()->disk.crash_disk = crash_disk;
   }
 }
 
@@ -281,8 +323,9 @@ void SimCluster::crash(SimNodeId node, bool lose_unsynced_writes) {
   network_->reset_node(node);
   nodes_[node]->kill();
   if (lose_unsynced_writes) {
+    DiskModel& model = nodes_[node]->disk;
     for (auto& [name, disk] : nodes_[node]->disks)
-      disk->crash();
+      model.torn_records += disk->crash(model.crash_disk && model.random.uniform(0, 1) == 1);
   }
 }
 
@@ -335,6 +378,15 @@ double SimCluster::metric_value(SimNodeId node, const std::string& name) const {
 
 LogLines& SimCluster::logs(SimNodeId node) {
   return *nodes_[node]->logs;
+}
+
+SimCluster::DiskCrashStats SimCluster::disk_crash_stats() const {
+  DiskCrashStats out;
+  for (const auto& n : nodes_) {
+    out.torn_records += n->disk.torn_records;
+    out.snapshot_writes_cut += n->disk.snapshot_writes_cut;
+  }
+  return out;
 }
 
 MemoryStorage& SimCluster::storage(SimNodeId node, const std::string& plugin_name) {

@@ -39,6 +39,8 @@ struct Cluster {
     o.nodes = nodes;
     // RAFT_SIM_LOGS=1 keeps plugin logs, printed by dump() on failure.
     o.capture_logs = std::getenv("RAFT_SIM_LOGS") != nullptr;
+    // Crashes may tear the first lost record and cut a snapshot write in flight.
+    o.crash_disk = true;
     return o;
   }
   Status start(const std::string& raft_config = kRaftConfig, const std::string& kv_config = "") {

@@ -9,7 +9,8 @@
 // A slow disk makes sync()/put_state()/write_snapshot() cost simulated time: the node is busy
 // (runs nothing, its clock advances) for that long, like a thread blocked in fsync.
 // AppendLog::sync_async() completes after the same latency without making the node busy, in
-// request order; a crash before completion loses the records it covered.
+// request order; a crash before completion loses the records it covered. SimOptions::
+// crash_disk adds torn log records and interruptible snapshot writes to crashes.
 //
 //   SimCluster sim({.seed = seed, .nodes = 3});
 //   ASSERT_TRUE(sim.add_plugin(COUNTER_PLUGIN, "replication_timeout_ms: 50").ok());
@@ -44,6 +45,14 @@ struct SimOptions {
   size_t max_message_bytes = 4 << 20;
   // Keep plugin log lines (logs(node)); off makes long runs cheaper.
   bool capture_logs = true;
+  // The crash-disk model. A crash that loses unsynced writes may also tear the first lost log
+  // record (half written, cut by the next open_log() as FileAppendLog cuts a torn tail; half
+  // the time, from the node's disk random stream), and write_snapshot_async() takes
+  // simulated time off the executor (the disk latency, at least 1 ms) like the file storage's
+  // writer thread, so a crash can cut it: the previous snapshot stays and `done` never runs.
+  // Off, a snapshot write is durable the moment it is asked for. NODUS_SIM_CRASH_DISK=0|1 in
+  // the environment overrides it.
+  bool crash_disk = false;
 };
 
 class SimCluster {
@@ -106,6 +115,12 @@ class SimCluster {
   // absent.
   double metric_value(SimNodeId node, const std::string& name) const;
   LogLines& logs(SimNodeId node);
+  // What the crash-disk model did so far, over all nodes (a test shows its faults happened).
+  struct DiskCrashStats {
+    uint64_t torn_records = 0;         // log records a crash left torn
+    uint64_t snapshot_writes_cut = 0;  // write_snapshot_async() calls a crash cut short
+  };
+  DiskCrashStats disk_crash_stats() const;
   MemoryStorage& storage(SimNodeId node, const std::string& plugin_name);
 
   // ---- checking ----
