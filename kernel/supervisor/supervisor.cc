@@ -57,7 +57,7 @@ Supervisor::~Supervisor() {
   if (metrics_http_) metrics_http_->stop();
   if (control_) control_->stop();
   std::error_code ec;
-  if (!run_dir_.empty()) {
+  if (owns_run_dir_) {
     fs::remove(run_dir_ / "control.addr", ec);
     fs::remove(run_dir_ / "bus.sock", ec);
     fs::remove(run_dir_ / "control.sock", ec);
@@ -126,6 +126,7 @@ Status Supervisor::open_run_dir() {
   run_dir_ = fs::absolute(profile_.run_dir, ec);
   log_dir_ = run_dir_ / "logs";
   NODUS_ASSIGN_OR_RETURN(lock_fd_, lock_run_dir(run_dir_));
+  owns_run_dir_ = true;
   fs::create_directories(log_dir_, ec);
   if (ec) return permission_denied("log directory " + log_dir_.string() + ": " + ec.message());
   LogSinkOptions log_options;

@@ -127,6 +127,9 @@ class Supervisor {
   std::shared_ptr<LogSink> sink_;
   std::unique_ptr<ComponentLogger> log_;
   UniqueFd lock_fd_;
+  // Set once we hold the run directory's lock: only then are its sockets and control.addr
+  // ours to remove. A refused start (another supervisor holds the lock) must touch nothing.
+  bool owns_run_dir_ = false;
   UniqueFd signal_fd_;
   UniqueFd wake_fd_;
   std::unique_ptr<Bus> bus_;

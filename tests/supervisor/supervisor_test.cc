@@ -175,6 +175,33 @@ TEST_F(SupervisorTest, VerbsStatusHealthRestartDownCleanup) {
   EXPECT_FALSE(fs::exists(dir_ / "data"));
 }
 
+// Goal: a refused second `nodus up` on the same run directory touches nothing: the running
+// cluster's status, restart (which needs the bus socket) and down all still work.
+TEST_F(SupervisorTest, SecondUpIsRefusedAndLeavesTheClusterAlone) {
+  write_profile(spec_of(2));
+  start_up();
+  ASSERT_TRUE(wait_all_ready(2)) << up_log();
+  const std::string addr_before = read_file(run_dir_ / "control.addr");
+  RunResult second = nodus({"up", "--profile", profile_.string(), "--run-dir", run_dir_.string()});
+  EXPECT_EQ(second.exit_code, 2) << second.err;
+  EXPECT_THAT(second.err, HasSubstr("a cluster is already running in " + run_dir_.string()));
+  for (const char* name : {"control.sock", "bus.sock", "control.addr", "supervisor.lock"}) {
+    EXPECT_TRUE(fs::exists(run_dir_ / name)) << name << " was removed by the refused start";
+  }
+  EXPECT_EQ(read_file(run_dir_ / "control.addr"), addr_before);
+  const auto before = pids_of(status());
+  ASSERT_EQ(before.size(), 2u) << "status failed after the refused start";
+  RunResult restart = nodus({"restart", "1", "--run-dir", run_dir_.string()});
+  ASSERT_EQ(restart.exit_code, 0) << restart.err;
+  // The new process must reach the bus to report ready.
+  ASSERT_TRUE(wait_status([&](const std::vector<Row>& rows) {
+    return rows.size() == 2 && rows[1].state == "ready" && rows[1].pid != before.at(1);
+  })) << up_log();
+  RunResult down = nodus({"down", "--run-dir", run_dir_.string()});
+  EXPECT_EQ(down.exit_code, 0) << down.err;
+  EXPECT_EQ(up_->wait(seconds(10)), 0);
+}
+
 // Goal: as PID 1 (own pid namespace) the supervisor reaps an orphaned grandchild and SIGTERM
 // stops every instance cleanly.
 TEST_F(SupervisorTest, AsPid1ReapsOrphansAndStopsOnSigterm) {
