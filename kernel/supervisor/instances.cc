@@ -140,26 +140,27 @@ void Supervisor::request_stop(Instance& inst, AfterExit after) {
 
 void Supervisor::reap_children() {
   while (true) {
-    int status = 0;
-    const pid_t pid = ::waitpid(-1, &status, WNOHANG);
-    if (pid <= 0) return;  // 0: children left but none exited; -1: none left
     Instance* owner = nullptr;
-    for (auto& [index, inst] : instances_) {
-      if (inst->pid == pid) owner = inst.get();
-    }
+    const ReapedChild child = reap_one_child([&](pid_t pid) {
+      for (auto& [index, inst] : instances_) {
+        if (inst->pid == pid) owner = inst.get();
+      }
+      // Whatever the instance left in its group (helpers it started) goes with it. Now, while
+      // the unreaped leader still pins its pid and group id; never after the reap.
+      if (owner != nullptr) signal_group(pid, SIGKILL);
+    });
+    if (child.pid == 0) return;  // no child has exited (or none is left)
     if (owner == nullptr) {
-      log_->debug("reaped orphan",
-                  {{"pid", std::to_string(pid)}, {"status", describe_wait_status(status)}});
+      log_->debug("reaped orphan", {{"pid", std::to_string(child.pid)},
+                                    {"status", describe_wait_status(child.wait_status)}});
       continue;
     }
-    on_exit(*owner, status);
+    on_exit(*owner, child.wait_status);
   }
 }
 
 void Supervisor::on_exit(Instance& inst, int wait_status) {
   drain_output(inst, true);
-  // Whatever the instance left in its group (helpers it started) goes with it.
-  signal_group(inst.pid, SIGKILL);
   std::string how = describe_wait_status(wait_status);
   // An isolated instance leaves a state file: it tells an OOM kill from any other SIGKILL and
   // names the cgroups the dead process could not remove itself.
