@@ -115,6 +115,7 @@ Status Supervisor::spawn(Instance& inst) {
   inst.partial_line.clear();
   inst.started_at = Clock::now();
   inst.heartbeat_seen = false;
+  inst.executor_lag_ms = 0;
   inst.ready = false;
   inst.ever_ready = false;
   inst.role.clear();
@@ -265,6 +266,7 @@ void Supervisor::drain_bus() {
     Instance& inst = *it->second;
     inst.last_heartbeat = Clock::now();
     inst.heartbeat_seen = true;
+    inst.executor_lag_ms = hb.executor_lag_ms();
     inst.role = hb.role();
     if (hb.ready() && !inst.ready) {
       inst.ready_since = inst.last_heartbeat;
@@ -329,8 +331,15 @@ void Supervisor::check_deadlines(Clock::time_point now) {
     const auto since = inst.heartbeat_seen ? inst.last_heartbeat : inst.started_at;
     const auto deadline = inst.heartbeat_seen ? milliseconds(policy_.heartbeat_deadline_ms())
                                               : kFirstHeartbeatDeadline;
-    if (now - since < deadline) continue;
-    inst.last_failure = "no heartbeat for " + std::to_string(ms_between(since, now)) + " ms";
+    if (now - since >= deadline) {
+      inst.last_failure = "no heartbeat for " + std::to_string(ms_between(since, now)) + " ms";
+    } else if (inst.heartbeat_seen && inst.executor_lag_ms >= policy_.hang_timeout_ms) {
+      // Alive (heartbeats arrive) but hung: its executor has not run a task for this long.
+      inst.last_failure = "executor made no progress for " + std::to_string(inst.executor_lag_ms) +
+                          " ms (hang_timeout_ms " + std::to_string(policy_.hang_timeout_ms) + ")";
+    } else {
+      continue;
+    }
     log_->warn(inst.node_name + " is unhealthy: " + inst.last_failure + "; restarting it",
                {{"pid", std::to_string(inst.pid)}});
     set_state(inst, InstanceState::kUnhealthy);

@@ -30,6 +30,8 @@ constexpr milliseconds kLoopTickMax{100};
 constexpr milliseconds kApiTimeout{5000};
 // Unix socket paths are limited to 108 bytes (107 usable for ipc://).
 constexpr size_t kSocketPathMax = 107;
+// A wakeup this much later than planned means the supervisor itself was starved of CPU.
+constexpr milliseconds kLateWakeupMin{200};
 
 void ignore_signal(int) {}
 
@@ -218,10 +220,18 @@ void Supervisor::loop_once() {
     readers.push_back(index);
   }
   const auto wait = std::chrono::duration_cast<milliseconds>(next_wakeup(Clock::now()));
+  const auto planned = Clock::now() + wait;
   try {
     zmq::poll(items.data(), items.size(), wait);
   } catch (const zmq::error_t& e) {
     if (e.num() != EINTR) log_->error(std::string("poll: ") + e.what());
+  }
+  // When this loop was not scheduled for a while, the instances' silence over that time says
+  // nothing about them (the machine is starved, and so were we): credit it back.
+  if (const auto late = Clock::now() - planned; late >= kLateWakeupMin) {
+    for (auto& [index, inst] : instances_) {
+      if (inst->heartbeat_seen) inst->last_heartbeat += late;
+    }
   }
   for (size_t i = 0; i < readers.size(); ++i) {
     auto it = instances_.find(readers[i]);

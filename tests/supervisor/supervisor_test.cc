@@ -257,6 +257,43 @@ TEST_F(SupervisorTest, NeverSignalsAReapedPid) {
   EXPECT_GE(reaps, 4) << "the trace saw no reaping; is strace tracing the supervisor?";
 }
 
+// Goal: a slow instance is not a dead one. Both instances keep their executor busy with
+// back-to-back 1 s tasks while stress-ng loads both cores; neither is restarted.
+TEST_F(SupervisorTest, BusyInstancesUnderCpuStressAreNotRestarted) {
+  const std::string stress_ng = tool_path("stress-ng");
+  ASSERT_FALSE(stress_ng.empty()) << "stress-ng is required (scripts/setup.sh installs it)";
+  write_profile(spec_of(2, "busy", "io.nodus.test.busy"));
+  start_up();
+  ASSERT_TRUE(wait_all_ready(2, seconds(30))) << up_log();
+  RunResult stress = run({stress_ng, "--cpu", "2", "--timeout", "8s", "--quiet"}, {}, seconds(30));
+  EXPECT_EQ(stress.exit_code, 0) << stress.err;
+  const auto rows = status();
+  ASSERT_EQ(rows.size(), 2u);
+  for (const auto& row : rows) {
+    EXPECT_EQ(row.restarts, 0u) << "instance " << row.index << ": " << row.last_failure;
+    EXPECT_EQ(row.state, "ready") << "instance " << row.index;
+  }
+  EXPECT_THAT(up_log(), ::testing::Not(HasSubstr("is unhealthy")));
+}
+
+// Goal: an instance whose executor makes no progress for supervisor.hang_timeout_ms is hung:
+// it is restarted, and the reason names the executor.
+TEST_F(SupervisorTest, HungExecutorIsRestarted) {
+  ProfileSpec spec = spec_of(1, "hang", "io.nodus.test.hang");
+  spec.supervisor =
+      "{restart: on-failure, backoff_ms: {initial: 20, max: 200}, stop_timeout_ms: 2000,"
+      " heartbeat_ms: 100, hang_timeout_ms: 2000, crash_loop: {deaths: 3, window_s: 60}}";
+  write_profile(spec);
+  start_up();
+  ASSERT_TRUE(wait_status(
+      [](const std::vector<Row>& rows) { return rows.size() == 1 && rows[0].restarts >= 1; },
+      seconds(30)))
+      << up_log();
+  const auto rows = status();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_THAT(rows[0].last_failure, HasSubstr("executor made no progress for"));
+}
+
 // Goal: as PID 1 (own pid namespace) the supervisor reaps an orphaned grandchild and SIGTERM
 // stops every instance cleanly.
 TEST_F(SupervisorTest, AsPid1ReapsOrphansAndStopsOnSigterm) {
