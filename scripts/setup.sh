@@ -15,6 +15,9 @@ packages=(
   # tests/metrics; openssl makes the CA and certificates of the mTLS test; util-linux gives
   # unshare/nsenter for the PID 1 test
   prometheus openssl util-linux
+  # supervisor tests: stress-ng loads both cores (a busy instance is not restarted), strace
+  # records the supervisor's kill/wait4 calls (it never signals a reaped pid)
+  stress-ng strace
   # containers/ checks: python3-yaml reads the compose file and rendered manifests
   python3-yaml
   # the replicated-write anchor of bench/aurigraph_bench.sh: a 3-member etcd on loopback

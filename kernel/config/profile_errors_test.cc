@@ -144,8 +144,8 @@ TEST(ProfileErrorsTest, PluginWithoutName) {
 TEST(ProfileErrorsTest, UnknownSupervisorKey) {
   EXPECT_EQ(first_error("profile: demo\nsupervisor:\n  restrat: always\n"),
             "INVALID_ARGUMENT: broken.yaml:3:3: supervisor.restrat: unknown key 'restrat' (known "
-            "keys: restart, backoff_ms, stop_timeout_ms, heartbeat_ms, crash_loop, essential, "
-            "metrics_port); "
+            "keys: restart, backoff_ms, stop_timeout_ms, heartbeat_ms, heartbeat_timeout_ms, "
+            "hang_timeout_ms, crash_loop, essential, metrics_port); "
             "did you mean 'restart'?");
 }
 

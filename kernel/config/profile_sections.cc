@@ -219,6 +219,8 @@ nodus::Status check_supervisor(const ConfigNode& node) {
       node, {key_spec("restart", ConfigType::kString), key_spec("backoff_ms", ConfigType::kMap),
              key_spec("stop_timeout_ms", ConfigType::kInteger),
              key_spec("heartbeat_ms", ConfigType::kInteger),
+             key_spec("heartbeat_timeout_ms", ConfigType::kInteger),
+             key_spec("hang_timeout_ms", ConfigType::kInteger),
              key_spec("crash_loop", ConfigType::kMap), key_spec("essential", ConfigType::kBoolean),
              key_spec("metrics_port", ConfigType::kInteger)}));
   constexpr int64_t kHourMs = 3'600'000;
@@ -230,6 +232,10 @@ nodus::Status check_supervisor(const ConfigNode& node) {
       NODUS_RETURN_IF_ERROR(int_in_range(value, 1, 600'000).status());
     } else if (key == "heartbeat_ms") {
       NODUS_RETURN_IF_ERROR(int_in_range(value, 10, 60'000).status());
+    } else if (key == "heartbeat_timeout_ms") {
+      NODUS_RETURN_IF_ERROR(int_in_range(value, 20, kHourMs).status());
+    } else if (key == "hang_timeout_ms") {
+      NODUS_RETURN_IF_ERROR(int_in_range(value, 100, kHourMs).status());
     } else if (key == "metrics_port") {
       NODUS_RETURN_IF_ERROR(int_in_range(value, 0, 65'535).status());
     } else if (key == "backoff_ms") {

@@ -2,14 +2,24 @@
 
 #include <dlfcn.h>
 #include <elf.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <set>
+#include <utility>
 
 #include "loader/sha256.h"
 
@@ -22,43 +32,116 @@ Status file_error(const fs::path& file, StatusCode code, std::string_view what) 
   return {code, file.string() + ": " + std::string(what)};
 }
 
+// A descriptor closed on scope exit unless released.
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
+
+// Opens a plugin file for checking and loading: never through a symbolic link (O_NOFOLLOW on
+// the last component; open() resolved the directories), only a regular file, owned by root or
+// by us, and writable by its owner alone, since whoever can rewrite it runs code in the node.
+Result<int> open_plugin_file(const fs::path& file) {
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    const int err = errno;
+    if (err == ENOENT) return file_error(file, StatusCode::kNotFound, "cannot open plugin file");
+    if (err == ELOOP) {
+      return file_error(file, StatusCode::kPermissionDenied,
+                        "is a symbolic link; plugin files are opened without following links");
+    }
+    return file_error(file, StatusCode::kPermissionDenied,
+                      std::string("cannot open plugin file: ") + std::strerror(err));
+  }
+  Fd guard(fd);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    return file_error(file, StatusCode::kPermissionDenied,
+                      std::string("cannot stat plugin file: ") + std::strerror(errno));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return file_error(file, StatusCode::kInvalidArgument, "not a regular file");
+  }
+  if (st.st_uid != 0 && st.st_uid != ::geteuid()) {
+    return file_error(file, StatusCode::kPermissionDenied,
+                      "owned by uid " + std::to_string(st.st_uid) +
+                          ", neither root nor this process's user (uid " +
+                          std::to_string(::geteuid()) + ")");
+  }
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return file_error(file, StatusCode::kPermissionDenied,
+                      std::string("is group- or world-writable (mode ") + mode +
+                          "); a plugin file must be writable by its owner only");
+  }
+  return guard.release();
+}
+
 // dlopen() happily maps odd files and then fails deep inside; checking the ELF header first
 // gives the operator a precise reason for the common mistakes (a text file, an executable).
-Status check_elf_shared_object(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return file_error(file, StatusCode::kNotFound, "cannot open plugin file");
+Status check_elf_shared_object(int fd, const fs::path& file) {
   Elf64_Ehdr header{};
-  in.read(reinterpret_cast<char*>(&header), sizeof(header));
-  if (in.gcount() < static_cast<std::streamsize>(EI_NIDENT) ||
-      std::memcmp(header.e_ident, ELFMAG, SELFMAG) != 0) {
+  const ssize_t n = ::pread(fd, &header, sizeof(header), 0);
+  if (n < static_cast<ssize_t>(EI_NIDENT) || std::memcmp(header.e_ident, ELFMAG, SELFMAG) != 0) {
     return file_error(file, StatusCode::kInvalidArgument, "not a shared object (no ELF header)");
   }
-  if (in.gcount() == sizeof(header) && header.e_ident[EI_CLASS] == ELFCLASS64 &&
-      header.e_type != ET_DYN) {
+  if (n == sizeof(header) && header.e_ident[EI_CLASS] == ELFCLASS64 && header.e_type != ET_DYN) {
     return file_error(file, StatusCode::kInvalidArgument,
                       "not a shared object (ELF type is not ET_DYN)");
   }
   return {};
 }
 
-// Loads with RTLD_NOW so that unresolved symbols fail here, with dlerror()'s explanation,
-// rather than at the first call into the plugin. RTLD_NODELETE keeps the code mapped after
-// the last handle goes: plugins are never unloaded while the process runs (ARCHITECTURE.md),
-// and they must not be, because a plugin's generated protobuf code registers its descriptors
-// in libprotobuf's process-wide pool, which cannot forget them. Unloading and loading such a
-// plugin again (a SimCluster per test, a node restarted in-process) registered the same
-// .proto twice and aborted the process; whether it happened depended on the optimiser, since
-// any STB_GNU_UNIQUE symbol in the plugin also pins it.
-Result<std::shared_ptr<boost::dll::shared_library>> load_library(const fs::path& file) {
-  void* probe = ::dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+// Loads the file open at `fd` (through /proc/self/fd/N, so the checked inode is the loaded
+// one, whatever the path points to by now). RTLD_NOW so that unresolved symbols fail here,
+// with dlerror()'s explanation, rather than at the first call into the plugin.
+//
+// RTLD_NODELETE keeps the code mapped after the last handle goes: plugins are never unloaded
+// while the process runs (ARCHITECTURE.md), and they must not be, because a plugin's generated
+// protobuf code registers its descriptors in libprotobuf's process-wide pool, which cannot
+// forget them. Unloading and loading such a plugin again (a SimCluster per test, a node
+// restarted in-process) registered the same .proto twice and aborted the process; whether it
+// happened depended on the optimiser, since any STB_GNU_UNIQUE symbol also pins a library.
+//
+// The dynamic linker remembers a library by every name it was opened with, so a
+// /proc/self/fd/N it has seen must keep meaning that file: once a file loads, its descriptor
+// is kept open for the life of the process, and a later load of the same inode goes through
+// that kept name (while it is open the inode cannot be reused by another file). That bounds
+// the descriptors kept to the distinct plugin files loaded, however often each is loaded.
+Result<std::shared_ptr<boost::dll::shared_library>> load_library(Fd& fd, const fs::path& file) {
+  static std::mutex kept_mu;
+  static std::map<std::pair<dev_t, ino_t>, int> kept_fds;  // guarded by kept_mu
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) {
+    return file_error(file, StatusCode::kPermissionDenied,
+                      std::string("cannot stat plugin file: ") + std::strerror(errno));
+  }
+  std::lock_guard<std::mutex> lock(kept_mu);
+  const auto key = std::make_pair(st.st_dev, st.st_ino);
+  const auto kept = kept_fds.find(key);
+  const int name_fd = kept != kept_fds.end() ? kept->second : fd.get();
+  const std::string name = "/proc/self/fd/" + std::to_string(name_fd);
+  void* probe = ::dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
   if (probe == nullptr) {
     const char* why = ::dlerror();
     return file_error(file, StatusCode::kInvalidArgument,
                       std::string("cannot load shared object: ") + (why ? why : "unknown error"));
   }
+  if (kept == kept_fds.end()) kept_fds.emplace(key, fd.release());
   boost::dll::fs::error_code ec;
   auto lib = std::make_shared<boost::dll::shared_library>(
-      file.string(), ec, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
+      name, ec, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
   ::dlclose(probe);  // Boost.DLL holds its own reference now.
   if (ec) {
     return file_error(file, StatusCode::kInvalidArgument,
@@ -117,7 +200,16 @@ bool valid_version_number(std::string_view s) {
   return true;
 }
 
+std::function<void(const fs::path&)>& pin_check_hook() {
+  static std::function<void(const fs::path&)> hook;
+  return hook;
+}
+
 }  // namespace
+
+void set_pin_check_hook_for_test(std::function<void(const fs::path&)> hook) {
+  pin_check_hook() = std::move(hook);
+}
 
 bool is_semver(std::string_view version) {
   // MAJOR.MINOR.PATCH[-prerelease][+build], per semver.org.
@@ -209,7 +301,7 @@ bool PluginLoader::inside_plugin_dir(const fs::path& canonical_file) const {
   return false;
 }
 
-Result<LoadedPlugin> PluginLoader::open(const fs::path& file) const {
+Result<LoadedPlugin> PluginLoader::open(const fs::path& file, std::string_view sha256) const {
   std::error_code ec;
   const fs::path canonical = fs::canonical(file, ec);
   if (ec) return file_error(file, StatusCode::kNotFound, "plugin file not found");
@@ -221,12 +313,24 @@ Result<LoadedPlugin> PluginLoader::open(const fs::path& file) const {
                       "refusing to load a plugin from outside the plugin directories (" +
                           (dirs.empty() ? std::string("none configured") : dirs) + ")");
   }
-  return open_any(canonical);
+  return open_any(canonical, sha256);
 }
 
-Result<LoadedPlugin> PluginLoader::open_any(const fs::path& file) {
-  NODUS_RETURN_IF_ERROR(check_elf_shared_object(file));
-  NODUS_ASSIGN_OR_RETURN(auto library, load_library(file));
+Result<LoadedPlugin> PluginLoader::open_any(const fs::path& file, std::string_view sha256) {
+  NODUS_ASSIGN_OR_RETURN(int raw_fd, open_plugin_file(file));
+  Fd fd(raw_fd);
+  // Everything below reads this one descriptor: the pin is checked on the bytes that load.
+  if (!sha256.empty()) {
+    NODUS_ASSIGN_OR_RETURN(std::string actual, sha256_fd(fd.get(), file));
+    if (actual != sha256) {
+      return file_error(
+          file, StatusCode::kPermissionDenied,
+          "SHA-256 mismatch: profile pins " + std::string(sha256) + ", file has " + actual);
+    }
+  }
+  NODUS_RETURN_IF_ERROR(check_elf_shared_object(fd.get(), file));
+  if (pin_check_hook()) pin_check_hook()(file);
+  NODUS_ASSIGN_OR_RETURN(auto library, load_library(fd, file));
   if (!library->has(kEntryPointName)) {
     return file_error(file, StatusCode::kInvalidArgument,
                       std::string("no nodus entry point (symbol '") + kEntryPointName +
@@ -267,27 +371,62 @@ Result<LoadedPlugin> PluginLoader::open_any(const fs::path& file) {
   return LoadedPlugin{file, std::move(library), descriptor};
 }
 
-ScanResult PluginLoader::scan() const {
-  ScanResult out;
-  for (const auto& dir : dirs_) {
+namespace {
+
+// Bounds of one probe child: the time it may spend on one file (a static constructor that
+// hangs), and the bytes of its report.
+constexpr std::chrono::seconds kProbeFileTimeout{20};
+constexpr size_t kProbeReportBytesMax = 1 << 20;
+
+// The *.so files of the plugin directories, sorted per directory; unreadable directories are
+// problems.
+std::vector<fs::path> list_plugin_files(const std::vector<fs::path>& dirs,
+                                        std::vector<ScanProblem>& problems) {
+  std::vector<fs::path> out;
+  for (const auto& dir : dirs) {
     std::error_code ec;
     std::vector<fs::path> files;
     for (const auto& entry : fs::directory_iterator(dir, ec)) {
       if (entry.path().extension() == ".so") files.push_back(entry.path());
     }
     if (ec) {
-      out.problems.push_back(
+      problems.push_back(
           {dir, not_found(dir.string() + ": cannot read plugin directory: " + ec.message())});
       continue;
     }
     std::sort(files.begin(), files.end());
-    for (const auto& file : files) {
-      auto loaded = open_any(file);
-      if (loaded.ok()) {
-        out.plugins.push_back(std::move(loaded).value());
-      } else {
-        out.problems.push_back({file, loaded.status()});
-      }
+    out.insert(out.end(), files.begin(), files.end());
+  }
+  return out;
+}
+
+// One report line of the probe child, with tabs and newlines of messages flattened.
+std::string report_field(std::string text) {
+  std::replace_if(
+      text.begin(), text.end(), [](char c) { return c == '\n' || c == '\t'; }, ' ');
+  return text;
+}
+
+void write_all(int fd, const std::string& text) {
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    done += static_cast<size_t>(n);
+  }
+}
+
+}  // namespace
+
+ScanResult PluginLoader::scan() const {
+  ScanResult out;
+  for (const auto& file : list_plugin_files(dirs_, out.problems)) {
+    auto loaded = open(file);
+    if (loaded.ok()) {
+      out.plugins.push_back(std::move(loaded).value());
+    } else {
+      out.problems.push_back({file, loaded.status()});
     }
   }
   std::stable_sort(
@@ -296,12 +435,128 @@ ScanResult PluginLoader::scan() const {
   return out;
 }
 
+ProbeResult PluginLoader::probe() const {
+  ProbeResult out;
+  const std::vector<fs::path> files = list_plugin_files(dirs_, out.problems);
+  // Each round runs one child over the files left; a file that kills or stalls the child is
+  // a problem, and the next round starts after it. Bounded: every round consumes a file.
+  size_t next = 0;
+  while (next < files.size()) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) {
+      for (; next < files.size(); ++next) {
+        out.problems.push_back(
+            {files[next], unavailable(files[next].string() +
+                                      ": cannot start the plugin probe: " + std::strerror(errno))});
+      }
+      break;
+    }
+    const pid_t child = ::fork();
+    if (child == 0) {
+      // The child: load each file, report its name or its error, and leave without running
+      // this process's exit handlers.
+      ::close(fds[0]);
+      for (size_t i = next; i < files.size(); ++i) {
+        write_all(fds[1], "B\t" + std::to_string(i) + "\n");
+        auto loaded = open(files[i]);
+        if (loaded.ok()) {
+          write_all(fds[1], "O\t" + std::to_string(i) + "\t" + report_field(loaded->name()) + "\n");
+        } else {
+          write_all(fds[1], "E\t" + std::to_string(i) + "\t" +
+                                std::to_string(static_cast<int>(loaded.status().code())) + "\t" +
+                                report_field(loaded.status().message()) + "\n");
+        }
+      }
+      ::_exit(0);
+    }
+    ::close(fds[1]);
+    Fd reader(fds[0]);
+    if (child < 0) {
+      for (; next < files.size(); ++next) {
+        out.problems.push_back(
+            {files[next], unavailable(files[next].string() +
+                                      ": cannot start the plugin probe: " + std::strerror(errno))});
+      }
+      break;
+    }
+    std::string report;
+    // The file the child was reading when it stopped reporting; files.size() for none.
+    size_t in_progress = files.size();
+    size_t consumed = 0;  // bytes of `report` already parsed
+    bool timed_out = false;
+    auto deadline = std::chrono::steady_clock::now() + kProbeFileTimeout;
+    while (true) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0 || report.size() > kProbeReportBytesMax) {
+        timed_out = true;
+        break;
+      }
+      pollfd pfd{reader.get(), POLLIN, 0};
+      const int ready = ::poll(&pfd, 1, static_cast<int>(left.count()));
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready <= 0) continue;  // the deadline check above ends the wait
+      char buf[4096];
+      const ssize_t n = ::read(reader.get(), buf, sizeof(buf));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;  // the child is done (or died)
+      report.append(buf, static_cast<size_t>(n));
+      for (size_t nl; (nl = report.find('\n', consumed)) != std::string::npos; consumed = nl + 1) {
+        std::vector<std::string> fields;
+        size_t start = consumed;
+        for (size_t tab; (tab = report.find('\t', start)) < nl; start = tab + 1)
+          fields.push_back(report.substr(start, tab - start));
+        fields.push_back(report.substr(start, nl - start));
+        const size_t index = fields.size() > 1 ? std::stoul(fields[1]) : files.size();
+        if (index >= files.size()) continue;
+        if (fields[0] == "B") {
+          in_progress = index;
+          deadline = std::chrono::steady_clock::now() + kProbeFileTimeout;
+        } else if (fields[0] == "O" && fields.size() == 3) {
+          out.plugins.push_back({files[index], fields[2]});
+          in_progress = files.size();
+          next = index + 1;
+        } else if (fields[0] == "E" && fields.size() == 4) {
+          out.problems.push_back(
+              {files[index], Status(static_cast<StatusCode>(std::stoi(fields[2])), fields[3])});
+          in_progress = files.size();
+          next = index + 1;
+        }
+      }
+    }
+    // The child is ours and not yet reaped, so its pid cannot belong to anyone else here.
+    if (timed_out) ::kill(child, SIGKILL);
+    int wait_status = 0;
+    while (::waitpid(child, &wait_status, 0) < 0 && errno == EINTR) {
+    }
+    if (in_progress < files.size()) {
+      const fs::path& file = files[in_progress];
+      std::string why = timed_out ? "reading its descriptor took over " +
+                                        std::to_string(kProbeFileTimeout.count()) + " s"
+                        : WIFSIGNALED(wait_status)
+                            ? "reading its descriptor crashed the probe process (signal " +
+                                  std::to_string(WTERMSIG(wait_status)) + ")"
+                            : "the probe process exited while reading its descriptor";
+      out.problems.push_back({file, invalid_argument(file.string() + ": " + why)});
+      next = in_progress + 1;
+    } else if (next < files.size()) {
+      // The child stopped between files without a reason; report the rest rather than loop.
+      for (; next < files.size(); ++next) {
+        out.problems.push_back(
+            {files[next], unavailable(files[next].string() + ": the plugin probe stopped early")});
+      }
+    }
+  }
+  return out;
+}
+
 Result<std::vector<LoadedPlugin>> PluginLoader::resolve(
     const std::vector<PluginRequest>& requests) const {
-  std::optional<ScanResult> scanned;  // only when some request names no file
+  std::optional<ProbeResult> probed;  // only when some request names no file
   std::vector<LoadedPlugin> out;
   for (const auto& request : requests) {
     LoadedPlugin chosen;
+    const std::string pin_context = "plugin " + request.name;
     if (!request.file.empty()) {
       if (request.file.find('/') != std::string::npos) {
         return invalid_argument("plugin " + request.name + ": file '" + request.file +
@@ -311,21 +566,20 @@ Result<std::vector<LoadedPlugin>> PluginLoader::resolve(
                               " not found in any plugin directory");
       bool found = false;
       for (const auto& dir : dirs_) {
-        if (!fs::exists(dir / request.file)) continue;
-        NODUS_ASSIGN_OR_RETURN(chosen, open(dir / request.file));
+        std::error_code ec;
+        if (!fs::exists(fs::symlink_status(dir / request.file, ec))) continue;
+        auto opened = open(dir / request.file, request.sha256);
+        if (!opened.ok()) return opened.status().with_context(pin_context);
+        chosen = std::move(opened).value();
         found = true;
         break;
       }
       if (!found) return last;
-      if (chosen.name() != request.name) {
-        return invalid_argument(chosen.file.string() + ": provides plugin '" + chosen.name() +
-                                "', but the profile asks for '" + request.name + "'");
-      }
     } else {
-      if (!scanned) scanned = scan();
-      std::vector<const LoadedPlugin*> matches;
-      for (const auto& p : scanned->plugins) {
-        if (p.name() == request.name) matches.push_back(&p);
+      if (!probed) probed = probe();
+      std::vector<const ProbedPlugin*> matches;
+      for (const auto& p : probed->plugins) {
+        if (p.name == request.name) matches.push_back(&p);
       }
       if (matches.empty()) {
         std::string dirs;
@@ -334,7 +588,7 @@ Result<std::vector<LoadedPlugin>> PluginLoader::resolve(
         std::string msg =
             "plugin " + request.name + " not found in plugin directories [" + dirs + "]";
         // A broken file may well be the plugin asked for; say so rather than hide it.
-        for (const auto& problem : scanned->problems) {
+        for (const auto& problem : probed->problems) {
           msg += "; skipped " + problem.status.message();
         }
         return not_found(std::move(msg));
@@ -343,15 +597,14 @@ Result<std::vector<LoadedPlugin>> PluginLoader::resolve(
         return already_exists("duplicate plugin name " + request.name + ": provided by both " +
                               matches[0]->file.string() + " and " + matches[1]->file.string());
       }
-      chosen = *matches.front();
+      auto opened = open(matches.front()->file, request.sha256);
+      if (!opened.ok()) return opened.status().with_context(pin_context);
+      chosen = std::move(opened).value();
     }
-    if (!request.sha256.empty()) {
-      NODUS_ASSIGN_OR_RETURN(std::string actual, sha256_file(chosen.file));
-      if (actual != request.sha256) {
-        return permission_denied(chosen.file.string() + ": SHA-256 mismatch for plugin " +
-                                 request.name + ": profile pins " + request.sha256 + ", file has " +
-                                 actual);
-      }
+    // Also catches a file replaced between the probe and the load.
+    if (chosen.name() != request.name) {
+      return invalid_argument(chosen.file.string() + ": provides plugin '" + chosen.name() +
+                              "', but the profile asks for '" + request.name + "'");
     }
     for (const auto& existing : out) {
       if (existing.name() == chosen.name()) {

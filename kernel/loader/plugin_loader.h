@@ -1,10 +1,19 @@
 // loader/plugin_loader.h: opening plugin shared objects and checking them before use.
 //
 // The loader fails closed. For each file it checks, in order: the file is inside a configured
-// plugin directory, it is a loadable shared object, it exports the nodus entry point, the
-// plain-C ABI header matches this kernel (magic, ABI version, fingerprint), and the
-// descriptor is well formed (reverse-DNS name, semantic version, a factory...). Only then is
-// the descriptor handed out. Every error is one line that names the file.
+// plugin directory; it opens without following a symbolic link, is a regular file owned by
+// root or by us and is not group- or world-writable; its SHA-256, read from that same open
+// descriptor, matches the profile's pin (when pinned); it is an ELF shared object. Only then
+// does any of its code run: the very file that was checked is loaded (dlopen of
+// /proc/self/fd/N, so a file swapped in at the path afterwards is never loaded), it must
+// export the nodus entry point, the plain-C ABI header must match this kernel (magic, ABI
+// version, fingerprint), and the descriptor must be well formed (reverse-DNS name, semantic
+// version, a factory...). Every error is one line that names the file.
+//
+// Finding a plugin by name means reading the descriptors of every file in the plugin
+// directories. That happens in a short-lived child process (probe()), so the constructors of
+// files the profile did not pick never run in the kernel's process, and a plugin that crashes
+// or hangs while loading fails only the child.
 //
 //   PluginLoader loader({"/usr/lib/nodus/plugins"});
 //   auto plugins = loader.resolve({{.name = "io.nodus.diag.peerping"}});
@@ -12,6 +21,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -53,22 +63,42 @@ struct ScanResult {
   std::vector<ScanProblem> problems;
 };
 
+// A file whose descriptor a probe child read: what it calls itself.
+struct ProbedPlugin {
+  std::filesystem::path file;
+  std::string name;
+};
+
+struct ProbeResult {
+  std::vector<ProbedPlugin> plugins;  // in directory order, files sorted
+  std::vector<ScanProblem> problems;
+};
+
 class PluginLoader {
  public:
   explicit PluginLoader(std::vector<std::filesystem::path> plugin_dirs);
 
   const std::vector<std::filesystem::path>& plugin_dirs() const { return dirs_; }
 
-  // Opens one file that must lie inside a plugin directory.
-  Result<LoadedPlugin> open(const std::filesystem::path& file) const;
+  // Opens one file that must lie inside a plugin directory. With `sha256` (lowercase hex) the
+  // file's contents must match it before any of its code runs.
+  Result<LoadedPlugin> open(const std::filesystem::path& file, std::string_view sha256 = {}) const;
   // Opens any file (for `nodus plugins inspect FILE`); the same checks except the directory.
-  static Result<LoadedPlugin> open_any(const std::filesystem::path& file);
+  static Result<LoadedPlugin> open_any(const std::filesystem::path& file,
+                                       std::string_view sha256 = {});
 
-  // Opens every *.so in the plugin directories. Files that fail are reported, not fatal.
+  // Opens every *.so in the plugin directories in this process (for `nodus plugins list`).
+  // Files that fail are reported, not fatal.
   ScanResult scan() const;
 
-  // Resolves requests in order. Fails on: a name not found, a name found in two files, a
-  // file outside the plugin directories, a SHA-256 mismatch, or any check of open().
+  // Reads the name of every *.so in the plugin directories in a short-lived child process;
+  // nothing of those files runs in this one. A file that crashes the child, or keeps it busy
+  // past a bound, is reported as a problem and the probe goes on with the next file.
+  ProbeResult probe() const;
+
+  // Resolves requests in order; only the chosen files are loaded here. Fails on: a name not
+  // found, a name found in two files, a file outside the plugin directories, a SHA-256
+  // mismatch, or any check of open().
   Result<std::vector<LoadedPlugin>> resolve(const std::vector<PluginRequest>& requests) const;
 
   // The kernel's default plugin directory: <prefix>/lib/nodus/plugins next to the running
@@ -85,6 +115,11 @@ class PluginLoader {
 // ties keep the given order. Returns indexes into `plugins`. Fails, naming the files, on a
 // required capability nobody provides, a capability provided twice, or a dependency cycle.
 Result<std::vector<size_t>> order_by_dependencies(const std::vector<LoadedPlugin>& plugins);
+
+// Test seam: called with the plugin file after its pin was checked and before the library is
+// loaded, the moment at which swapping the file must not change what gets loaded. Pass
+// nullptr to remove it. Not thread-safe; tests only.
+void set_pin_check_hook_for_test(std::function<void(const std::filesystem::path&)> hook);
 
 // Checks a descriptor's own fields. Exposed for tests and for sdk/testing.
 Status validate_descriptor(const PluginDescriptor& d);

@@ -109,7 +109,7 @@ struct Node::Impl {
   std::unique_ptr<GrpcTransport> transport;
   std::unique_ptr<NoPeerTransport> no_peers;
   std::unique_ptr<PluginHost> host;
-  std::unique_ptr<SupervisorBus> bus;  // used on the executor thread only
+  std::unique_ptr<SupervisorBus> bus;  // thread-safe; its heartbeat thread watches the executor
   HttpServer http;
   bool configured = false;
   std::atomic<bool> started{false};  // read by the readiness refresh on the executor
@@ -338,22 +338,13 @@ Status Node::start() {
     std::string role = impl_->host->role();
     const bool changed = (ready_.exchange(ready) != ready) || role != last_role;
     last_role = role;
-    if (changed && impl_->bus) impl_->bus->send(ready, role);
+    if (changed && impl_->bus) impl_->bus->update(ready, role);
     impl_->executor->schedule_after(milliseconds(100), [self] { (*self)(); });
   };
   m.executor->post([refresh] { (*refresh)(); });
-  if (m.bus) {
-    // Sent from an executor timer on purpose: a stuck executor must stop the heartbeats.
-    auto beat = std::make_shared<std::function<void()>>();
-    std::weak_ptr<std::function<void()>> weak_beat = beat;
-    *beat = [this, weak_beat] {
-      auto self = weak_beat.lock();
-      if (!self || !impl_->started) return;
-      impl_->bus->send(ready_.load(), impl_->host->role());
-      impl_->executor->schedule_after(impl_->options.heartbeat_period, [self] { (*self)(); });
-    };
-    m.executor->post([beat] { (*beat)(); });
-  }
+  // Heartbeats from the bus's own thread, which reports the executor's lag: a busy executor
+  // is slow, not dead, and the supervisor decides "hung" from a lag that keeps growing.
+  if (m.bus) m.bus->start(m.options.heartbeat_period, *m.executor);
   m.events->publish("node.ready", m.info.node_name);
   m.log->info("node started", {{"plugins", std::to_string(m.profile.plugins.size())},
                                {"health", std::to_string(health_port)},

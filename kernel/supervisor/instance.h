@@ -50,6 +50,7 @@ struct Instance {
   Clock::time_point started_at{};
   Clock::time_point last_heartbeat{};
   bool heartbeat_seen = false;
+  uint64_t executor_lag_ms = 0;  // from the last heartbeat
   bool ready = false;
   bool ever_ready = false;  // this process reported ready at least once
   Clock::time_point ready_since{};

@@ -115,6 +115,7 @@ Status Supervisor::spawn(Instance& inst) {
   inst.partial_line.clear();
   inst.started_at = Clock::now();
   inst.heartbeat_seen = false;
+  inst.executor_lag_ms = 0;
   inst.ready = false;
   inst.ever_ready = false;
   inst.role.clear();
@@ -140,26 +141,27 @@ void Supervisor::request_stop(Instance& inst, AfterExit after) {
 
 void Supervisor::reap_children() {
   while (true) {
-    int status = 0;
-    const pid_t pid = ::waitpid(-1, &status, WNOHANG);
-    if (pid <= 0) return;  // 0: children left but none exited; -1: none left
     Instance* owner = nullptr;
-    for (auto& [index, inst] : instances_) {
-      if (inst->pid == pid) owner = inst.get();
-    }
+    const ReapedChild child = reap_one_child([&](pid_t pid) {
+      for (auto& [index, inst] : instances_) {
+        if (inst->pid == pid) owner = inst.get();
+      }
+      // Whatever the instance left in its group (helpers it started) goes with it. Now, while
+      // the unreaped leader still pins its pid and group id; never after the reap.
+      if (owner != nullptr) signal_group(pid, SIGKILL);
+    });
+    if (child.pid == 0) return;  // no child has exited (or none is left)
     if (owner == nullptr) {
-      log_->debug("reaped orphan",
-                  {{"pid", std::to_string(pid)}, {"status", describe_wait_status(status)}});
+      log_->debug("reaped orphan", {{"pid", std::to_string(child.pid)},
+                                    {"status", describe_wait_status(child.wait_status)}});
       continue;
     }
-    on_exit(*owner, status);
+    on_exit(*owner, child.wait_status);
   }
 }
 
 void Supervisor::on_exit(Instance& inst, int wait_status) {
   drain_output(inst, true);
-  // Whatever the instance left in its group (helpers it started) goes with it.
-  signal_group(inst.pid, SIGKILL);
   std::string how = describe_wait_status(wait_status);
   // An isolated instance leaves a state file: it tells an OOM kill from any other SIGKILL and
   // names the cgroups the dead process could not remove itself.
@@ -264,6 +266,7 @@ void Supervisor::drain_bus() {
     Instance& inst = *it->second;
     inst.last_heartbeat = Clock::now();
     inst.heartbeat_seen = true;
+    inst.executor_lag_ms = hb.executor_lag_ms();
     inst.role = hb.role();
     if (hb.ready() && !inst.ready) {
       inst.ready_since = inst.last_heartbeat;
@@ -328,8 +331,15 @@ void Supervisor::check_deadlines(Clock::time_point now) {
     const auto since = inst.heartbeat_seen ? inst.last_heartbeat : inst.started_at;
     const auto deadline = inst.heartbeat_seen ? milliseconds(policy_.heartbeat_deadline_ms())
                                               : kFirstHeartbeatDeadline;
-    if (now - since < deadline) continue;
-    inst.last_failure = "no heartbeat for " + std::to_string(ms_between(since, now)) + " ms";
+    if (now - since >= deadline) {
+      inst.last_failure = "no heartbeat for " + std::to_string(ms_between(since, now)) + " ms";
+    } else if (inst.heartbeat_seen && inst.executor_lag_ms >= policy_.hang_timeout_ms) {
+      // Alive (heartbeats arrive) but hung: its executor has not run a task for this long.
+      inst.last_failure = "executor made no progress for " + std::to_string(inst.executor_lag_ms) +
+                          " ms (hang_timeout_ms " + std::to_string(policy_.hang_timeout_ms) + ")";
+    } else {
+      continue;
+    }
     log_->warn(inst.node_name + " is unhealthy: " + inst.last_failure + "; restarting it",
                {{"pid", std::to_string(inst.pid)}});
     set_state(inst, InstanceState::kUnhealthy);

@@ -58,6 +58,12 @@ Result<SupervisorPolicy> parse_supervisor_policy(const ConfigNode& section) {
   }
   NODUS_RETURN_IF_ERROR(read_uint(section, "stop_timeout_ms", 1, 600000, p.stop_timeout_ms));
   NODUS_RETURN_IF_ERROR(read_uint(section, "heartbeat_ms", 10, 60000, p.heartbeat_ms));
+  NODUS_RETURN_IF_ERROR(
+      read_uint(section, "heartbeat_timeout_ms", 20, 3600000, p.heartbeat_timeout_ms));
+  NODUS_RETURN_IF_ERROR(read_uint(section, "hang_timeout_ms", 100, 3600000, p.hang_timeout_ms));
+  if (p.heartbeat_timeout_ms != 0 && p.heartbeat_timeout_ms < 2 * p.heartbeat_ms) {
+    return section.at("heartbeat_timeout_ms").error("must be at least 2 * heartbeat_ms");
+  }
   if (const ConfigNode* c = section.find("crash_loop"); c != nullptr && c->is_map()) {
     NODUS_RETURN_IF_ERROR(read_uint(*c, "deaths", 1, 1000, p.crash_loop_deaths));
     NODUS_RETURN_IF_ERROR(read_uint(*c, "window_s", 1, 86400, p.crash_loop_window_s));

@@ -8,6 +8,7 @@
 //   if (breaker.record_death(now)) mark_failed();
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -29,13 +30,22 @@ struct SupervisorPolicy {
   uint32_t backoff_max_ms = 5000;
   uint32_t stop_timeout_ms = 10000;
   uint32_t heartbeat_ms = 1000;
+  // Missed heartbeats: 0 means the default, max(10 * heartbeat_ms, 5000). Heartbeats come
+  // from a thread that does nothing else, so missing them means stopped or dead; the margin
+  // keeps a starved 2-core machine from restarting its own members.
+  uint32_t heartbeat_timeout_ms = 0;
+  // Hung: the instance's executor has had a task waiting this long without running it.
+  uint32_t hang_timeout_ms = 30000;
   uint32_t crash_loop_deaths = 5;
   uint32_t crash_loop_window_s = 60;
   bool essential = false;
   uint32_t metrics_port = 0;  // aggregate /metrics of all instances; 0 = not served
 
   // An instance that sent no heartbeat for this long is unhealthy.
-  uint32_t heartbeat_deadline_ms() const { return 3 * heartbeat_ms; }
+  uint32_t heartbeat_deadline_ms() const {
+    if (heartbeat_timeout_ms != 0) return heartbeat_timeout_ms;
+    return std::max<uint32_t>(10 * heartbeat_ms, 5000);
+  }
   // Should a process that exited this way be started again?
   bool should_restart(bool failed) const {
     return restart == RestartMode::kAlways || (restart == RestartMode::kOnFailure && failed);

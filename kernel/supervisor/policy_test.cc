@@ -22,16 +22,38 @@ SupervisorPolicy parse(const std::string& yaml) {
 TEST(SupervisorPolicyTest, ParsesEveryKey) {
   SupervisorPolicy p = parse(
       "supervisor: {restart: always, backoff_ms: {initial: 7, max: 70}, stop_timeout_ms: 300,"
-      " heartbeat_ms: 50, crash_loop: {deaths: 4, window_s: 9}, essential: yes}\n");
+      " heartbeat_ms: 50, heartbeat_timeout_ms: 400, hang_timeout_ms: 900,"
+      " crash_loop: {deaths: 4, window_s: 9}, essential: yes}\n");
   EXPECT_EQ(p.restart, RestartMode::kAlways);
   EXPECT_EQ(p.backoff_initial_ms, 7u);
   EXPECT_EQ(p.backoff_max_ms, 70u);
   EXPECT_EQ(p.stop_timeout_ms, 300u);
   EXPECT_EQ(p.heartbeat_ms, 50u);
-  EXPECT_EQ(p.heartbeat_deadline_ms(), 150u);
+  EXPECT_EQ(p.heartbeat_timeout_ms, 400u);
+  EXPECT_EQ(p.heartbeat_deadline_ms(), 400u);
+  EXPECT_EQ(p.hang_timeout_ms, 900u);
   EXPECT_EQ(p.crash_loop_deaths, 4u);
   EXPECT_EQ(p.crash_loop_window_s, 9u);
   EXPECT_TRUE(p.essential);
+}
+
+// Goal: without heartbeat_timeout_ms, missed heartbeats mean 10 periods and at least 5 s, so
+// a starved machine does not restart its own members; a hang is 30 s without progress.
+TEST(SupervisorPolicyTest, HealthTimeoutDefaults) {
+  EXPECT_EQ(parse("supervisor: {heartbeat_ms: 50}\n").heartbeat_deadline_ms(), 5000u);
+  EXPECT_EQ(parse("supervisor: {heartbeat_ms: 2000}\n").heartbeat_deadline_ms(), 20000u);
+  EXPECT_EQ(parse("supervisor: {heartbeat_ms: 50}\n").hang_timeout_ms, 30000u);
+}
+
+// Goal: a heartbeat timeout shorter than two periods is refused at its key.
+TEST(SupervisorPolicyTest, HeartbeatTimeoutBelowTwoPeriodsNamesKey) {
+  auto root =
+      load_yaml_string("supervisor: {heartbeat_ms: 100, heartbeat_timeout_ms: 150}\n", "p.yaml");
+  ASSERT_TRUE(root.ok());
+  auto p = parse_supervisor_policy(root->at("supervisor"));
+  ASSERT_FALSE(p.ok());
+  EXPECT_THAT(p.status().message(), HasSubstr("heartbeat_timeout_ms"));
+  EXPECT_THAT(p.status().message(), HasSubstr("at least 2 * heartbeat_ms"));
 }
 
 // Goal: an absent section means the documented defaults.

@@ -72,8 +72,22 @@ Result<SpawnedProcess> spawn_process(const std::vector<std::string>& argv,
 }
 
 void signal_group(pid_t pid, int sig) {
+  // posix_spawn has made the child its own group leader before it returns (glibc's spawn
+  // waits for the exec), so the group always exists while the child is unreaped. There is no
+  // fallback to kill(pid): a failing group kill means the caller broke the rule above.
   if (pid <= 0) return;
-  if (::kill(-pid, sig) != 0) (void)::kill(pid, sig);  // not yet its own group leader
+  (void)::kill(-pid, sig);
+}
+
+ReapedChild reap_one_child(const std::function<void(pid_t)>& before_reap) {
+  siginfo_t info{};
+  if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0) return {};
+  ReapedChild out;
+  out.pid = info.si_pid;
+  if (before_reap) before_reap(out.pid);
+  // Only this thread reaps, so the peeked child is still there to be reaped.
+  if (::waitpid(out.pid, &out.wait_status, WNOHANG) != out.pid) return {};
+  return out;
 }
 
 ProcessStats read_process_stats(pid_t pid) {

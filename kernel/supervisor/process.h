@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -29,8 +30,21 @@ struct SpawnedProcess {
 nodus::Result<SpawnedProcess> spawn_process(const std::vector<std::string>& argv,
                                             const std::vector<std::string>& env);
 
-// Sends `sig` to the process group led by `pid` (each instance leads its own group).
+// Sends `sig` to the process group led by `pid` (each instance leads its own group). Only for
+// a child that has not been reaped yet: until then neither its pid nor its group id can be
+// reused, so the signal cannot reach a stranger. Once reaped, the number is free for any new
+// process, and signalling it is a bug (the supervisor reaps with reap_one_child()).
 void signal_group(pid_t pid, int sig);
+
+// One exited child, if any, without blocking: first peeked at (waitid WNOWAIT, so the child
+// stays a zombie and its pid stays ours), then `before_reap(pid)` runs (the last moment at
+// which signalling the pid is safe), then it is reaped. Returns the pid and its wait status,
+// or pid 0 when no child has exited.
+struct ReapedChild {
+  pid_t pid = 0;
+  int wait_status = 0;
+};
+ReapedChild reap_one_child(const std::function<void(pid_t)>& before_reap);
 
 struct ProcessStats {
   double cpu_s = 0;  // user + system

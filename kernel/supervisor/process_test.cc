@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
+#include <string>
 #include <thread>
 
 namespace nodus::kernel {
@@ -55,6 +57,45 @@ TEST(ProcessTest, SignalGroupKillsChild) {
   int status = 0;
   ASSERT_EQ(::waitpid(p->pid, &status, 0), p->pid);
   EXPECT_THAT(describe_wait_status(status), ::testing::StartsWith("signal 9"));
+}
+
+// The state letter of /proc/<pid>/stat ('R', 'S', 'Z'...), '?' when the process is gone.
+char proc_state(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const auto close = text.rfind(')');
+  return close != std::string::npos && close + 2 < text.size() ? text[close + 2] : '?';
+}
+
+// Goal: reap_one_child hands over an exited child while it is still an unreaped zombie (so
+// its pid and group cannot be anyone else's yet), and a group kill at that moment still
+// reaches the helper the child left behind.
+TEST(ProcessTest, ReapOneChildSignalsBeforeReaping) {
+  auto p = spawn_process({"/bin/sh", "-c", "sleep 30 & echo $!; exit 3"}, {});
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  const pid_t helper = static_cast<pid_t>(std::stol(read_all(p->output.get())));
+  ASSERT_GT(helper, 0);
+  ReapedChild reaped;
+  char state_at_callback = '?';
+  for (int i = 0; i < 500 && reaped.pid == 0; ++i) {
+    reaped = reap_one_child([&](pid_t pid) {
+      state_at_callback = proc_state(pid);
+      signal_group(pid, SIGKILL);
+    });
+    if (reaped.pid == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(reaped.pid, p->pid);
+  EXPECT_EQ(describe_wait_status(reaped.wait_status), "exit 3");
+  EXPECT_EQ(state_at_callback, 'Z') << "the callback ran after the child was reaped";
+  // The helper got the SIGKILL; re-parented elsewhere, it is gone or a zombie of its new parent.
+  bool gone = false;
+  for (int i = 0; i < 500 && !gone; ++i) {
+    const char state = proc_state(helper);
+    gone = state == '?' || state == 'Z';
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(gone) << "helper " << helper << " survived the group kill";
+  EXPECT_EQ(reap_one_child(nullptr).pid, 0);  // nothing else to reap
 }
 
 // Goal: a binary that does not exist is an error naming it, not a crash.

@@ -1,8 +1,9 @@
 // supervisor/supervisor.h: `nodus up`, many node instances per container, kept alive.
 //
 // The Supervisor starts each instance as its own `nodus node` process (posix_spawn), watches
-// it over a ZeroMQ bus (heartbeats sent from the instance's executor thread, so a stuck
-// executor is caught, not only a dead PID), restarts it per the profile's policy (always /
+// it over a ZeroMQ bus (heartbeats from a thread of the instance's own that also reports its
+// executor's lag, so a hung executor is caught, not only a dead PID, while a busy one is not
+// restarted for being slow), restarts it per the profile's policy (always /
 // on-failure / never, exponential backoff with jitter, a crash-loop breaker), reaps every
 // child including orphaned grandchildren (it is a subreaper, or PID 1), forwards SIGTERM,
 // SIGINT and SIGHUP, and serves the Control gRPC API for the CLI verbs. All process and
@@ -127,6 +128,9 @@ class Supervisor {
   std::shared_ptr<LogSink> sink_;
   std::unique_ptr<ComponentLogger> log_;
   UniqueFd lock_fd_;
+  // Set once we hold the run directory's lock: only then are its sockets and control.addr
+  // ours to remove. A refused start (another supervisor holds the lock) must touch nothing.
+  bool owns_run_dir_ = false;
   UniqueFd signal_fd_;
   UniqueFd wake_fd_;
   std::unique_ptr<Bus> bus_;

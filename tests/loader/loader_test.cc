@@ -6,12 +6,19 @@
 #include <gtest/gtest.h>
 
 #include <dlfcn.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "loader/sha256.h"
 #include "nodus/testing/test_node.h"
+#include "runtime/temp_dir_for_test.h"
 
 namespace nodus::kernel {
 namespace {
@@ -248,6 +255,125 @@ TEST(BrokenPlugin, Sha256PinMismatch) {
   ASSERT_TRUE(digest.ok());
   auto good = loader.resolve({{"io.nodus.test.good", "", *digest}});
   EXPECT_TRUE(good.ok()) << good.status().to_string();
+}
+
+// A private plugin directory with copies of test plugins, and the marker plugin's file.
+class PinTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(tmp_.path().empty());
+    dir_ = tmp_.path() / "plugins";
+    fs::create_directories(dir_);
+    marker_ = tmp_.path() / "marker.txt";
+    ::setenv("NODUS_TEST_MARKER_FILE", marker_.c_str(), 1);
+  }
+  void TearDown() override {
+    ::unsetenv("NODUS_TEST_MARKER_FILE");
+    set_pin_check_hook_for_test(nullptr);
+  }
+  // Copies test plugin `variant` (from its directory `from`) into the private directory.
+  fs::path copy(const std::string& from, const std::string& variant, std::string as = "") {
+    if (as.empty()) as = "libnodus_test_" + variant + ".so";
+    const fs::path to = dir_ / as;
+    fs::copy_file(plugin(from, variant), to, fs::copy_options::overwrite_existing);
+    return to;
+  }
+  // The pids that ran the marker plugin's static constructor.
+  std::vector<pid_t> marker_pids() const {
+    std::ifstream in(marker_);
+    std::vector<pid_t> pids;
+    for (pid_t pid = 0; in >> pid;)
+      pids.push_back(pid);
+    return pids;
+  }
+  bool marker_ran_here() const {
+    const auto pids = marker_pids();
+    return std::find(pids.begin(), pids.end(), ::getpid()) != pids.end();
+  }
+
+  TempDir tmp_;
+  fs::path dir_;
+  fs::path marker_;
+};
+
+// Goal: a pin that does not match refuses the file before any of its code runs anywhere.
+TEST_F(PinTest, MismatchedPinRunsNoPluginCode) {
+  copy("marker", "marker");
+  PluginLoader loader({dir_});
+  auto r =
+      loader.resolve({{"io.nodus.test.marker", "libnodus_test_marker.so", std::string(64, 'a')}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_THAT(r.status().message(),
+              AllOf(HasSubstr("libnodus_test_marker.so"), HasSubstr("SHA-256 mismatch")));
+  EXPECT_FALSE(fs::exists(marker_)) << "the plugin's static constructor ran";
+}
+
+// Goal: found by name (a directory scan), a pinned plugin whose pin does not match never runs
+// code in this process; neither do the other files of the directory.
+TEST_F(PinTest, ScanRunsNoPluginCodeInTheKernelProcess) {
+  copy("marker", "marker");
+  copy("good", "good");
+  PluginLoader loader({dir_});
+  auto bad = loader.resolve({{"io.nodus.test.marker", "", std::string(64, 'a')}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_THAT(bad.status().message(), HasSubstr("SHA-256 mismatch"));
+  EXPECT_FALSE(marker_ran_here());
+  // Another plugin found by name in the same directory: the marker file is read, not loaded.
+  auto good = loader.resolve({{"io.nodus.test.good", "", ""}});
+  ASSERT_TRUE(good.ok()) << good.status().to_string();
+  EXPECT_FALSE(marker_ran_here());
+  EXPECT_FALSE(marker_pids().empty()) << "the scan did not read the marker plugin at all";
+}
+
+// Goal: the file that was hashed is the file that is loaded: swapping in another file after
+// the pin check cannot get that other file loaded.
+TEST_F(PinTest, FileSwappedAfterThePinCheckIsNotLoaded) {
+  const auto good_digest = sha256_file(plugin("good", "good"));
+  ASSERT_TRUE(good_digest.ok());
+  const PluginRequest request{"io.nodus.test.good", "libnodus_test_good.so", *good_digest};
+  PluginLoader loader({dir_});
+  // The pinned file is in place when checked; the marker plugin replaces it right after.
+  const fs::path target = copy("good", "good");
+  set_pin_check_hook_for_test([&](const fs::path&) {
+    const fs::path other = copy("marker", "marker", "swap.tmp");
+    fs::rename(other, target);
+  });
+  auto swapped_in = loader.resolve({request});
+  ASSERT_TRUE(swapped_in.ok()) << swapped_in.status().to_string();
+  EXPECT_EQ(swapped_in->front().name(), "io.nodus.test.good");
+  EXPECT_FALSE(fs::exists(marker_)) << "the file swapped in was loaded";
+  // The other way round: an unpinned file is in place when checked, the pinned one after.
+  copy("marker", "marker", "libnodus_test_good.so");
+  set_pin_check_hook_for_test([&](const fs::path&) {
+    const fs::path other = copy("good", "good", "swap.tmp");
+    fs::rename(other, target);
+  });
+  auto swapped_out = loader.resolve({request});
+  EXPECT_FALSE(swapped_out.ok());
+  EXPECT_FALSE(fs::exists(marker_)) << "the file that failed its pin was loaded";
+}
+
+// Goal: a plugin file that others could rewrite (group- or world-writable) is refused.
+TEST_F(PinTest, WritableByOthersIsRefused) {
+  const fs::path file = copy("good", "good");
+  ASSERT_EQ(::chmod(file.c_str(), 0666), 0);
+  PluginLoader loader({dir_});
+  auto r = loader.resolve({{"io.nodus.test.good", "libnodus_test_good.so", ""}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_THAT(r.status().message(),
+              AllOf(HasSubstr("libnodus_test_good.so"), HasSubstr("group- or world-writable")));
+}
+
+// Goal: a symbolic link as the plugin file itself is not followed at open time.
+TEST_F(PinTest, SymlinkOutsideTheDirectoryIsRefused) {
+  fs::create_symlink(plugin("good", "good"), dir_ / "libnodus_test_good.so");
+  PluginLoader loader({dir_});
+  auto r = loader.resolve({{"io.nodus.test.good", "libnodus_test_good.so", ""}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kPermissionDenied);
 }
 
 // Goal: a name that no plugin directory provides is NOT_FOUND, listing the directories.

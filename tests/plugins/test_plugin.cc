@@ -2,8 +2,11 @@
 // load real shared objects, including deliberately broken ones. See CMakeLists.txt for the
 // variants. Every lifecycle call is published on the event bus as "test.lifecycle" with the
 // payload "<name>:<call>", so tests can check the order across plugins.
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -25,6 +28,17 @@
 #endif
 
 namespace {
+
+#ifdef TEST_PLUGIN_MARKER
+// Runs when the library is loaded, before any entry point: appends this process's pid to
+// $NODUS_TEST_MARKER_FILE, so a test can tell whether (and in which process) the loader ran
+// the plugin's code.
+[[maybe_unused]] const bool kMarkerWritten = [] {
+  const char* file = std::getenv("NODUS_TEST_MARKER_FILE");
+  if (file != nullptr) std::ofstream(file, std::ios::app) << ::getpid() << "\n";
+  return true;
+}();
+#endif
 
 // The capability interface this test plugin can provide.
 struct Greeter {
@@ -68,6 +82,17 @@ class TestPlugin final : public nodus::Plugin, public Greeter {
     }
     ctx_.metrics().counter("nodus_test_starts_total", "Times start() ran").inc();
     ctx_.set_role("tester");
+#ifdef TEST_PLUGIN_BUSY_MS
+    // Keeps the executor busy with back-to-back CPU-bound tasks: slow, but making progress.
+    ctx_.executor().post([this] { spin(); });
+#endif
+#ifdef TEST_PLUGIN_HANG_EXECUTOR
+    // Once ready, the executor runs a task that never returns: a truly hung instance.
+    ctx_.executor().schedule_after(std::chrono::milliseconds(500), [] {
+      while (true)
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+    });
+#endif
     return {};
   }
 
@@ -90,6 +115,17 @@ class TestPlugin final : public nodus::Plugin, public Greeter {
   }
 
  private:
+#ifdef TEST_PLUGIN_BUSY_MS
+  void spin() {
+    const auto until =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(TEST_PLUGIN_BUSY_MS);
+    volatile uint64_t sink = 0;
+    while (std::chrono::steady_clock::now() < until)
+      sink = sink + 1;
+    ctx_.executor().post([this] { spin(); });
+  }
+#endif
+
   void note(const char* what) {
     ctx_.events().publish("test.lifecycle", std::string(TEST_PLUGIN_NAME) + ":" + what);
   }

@@ -7,7 +7,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -173,6 +175,123 @@ TEST_F(SupervisorTest, VerbsStatusHealthRestartDownCleanup) {
   EXPECT_EQ(clean.exit_code, 0) << clean.err;
   EXPECT_FALSE(fs::exists(run_dir_));
   EXPECT_FALSE(fs::exists(dir_ / "data"));
+}
+
+// The absolute path of a tool on PATH (the test helpers spawn without a PATH search), or "".
+std::string tool_path(const std::string& name) {
+  RunResult which = run({"/bin/sh", "-c", "command -v " + name});
+  std::string path = which.exit_code == 0 ? which.out : "";
+  while (!path.empty() && (path.back() == '\n' || path.back() == ' '))
+    path.pop_back();
+  return path;
+}
+
+// Goal: a refused second `nodus up` on the same run directory touches nothing: the running
+// cluster's status, restart (which needs the bus socket) and down all still work.
+TEST_F(SupervisorTest, SecondUpIsRefusedAndLeavesTheClusterAlone) {
+  write_profile(spec_of(2));
+  start_up();
+  ASSERT_TRUE(wait_all_ready(2)) << up_log();
+  const std::string addr_before = read_file(run_dir_ / "control.addr");
+  RunResult second = nodus({"up", "--profile", profile_.string(), "--run-dir", run_dir_.string()});
+  EXPECT_EQ(second.exit_code, 2) << second.err;
+  EXPECT_THAT(second.err, HasSubstr("a cluster is already running in " + run_dir_.string()));
+  for (const char* name : {"control.sock", "bus.sock", "control.addr", "supervisor.lock"}) {
+    EXPECT_TRUE(fs::exists(run_dir_ / name)) << name << " was removed by the refused start";
+  }
+  EXPECT_EQ(read_file(run_dir_ / "control.addr"), addr_before);
+  const auto before = pids_of(status());
+  ASSERT_EQ(before.size(), 2u) << "status failed after the refused start";
+  RunResult restart = nodus({"restart", "1", "--run-dir", run_dir_.string()});
+  ASSERT_EQ(restart.exit_code, 0) << restart.err;
+  // The new process must reach the bus to report ready.
+  ASSERT_TRUE(wait_status([&](const std::vector<Row>& rows) {
+    return rows.size() == 2 && rows[1].state == "ready" && rows[1].pid != before.at(1);
+  })) << up_log();
+  RunResult down = nodus({"down", "--run-dir", run_dir_.string()});
+  EXPECT_EQ(down.exit_code, 0) << down.err;
+  EXPECT_EQ(up_->wait(seconds(10)), 0);
+}
+
+// Goal: the supervisor never signals a pid it has already reaped (the number may belong to
+// another process by then). strace records the supervisor thread's kill() and wait4() calls
+// through a kill -9, a restart and `nodus down`; no kill may name a pid after its wait4.
+TEST_F(SupervisorTest, NeverSignalsAReapedPid) {
+  const std::string strace = tool_path("strace");
+  ASSERT_FALSE(strace.empty()) << "strace is required (scripts/setup.sh installs it)";
+  write_profile(spec_of(2));
+  const fs::path trace = dir_ / "trace.txt";
+  up_ = std::make_unique<Child>(
+      std::vector<std::string>{strace, "-qq", "-e", "trace=kill,wait4", "-o", trace.string(),
+                               kNodus, "up", "--profile", profile_.string()},
+      dir_ / "up.log");
+  ASSERT_TRUE(wait_all_ready(2, seconds(30))) << up_log();
+  const auto before = pids_of(status());
+  ASSERT_EQ(::kill(before.at(0), SIGKILL), 0);
+  ASSERT_TRUE(wait_status([&](const std::vector<Row>& rows) {
+    return rows.size() == 2 && rows[0].state == "ready" && rows[0].pid != before.at(0);
+  })) << up_log();
+  ASSERT_EQ(nodus({"restart", "1", "--run-dir", run_dir_.string()}).exit_code, 0);
+  ASSERT_TRUE(wait_status([&](const std::vector<Row>& rows) {
+    return rows.size() == 2 && rows[1].state == "ready" && rows[1].pid != before.at(1);
+  })) << up_log();
+  ASSERT_EQ(nodus({"down", "--run-dir", run_dir_.string()}).exit_code, 0);
+  EXPECT_EQ(up_->wait(seconds(15)), 0) << up_log();
+  std::ifstream in(trace);
+  std::set<long> reaped;
+  int reaps = 0;
+  for (std::string line; std::getline(in, line);) {
+    // wait4(-1, [{WIFSIGNALED(s) && WTERMSIG(s) == SIGKILL}], WNOHANG, NULL) = 4242
+    if (line.rfind("wait4(", 0) == 0) {
+      const auto eq = line.rfind("= ");
+      const long pid = eq == std::string::npos ? 0 : std::atol(line.c_str() + eq + 2);
+      if (pid > 0) {
+        reaped.insert(pid);
+        ++reaps;
+      }
+    } else if (line.rfind("kill(", 0) == 0) {
+      const long target = std::labs(std::atol(line.c_str() + 5));
+      EXPECT_EQ(reaped.count(target), 0u) << "signalled reaped pid " << target << ": " << line;
+    }
+  }
+  EXPECT_GE(reaps, 4) << "the trace saw no reaping; is strace tracing the supervisor?";
+}
+
+// Goal: a slow instance is not a dead one. Both instances keep their executor busy with
+// back-to-back 1 s tasks while stress-ng loads both cores; neither is restarted.
+TEST_F(SupervisorTest, BusyInstancesUnderCpuStressAreNotRestarted) {
+  const std::string stress_ng = tool_path("stress-ng");
+  ASSERT_FALSE(stress_ng.empty()) << "stress-ng is required (scripts/setup.sh installs it)";
+  write_profile(spec_of(2, "busy", "io.nodus.test.busy"));
+  start_up();
+  ASSERT_TRUE(wait_all_ready(2, seconds(30))) << up_log();
+  RunResult stress = run({stress_ng, "--cpu", "2", "--timeout", "8s", "--quiet"}, {}, seconds(30));
+  EXPECT_EQ(stress.exit_code, 0) << stress.err;
+  const auto rows = status();
+  ASSERT_EQ(rows.size(), 2u);
+  for (const auto& row : rows) {
+    EXPECT_EQ(row.restarts, 0u) << "instance " << row.index << ": " << row.last_failure;
+    EXPECT_EQ(row.state, "ready") << "instance " << row.index;
+  }
+  EXPECT_THAT(up_log(), ::testing::Not(HasSubstr("is unhealthy")));
+}
+
+// Goal: an instance whose executor makes no progress for supervisor.hang_timeout_ms is hung:
+// it is restarted, and the reason names the executor.
+TEST_F(SupervisorTest, HungExecutorIsRestarted) {
+  ProfileSpec spec = spec_of(1, "hang", "io.nodus.test.hang");
+  spec.supervisor =
+      "{restart: on-failure, backoff_ms: {initial: 20, max: 200}, stop_timeout_ms: 2000,"
+      " heartbeat_ms: 100, hang_timeout_ms: 2000, crash_loop: {deaths: 3, window_s: 60}}";
+  write_profile(spec);
+  start_up();
+  ASSERT_TRUE(wait_status(
+      [](const std::vector<Row>& rows) { return rows.size() == 1 && rows[0].restarts >= 1; },
+      seconds(30)))
+      << up_log();
+  const auto rows = status();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_THAT(rows[0].last_failure, HasSubstr("executor made no progress for"));
 }
 
 // Goal: as PID 1 (own pid namespace) the supervisor reaps an orphaned grandchild and SIGTERM
