@@ -18,7 +18,7 @@ namespace nodus::bench {
 enum class TxFate {
   kCommitted,  // applied now
   kDuplicate,  // applied by an earlier attempt of the same (client id, seq): also committed
-  kRetry,      // not committed; resend unchanged
+  kRetry,      // not committed, or not known yet (TX_UNKNOWN); resend unchanged
   kNotLeader,  // resend unchanged, to the reply's leader hint when it has one
   kRejected,   // refused for good (too large, malformed, ...): `code` says why
 };

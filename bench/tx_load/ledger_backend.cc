@@ -18,6 +18,7 @@ TxResult fate_of(v1::TxCode code) {
       r.fate = TxFate::kDuplicate;
       break;
     case v1::TX_RETRY:
+    case v1::TX_UNKNOWN:  // may have committed: the resend learns its outcome
       r.fate = TxFate::kRetry;
       break;
     case v1::TX_NOT_LEADER:

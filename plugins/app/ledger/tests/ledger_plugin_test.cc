@@ -292,8 +292,9 @@ TEST_F(LedgerNode, StreamAnswersEveryBatch) {
   EXPECT_EQ(ids.size(), 3u);  // three distinct batch ids
 }
 
-// Goal: leadership moving away mid-submission gives TX_RETRY and a hint at the new leader.
-TEST_F(LedgerNode, LeaderChangeGivesRetryWithHint) {
+// Goal: leadership moving away mid-submission gives TX_UNKNOWN (the entry may still commit)
+// and a hint at the new leader; the resend learns the outcome.
+TEST_F(LedgerNode, LeaderChangeGivesUnknownWithHint) {
   fake_->set_hold(true);
   const std::string target = "127.0.0.1:" + std::to_string(grpc_port_);
   const std::string req =
@@ -314,7 +315,7 @@ TEST_F(LedgerNode, LeaderChangeGivesRetryWithHint) {
   auto reply = schema_.make("SubmitReply");
   ASSERT_TRUE(reply->ParseFromString(u.reply));
   const std::string t = text(*reply);
-  EXPECT_NE(t.find("TX_RETRY"), std::string::npos) << t;
+  EXPECT_NE(t.find("TX_UNKNOWN"), std::string::npos) << t;
   EXPECT_NE(t.find("leadership lost"), std::string::npos) << t;
   EXPECT_NE(t.find("leader_hint: \"127.0.0.1:" + std::to_string(grpc_port_ + 10) + "\""),
             std::string::npos)
@@ -415,7 +416,8 @@ TEST_F(LedgerNode, ConcurrentClients) {
   EXPECT_EQ(node_.metric_value("nodus_ledger_pending_txs"), 0);
 }
 
-// Goal: stopping the node answers a call still waiting for its commit instead of hanging.
+// Goal: stopping the node answers a call still waiting for its commit instead of hanging, and
+// does not claim the proposed transaction was not committed (TX_UNKNOWN).
 TEST_F(LedgerNode, StopAnswersWaitingCalls) {
   fake_->set_hold(true);
   const std::string target = "127.0.0.1:" + std::to_string(grpc_port_);
@@ -435,7 +437,7 @@ TEST_F(LedgerNode, StopAnswersWaitingCalls) {
   if (u.status.ok()) {
     auto reply = schema_.make("SubmitReply");
     ASSERT_TRUE(reply->ParseFromString(u.reply));
-    EXPECT_NE(text(*reply).find("TX_RETRY"), std::string::npos) << text(*reply);
+    EXPECT_NE(text(*reply).find("TX_UNKNOWN"), std::string::npos) << text(*reply);
   } else {
     EXPECT_EQ(u.status.error_code(), grpc::StatusCode::UNAVAILABLE);
   }
