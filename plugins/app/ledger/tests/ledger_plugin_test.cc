@@ -683,10 +683,45 @@ TEST_F(LedgerBounds, StreamStopsReadingAtBound) {
   EXPECT_EQ(node_.metric_value("nodus_ledger_tx_committed_total"), 6);
 }
 
+class LedgerReadBound : public LedgerNode {
+ protected:
+  std::string extra_config() const override { return "max_pending_reads: 1\n"; }
+};
+
+// Goal: reads pass admission control: with max_pending_reads reads waiting for their barrier,
+// one more is refused at once with RESOURCE_EXHAUSTED; once the barrier passes, reads work.
+TEST_F(LedgerReadBound, ReadsPastTheBoundAreRefused) {
+  fake_->set_hold_reads(true);
+  const std::string target = "127.0.0.1:" + std::to_string(grpc_port_);
+  const std::string req =
+      schema_.make("GetAccountRequest", R"(account: "treasury" linearizable: true)")
+          ->SerializeAsString();
+  auto waiting =
+      std::async(std::launch::async, [&] { return call_unary(target, "GetAccount", req); });
+  const auto give_up = std::chrono::steady_clock::now() + 30s;
+  while (fake_->held_reads() == 0 && std::chrono::steady_clock::now() < give_up) {
+    node_.executor().advance(100us);
+    std::this_thread::sleep_for(100us);
+  }
+  ASSERT_EQ(fake_->held_reads(), 1u);
+  Unary refused = run([&] { return call_unary(target, "GetAccount", req); });
+  EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << refused.status.error_message();
+  EXPECT_NE(refused.status.error_message().find("max_pending_reads"), std::string::npos);
+  fake_->set_hold_reads(false);
+  fake_->release_reads();
+  Unary first = run([&] { return waiting.get(); });
+  EXPECT_TRUE(first.status.ok()) << first.status.error_message();
+  Unary again = run([&] { return call_unary(target, "GetAccount", req); });
+  EXPECT_TRUE(again.status.ok()) << again.status.error_message();
+}
+
 // Goal: a bad config value fails start with the key's name.
 TEST(LedgerConfig, BadValueNamesKey) {
-  for (const std::string key : {"max_batch_txs: 0", "bind: not-an-ip", "genesis: {a: -1}",
-                                "max_batch_bytes: 10", "batch_delay_us: -1", "unknown_key: 1"}) {
+  for (const std::string key :
+       {"max_batch_txs: 0", "bind: not-an-ip", "genesis: {a: -1}", "max_batch_bytes: 10",
+        "batch_delay_us: -1", "unknown_key: 1", "max_dedup_entries: 0", "max_pending_reads: 0",
+        "http_max_connections: 0", "http_idle_timeout_ms: -5", "max_stream_inflight: 0"}) {
     nodus::testing::TestNode node;
     ASSERT_TRUE(node.add_plugin(FAKE_CONSENSUS_PLUGIN).ok());
     ASSERT_TRUE(node.add_plugin(LEDGER_PLUGIN, key).ok());
