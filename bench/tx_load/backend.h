@@ -18,7 +18,7 @@ namespace nodus::bench {
 enum class TxFate {
   kCommitted,  // applied now
   kDuplicate,  // applied by an earlier attempt of the same (client id, seq): also committed
-  kRetry,      // not committed; resend unchanged
+  kRetry,      // not committed, or not known yet (TX_UNKNOWN); resend unchanged
   kNotLeader,  // resend unchanged, to the reply's leader hint when it has one
   kRejected,   // refused for good (too large, malformed, ...): `code` says why
 };
@@ -36,6 +36,8 @@ struct BatchReply {
 
 // A read for --verify: the value, or nullopt when the key does not exist.
 using ReadResult = Result<std::optional<std::string>>;
+// A linearizable balance read for --verify of transfers: nullopt when the account does not exist.
+using BalanceResult = Result<std::optional<uint64_t>>;
 
 class Backend {
  public:
@@ -46,6 +48,11 @@ class Backend {
   // A linearizable read of `key` on endpoint `endpoint`; `done` runs exactly once.
   virtual void read(size_t endpoint, const std::string& key,
                     std::function<void(ReadResult)> done) = 0;
+  // A linearizable read of an account's balance (ledger only).
+  virtual void read_balance(size_t /*endpoint*/, const std::string& account,
+                            std::function<void(BalanceResult)> done) {
+    done(unimplemented("this backend has no accounts (" + account + ")"));
+  }
   // The index of endpoint host:port, added (with its channels) when it is new.
   virtual size_t endpoint_index(const std::string& host_port) = 0;
   virtual size_t endpoint_count() const = 0;

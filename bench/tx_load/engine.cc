@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <deque>
+#include <future>
 #include <random>
 #include <thread>
 #include <utility>
@@ -130,6 +131,7 @@ void LoadEngine::on_reply(Op* op, size_t endpoint, BatchReply reply) {
             break;
           case TxFate::kRejected:
             ++report_.rejected[r.code];
+            ++client.rejected;
             break;
         }
       }
@@ -334,7 +336,80 @@ void LoadEngine::compute_gap() {
   }
 }
 
+std::optional<BalanceResult> LoadEngine::read_balance_blocking(const std::string& account,
+                                                               size_t first) {
+  const size_t endpoints = backend_.endpoint_count();
+  for (uint32_t attempt = 0; attempt < kVerifyRounds * endpoints; ++attempt) {
+    std::promise<BalanceResult> got;
+    outstanding_rpcs_.fetch_add(1);
+    backend_.read_balance((first + attempt) % endpoints, account, [&](BalanceResult r) {
+      got.set_value(std::move(r));
+      outstanding_rpcs_.fetch_sub(1);
+    });
+    BalanceResult r = got.get_future().get();
+    if (r.ok()) return r;
+    std::fprintf(stderr, "tx-load: verify: %s: %s\n", account.c_str(),
+                 r.status().to_string().c_str());
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return std::nullopt;
+}
+
+// Transfers: client c's account must hold kFunding (if its mint applied) minus the transfers
+// applied, which are at least the acknowledged ones (else some were lost) and at most the
+// acknowledged plus the undecided ones (else one applied twice); the sink must hold exactly the
+// sum of what left the accounts (conservation).
+void LoadEngine::run_verify_transfers() {
+  VerifyReport& v = report_.verify;
+  v.ran = true;
+  uint64_t moved = 0;
+  for (uint32_t c = 0; c < clients_.size(); ++c) {
+    ClientState& client = *clients_[c];
+    auto r = read_balance_blocking(payload_.account(c), client.endpoint.load());
+    if (!r) {
+      ++v.read_errors;
+      continue;
+    }
+    std::lock_guard lock(mu_);
+    const uint64_t sent = client.next_seq.load() - 1;
+    const uint64_t acked = client.acked.size();
+    const bool mint_acked =
+        std::find(client.acked.begin(), client.acked.end(), 1) != client.acked.end();
+    const uint64_t transfers_acked = acked - (mint_acked ? 1 : 0);
+    const uint64_t undecided = sent >= acked + client.rejected ? sent - acked - client.rejected : 0;
+    // A transfer cannot create its source account: no account means the mint never applied.
+    const uint64_t funded = (*r)->has_value() ? Payload::kFunding : 0;
+    const uint64_t balance = (*r)->value_or(0);
+    const uint64_t applied = funded >= balance ? funded - balance : 0;
+    v.checked += acked;
+    if (applied < transfers_acked) {
+      v.lost += transfers_acked - applied;
+      std::fprintf(stderr, "tx-load: verify: %s holds %llu: %llu acknowledged transfers missing\n",
+                   payload_.account(c).c_str(), static_cast<unsigned long long>(balance),
+                   static_cast<unsigned long long>(transfers_acked - applied));
+    } else if (applied > transfers_acked + undecided) {
+      v.duplicated += applied - transfers_acked - undecided;
+      std::fprintf(stderr,
+                   "tx-load: verify: %s holds %llu: %llu more transfers applied than sent\n",
+                   payload_.account(c).c_str(), static_cast<unsigned long long>(balance),
+                   static_cast<unsigned long long>(applied - transfers_acked - undecided));
+    }
+    if (mint_acked && funded == 0) ++v.lost;  // an acknowledged mint that did not apply
+    moved += applied;
+  }
+  auto sink = read_balance_blocking(payload_.sink(), 0);
+  if (!sink) {
+    ++v.read_errors;
+  } else if ((*sink)->value_or(0) != moved) {
+    v.conservation_errors = 1;
+    std::fprintf(stderr, "tx-load: verify: the sink holds %llu, the accounts lost %llu\n",
+                 static_cast<unsigned long long>((*sink)->value_or(0)),
+                 static_cast<unsigned long long>(moved));
+  }
+}
+
 void LoadEngine::run_verify() {
+  if (options_.transfers) return run_verify_transfers();
   struct Read {
     uint32_t client;
     uint64_t seq;

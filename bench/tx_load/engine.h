@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,10 @@ struct VerifyReport {
   uint64_t checked = 0;      // acknowledged transactions read back
   uint64_t lost = 0;         // acknowledged, but the key is missing or holds another value
   uint64_t read_errors = 0;  // reads that failed on every endpoint (not counted as lost)
+  // --workload transfer: transfers applied beyond the acknowledged and undecided ones (one
+  // applied twice), and whether the balances sum to what was minted (1: they do not).
+  uint64_t duplicated = 0;
+  uint64_t conservation_errors = 0;
 };
 
 struct LoadReport {
@@ -70,6 +75,7 @@ class LoadEngine {
     std::atomic<uint64_t> next_seq{1};
     std::atomic<size_t> endpoint{0};
     std::vector<uint64_t> acked;  // seqs, for --verify (guarded by mu_)
+    uint64_t rejected = 0;        // transactions refused for good (guarded by mu_)
   };
 
   Op* new_op(uint32_t client, Clock::time_point due);
@@ -80,6 +86,9 @@ class LoadEngine {
   void dispatch_due_retries(Clock::time_point now);
   void print_progress(Clock::time_point now);
   void run_verify();
+  void run_verify_transfers();
+  // One balance read, retried on the next endpoints until it succeeds (nullopt: it never did).
+  std::optional<BalanceResult> read_balance_blocking(const std::string& account, size_t first);
   void compute_gap();
 
   const TxLoadOptions& options_;

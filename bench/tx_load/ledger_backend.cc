@@ -18,6 +18,7 @@ TxResult fate_of(v1::TxCode code) {
       r.fate = TxFate::kDuplicate;
       break;
     case v1::TX_RETRY:
+    case v1::TX_UNKNOWN:  // may have committed: the resend learns its outcome
       r.fate = TxFate::kRetry;
       break;
     case v1::TX_NOT_LEADER:
@@ -40,6 +41,17 @@ v1::Transaction LedgerBackend::make_tx(const Payload& payload, uint32_t client, 
   v1::Transaction tx;
   tx.set_client_id(payload.client_id(client));
   tx.set_seq(seq);
+  if (payload.transfers()) {
+    if (seq == 1) {
+      tx.mutable_mint()->set_account(payload.account(client));
+      tx.mutable_mint()->set_amount(Payload::kFunding);
+    } else {
+      tx.mutable_transfer()->set_from(payload.account(client));
+      tx.mutable_transfer()->set_to(payload.sink());
+      tx.mutable_transfer()->set_amount(1);
+    }
+    return tx;
+  }
   v1::Put* put = tx.mutable_put();
   put->set_key(payload.key(client, seq));
   put->set_value(payload.value(client, seq));
@@ -114,6 +126,34 @@ void LedgerBackend::read(size_t endpoint, const std::string& key,
           result = from_grpc(s);
         } else if (call->resp.found()) {
           result = std::optional<std::string>(call->resp.value());
+        }
+        auto finish = std::move(call->done);
+        delete call;
+        finish(std::move(result));
+      });
+}
+
+void LedgerBackend::read_balance(size_t endpoint, const std::string& account,
+                                 std::function<void(BalanceResult)> done) {
+  struct Call {
+    grpc::ClientContext ctx;
+    v1::GetAccountRequest req;
+    v1::GetAccountReply resp;
+    std::function<void(BalanceResult)> done;
+  };
+  auto* call = new Call;
+  call->done = std::move(done);
+  call->ctx.set_deadline(deadline_after(rpc_timeout_ms_));
+  call->req.set_account(account);
+  call->req.set_linearizable(true);
+  stubs_.stub(endpoint, 0)
+      ->async()
+      ->GetAccount(&call->ctx, &call->req, &call->resp, [call](grpc::Status s) {
+        BalanceResult result = std::optional<uint64_t>();
+        if (!s.ok()) {
+          result = from_grpc(s);
+        } else if (call->resp.found()) {
+          result = std::optional<uint64_t>(call->resp.balance());
         }
         auto finish = std::move(call->done);
         delete call;

@@ -22,6 +22,8 @@ class LedgerBackend final : public Backend {
   void submit(size_t endpoint, uint32_t client, const std::vector<uint64_t>& seqs,
               std::function<void(BatchReply)> done) override;
   void read(size_t endpoint, const std::string& key, std::function<void(ReadResult)> done) override;
+  void read_balance(size_t endpoint, const std::string& account,
+                    std::function<void(BalanceResult)> done) override;
   size_t endpoint_index(const std::string& host_port) override {
     return stubs_.index_of(host_port);
   }

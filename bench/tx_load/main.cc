@@ -58,6 +58,7 @@ int main(int argc, char** argv) {
   }
   Payload payload(shape.run_id, shape.value_bytes);
   payload.set_key_space(options.key_space);
+  payload.set_transfers(options.transfers);
   std::unique_ptr<Backend> backend;
   if (options.target == TargetKind::kEtcd) {
     backend = std::make_unique<EtcdBackend>(options.endpoints, options.connections,
@@ -81,7 +82,11 @@ int main(int argc, char** argv) {
     std::cerr << "nodus-tx-load: cannot write " << options.timeline_path << "\n";
     return 2;
   }
-  if (report.verify.ran && (report.verify.lost != 0 || report.verify.read_errors != 0)) return 3;
+  if (report.verify.ran &&
+      (report.verify.lost != 0 || report.verify.read_errors != 0 || report.verify.duplicated != 0 ||
+       report.verify.conservation_errors != 0)) {
+    return 3;
+  }
   if (report.committed_total == 0) return 4;
   return 0;
 }

@@ -83,6 +83,9 @@ cluster (KV.Put) with Put transactions, and reports committed tx/s and latency.
   --verify-concurrency N  reads in flight during --verify [64]
   --key-space N         keys per client (key = seq mod N): a bounded working set that is
                         overwritten, like etcd's --key-space-size [every tx a new key]
+  --workload W          put: a Put per transaction; transfer: each client mints into its own
+                        account once, then moves 1 per transaction to a sink account; --verify
+                        then checks balances and conservation [put]
   --json FILE           write the result as JSON (- for stdout)
   --timeline FILE       write the per-millisecond commit timeline as CSV
   --run-id ID           names the client ids and keys of this run [random]
@@ -132,6 +135,14 @@ Result<TxLoadOptions> parse_args(const std::vector<std::string>& args) {
       {"--drain", double_into(&o.drain_s, 0)},
       {"--verify-concurrency", uint_into(&o.verify_concurrency, 1, 10000)},
       {"--key-space", uint_into(&o.key_space, 1, 1u << 30)},
+      {"--workload",
+       [&o](const std::string& flag, const std::string& v) -> Status {
+         if (v != "put" && v != "transfer") {
+           return invalid_argument(flag + ": must be put or transfer, not '" + v + "'");
+         }
+         o.transfers = v == "transfer";
+         return ok_status();
+       }},
       {"--json",
        [&o](const std::string&, const std::string& v) {
          o.json_path = v;
@@ -178,6 +189,9 @@ Result<TxLoadOptions> parse_args(const std::vector<std::string>& args) {
     NODUS_RETURN_IF_ERROR(handler->second(flag, value));
   }
   if (o.endpoints.empty()) return invalid_argument("--targets: at least one host:port is needed");
+  if (o.transfers && (o.key_space != 0 || o.target == TargetKind::kEtcd)) {
+    return invalid_argument("--workload: transfer is for the ledger, without --key-space");
+  }
   if (o.verify && o.key_space != 0) {
     return invalid_argument("--key-space: --verify needs a key per transaction; drop one");
   }

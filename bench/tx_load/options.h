@@ -31,6 +31,9 @@ struct TxLoadOptions {
   uint32_t rpc_timeout_ms = 2000;
   double drain_s = 10;  // after the run: how long unfinished retries may take
   bool verify = false;  // read back every acknowledged key at the end
+  // Ledger only: "put" (a new key per transaction) or "transfer" (see payload.h); --verify of
+  // transfers reads the balances instead of keys.
+  bool transfers = false;
   // Keys per client: 0 = a new key for every transaction; N = seq % N, a working set of
   // clients * N keys that a long run overwrites instead of growing the state forever.
   uint32_t key_space = 0;

@@ -138,5 +138,22 @@ TEST(OptionsTest, TxBytesSizesTheEncodedTransaction) {
   EXPECT_FALSE(LedgerBackend::value_bytes_for_tx_bytes("a1b2c3d4", 10).ok());
 }
 
+// Goal: --workload picks Puts or transfers; a bad value, or transfers where they cannot work
+// (etcd, --key-space), is refused naming the flag.
+TEST(OptionsTest, Workload) {
+  auto t = parse_args({"--targets", "127.0.0.1:1", "--workload", "transfer"});
+  ASSERT_TRUE(t.ok()) << t.status().to_string();
+  EXPECT_TRUE(t->transfers);
+  auto p = parse_args({"--targets", "127.0.0.1:1"});
+  ASSERT_TRUE(p.ok());
+  EXPECT_FALSE(p->transfers);
+  auto bad = parse_args({"--targets", "127.0.0.1:1", "--workload", "swap"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("--workload"), std::string::npos);
+  auto etcd = parse_args({"--targets", "127.0.0.1:1", "--etcd", "--workload", "transfer"});
+  ASSERT_FALSE(etcd.ok());
+  EXPECT_NE(etcd.status().message().find("--workload"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace nodus::bench

@@ -28,6 +28,15 @@ class Payload {
   void set_key_space(uint32_t key_space) { key_space_ = key_space; }
   const std::string& run_id() const { return run_id_; }
 
+  // --workload transfer: a client's seq 1 mints kFunding into its own account, every later seq
+  // transfers 1 from it to the run's sink account (so the money is conserved and a transfer
+  // applied twice, or lost, shows in the balances).
+  static constexpr uint64_t kFunding = 1'000'000'000'000;
+  void set_transfers(bool transfers) { transfers_ = transfers; }
+  bool transfers() const { return transfers_; }
+  std::string account(uint32_t client) const { return client_id(client) + "/acct"; }
+  std::string sink() const { return "tx" + run_id_ + "-sink"; }
+
   // Eight random hex digits (from std::random_device).
   static std::string random_run_id();
 
@@ -35,6 +44,7 @@ class Payload {
   std::string run_id_;
   uint32_t value_bytes_;
   uint32_t key_space_ = 0;
+  bool transfers_ = false;
 };
 
 }  // namespace nodus::bench

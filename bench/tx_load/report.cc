@@ -78,7 +78,8 @@ std::string report_json(const TxLoadOptions& o, const RunShape& shape, const Loa
     << ",\"max_commit_gap_at_ms\":" << r.max_commit_gap_at_ms;
   if (r.verify.ran) {
     j << ",\"verify\":{\"checked\":" << r.verify.checked << ",\"lost\":" << r.verify.lost
-      << ",\"read_errors\":" << r.verify.read_errors << "}";
+      << ",\"read_errors\":" << r.verify.read_errors << ",\"duplicated\":" << r.verify.duplicated
+      << ",\"conservation_errors\":" << r.verify.conservation_errors << "}";
   }
   j << "}\n";
   return j.str();
@@ -107,7 +108,12 @@ std::string report_text(const TxLoadOptions& o, const RunShape& shape, const Loa
     << r.max_commit_gap_at_ms << " ms)\n";
   if (r.verify.ran) {
     t << "verify     " << r.verify.checked << " acknowledged read back, lost " << r.verify.lost
-      << ", read errors " << r.verify.read_errors << "\n";
+      << ", read errors " << r.verify.read_errors;
+    if (o.transfers) {
+      t << ", applied twice " << r.verify.duplicated << ", conservation "
+        << (r.verify.conservation_errors == 0 ? "holds" : "VIOLATED");
+    }
+    t << "\n";
   }
   return t.str();
 }

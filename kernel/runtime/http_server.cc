@@ -245,8 +245,19 @@ void HttpServer::accept_next() {
       return;
     }
     if (connections_.load(std::memory_order_relaxed) >= kConnectionsMax) {
+      // Over the bound: shed load rather than queue without limit, with one short answer that
+      // says why (non-blocking: a client that does not read gets nothing and a close).
+      static const std::string kBody =
+          "too many connections (" + std::to_string(kConnectionsMax) + "); retry later\n";
+      static const std::string kBusy =
+          "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+          "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
+          std::to_string(kBody.size()) + "\r\n\r\n" + kBody;
       boost::system::error_code ignored;
-      socket.close(ignored);  // over the bound: shed load rather than queue without limit
+      socket.non_blocking(true, ignored);
+      (void)socket.write_some(asio::buffer(kBusy), ignored);
+      socket.shutdown(tcp::socket::shutdown_both, ignored);
+      socket.close(ignored);
     } else {
       connections_.fetch_add(1, std::memory_order_relaxed);
       auto session = std::make_shared<Session>(*this, std::move(socket));

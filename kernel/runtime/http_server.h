@@ -4,7 +4,8 @@
 // so a slow scrape never touches the node's executor. It serves GET and HEAD on exact paths
 // (404 for others, 405 for other methods, 400 for malformed requests, 431 for headers over
 // 8 KiB), closes every connection after its response, drops a connection that sends no
-// complete request within 5 s, and serves at most kConnectionsMax connections at once.
+// complete request within 5 s, and serves at most kConnectionsMax connections at once (one
+// more gets a 503 and is closed). A failed accept() (EMFILE) is retried after a pause.
 // Handlers run on the server thread and must be thread-safe with respect to what they read.
 //
 //   HttpServer server;

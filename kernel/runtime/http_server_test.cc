@@ -5,8 +5,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <sys/resource.h>
+
 #include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <filesystem>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -161,6 +168,103 @@ TEST(HttpServerStandaloneTest, StopClosesIdleConnections) {
   server.reset();
   HttpServer again;
   EXPECT_TRUE(again.listen("127.0.0.1", port).ok());
+}
+
+// A connected client socket (5 s receive timeout), or -1.
+int connect_to(uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Everything until the server closes; "<timeout>" when it did not within 10 s.
+std::string read_until_close(int fd) {
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n > 0) {
+      out.append(buf, static_cast<size_t>(n));
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) out += "<timeout>";
+    return out;
+  }
+}
+
+// Past kConnectionsMax open connections one more gets a 503 and is closed; once they close,
+// requests are served again.
+TEST_F(HttpServerTest, ConnectionCapAnswers503) {
+  std::vector<int> held;
+  for (size_t i = 0; i < HttpServer::kConnectionsMax; ++i)
+    held.push_back(connect_to(server_.port()));
+  // The server may not have accepted the last ones yet: retry until one is refused.
+  std::string refused;
+  for (int attempt = 0; attempt < 200 && refused.find("503") == std::string::npos; ++attempt) {
+    const int fd = connect_to(server_.port());
+    refused = read_until_close(fd);
+    ::close(fd);
+  }
+  EXPECT_THAT(refused, StartsWith("HTTP/1.1 503"));
+  EXPECT_THAT(refused, HasSubstr("too many connections"));
+  for (int fd : held)
+    ::close(fd);
+  std::string served;
+  for (int attempt = 0; attempt < 200 && served.find("200 OK") == std::string::npos; ++attempt)
+    served = exchange(server_.port(), "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_THAT(served, StartsWith("HTTP/1.1 200"));
+}
+
+// A connection that sends nothing is closed after kReadTimeout (here: before the client's own
+// 10 s receive timeout).
+TEST_F(HttpServerTest, SilentConnectionIsClosed) {
+  const int fd = connect_to(server_.port());
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(read_until_close(fd), "");
+  ::close(fd);
+}
+
+// After accept() fails for lack of file descriptors the server accepts again once there are.
+TEST_F(HttpServerTest, AcceptSurvivesEmfile) {
+  rlimit old{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
+  int open_fds = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    (void)e;
+    ++open_fds;
+  }
+  rlimit tight = old;
+  tight.rlim_cur = static_cast<rlim_t>(open_fds + 4);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &tight), 0);
+  std::vector<int> fds;
+  for (int i = 0; i < 16; ++i) {
+    const int fd = connect_to(server_.port());
+    if (fd < 0) break;
+    fds.push_back(fd);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // let the server accept it
+  }
+  // Free one descriptor for one more connection: it waits for an accept() with none left.
+  if (!fds.empty()) {
+    ::close(fds.back());
+    fds.pop_back();
+  }
+  if (const int fd = connect_to(server_.port()); fd >= 0) fds.push_back(fd);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &old), 0);
+  for (int fd : fds)
+    ::close(fd);
+  EXPECT_THAT(exchange(server_.port(), "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"),
+              StartsWith("HTTP/1.1 200"));
 }
 
 }  // namespace

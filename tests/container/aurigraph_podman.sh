@@ -106,8 +106,8 @@ if ((has_ledger)); then
     body="{\"client_id\":\"lane-$$\",\"seq\":$seq,\"mint\":$mint}"
     result=""
     # Spread over the instances (followers forward to the leader). While a leader is being
-    # elected the answer is 503 TX_RETRY: resend as is; a resend of a transaction that did
-    # commit is TX_DUPLICATE, which also means committed.
+    # elected the answer is 503 TX_RETRY or TX_UNKNOWN: resend as is; a resend of a
+    # transaction that did commit is TX_DUPLICATE, which also means committed.
     for attempt in $(seq 1 100); do
       i=$(((seq + attempt) % instances))
       curl -s -o "$work/tx.out" -XPOST "127.0.0.1:$(host_port $((9003 + 10 * i)))/v1/tx" \

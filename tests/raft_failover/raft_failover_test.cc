@@ -1,8 +1,11 @@
 // Raft + ledger as real processes under `nodus up`: the leader is killed (kill -9) or frozen
-// (SIGSTOP for 2 s) while nodus-tx-load writes at a fixed rate with --verify, on 3- and
-// 5-instance clusters. Pass/fail is about outcomes only: a leader exists afterwards and no
-// acknowledged transaction is lost. How long the cluster went without a leader and without
-// commits is printed into the test log (the benchmark reports it), never asserted.
+// (SIGSTOP for 2 s) while two nodus-tx-load runs write at a fixed rate with --verify, on 3- and
+// 5-instance clusters: one of Puts (idempotent: a replay would not show) and one of transfers
+// (a transfer applied twice or lost shows in the balances, and the money must be conserved).
+// Pass/fail is about outcomes only: a leader exists afterwards and no acknowledged transaction
+// is lost, none is applied twice, and the balances sum to what was minted. How long the cluster
+// went without a leader and without commits is printed into the test log (the benchmark reports
+// it), never asserted.
 #include <signal.h>
 
 #include <chrono>
@@ -102,10 +105,11 @@ class RaftFailoverTest : public SupervisorTest {
     return leader.value_or(Row{});
   }
 
-  // nodus-tx-load at a fixed rate with --verify, in the background.
-  std::unique_ptr<Child> start_load(double seconds) {
-    json_ = dir_ / "load.json";
+  // nodus-tx-load at a fixed rate with --verify, in the background: `workload` put or transfer.
+  std::unique_ptr<Child> start_load(double seconds, const std::string& workload) {
     return std::make_unique<Child>(std::vector<std::string>{kTxLoad,
+                                                            "--workload",
+                                                            workload,
                                                             "--targets",
                                                             grpc_targets(),
                                                             "--clients",
@@ -113,7 +117,7 @@ class RaftFailoverTest : public SupervisorTest {
                                                             "--batch",
                                                             "10",
                                                             "--rate",
-                                                            "2000",
+                                                            "1000",
                                                             "--warmup",
                                                             "0",
                                                             "--duration",
@@ -125,28 +129,31 @@ class RaftFailoverTest : public SupervisorTest {
                                                             "--verify",
                                                             "--no-progress",
                                                             "--json",
-                                                            json_.string()},
-                                   dir_ / "load.log");
+                                                            (dir_ / (workload + ".json")).string()},
+                                   dir_ / (workload + ".log"));
   }
 
   // Waits for the load generator and checks what it proved: writes were acknowledged, and
   // every acknowledged one reads back from the cluster.
-  void expect_nothing_lost(Child& load) {
+  void expect_nothing_lost(Child& load, const std::string& workload) {
     const int code = load.wait(std::chrono::seconds(60));
-    const std::string log = read_file(dir_ / "load.log");
-    const std::string json = read_file(json_);
-    std::cout << "nodus-tx-load:\n" << log << json;
-    ASSERT_EQ(code, 0) << "nodus-tx-load failed (3 = acknowledged writes lost)\n" << log;
+    const std::string log = read_file(dir_ / (workload + ".log"));
+    const std::string json = read_file(dir_ / (workload + ".json"));
+    std::cout << "nodus-tx-load --workload " << workload << ":\n" << log << json;
+    ASSERT_EQ(code, 0) << "nodus-tx-load failed (3 = acknowledged writes lost, a transfer "
+                          "applied twice, or money not conserved)\n"
+                       << log;
     EXPECT_GT(json_number(json, "committed_total"), 0);
     EXPECT_EQ(json_number(json, "lost"), 0) << json;
     EXPECT_EQ(json_number(json, "read_errors"), 0) << json;
+    EXPECT_EQ(json_number(json, "duplicated"), 0) << json;
+    EXPECT_EQ(json_number(json, "conservation_errors"), 0) << json;
     EXPECT_EQ(json_number(json, "checked"), json_number(json, "committed_total")) << json;
   }
 
   void leader_fault_under_load(int instances, bool freeze);
 
   int instances_ = 0;
-  fs::path json_;
 };
 
 // Runs the scenario on a fresh cluster: load for 6 s; 2 s in, the leader is killed (kill -9)
@@ -154,7 +161,8 @@ class RaftFailoverTest : public SupervisorTest {
 void RaftFailoverTest::leader_fault_under_load(int instances, bool freeze) {
   const Row old = start_cluster(instances, freeze ? 1000 : 100);
   ASSERT_GT(old.pid, 0);
-  auto load = start_load(6);
+  auto puts = start_load(6, "put");
+  auto transfers = start_load(6, "transfer");
   std::this_thread::sleep_for(std::chrono::seconds(2));
   const auto fault_at = Clock::now();
   const auto ms_since_fault = [&] {
@@ -215,11 +223,12 @@ void RaftFailoverTest::leader_fault_under_load(int instances, bool freeze) {
         << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - resumed_at).count()
         << " ms after SIGCONT\n";
   }
-  expect_nothing_lost(*load);
+  expect_nothing_lost(*puts, "put");
+  expect_nothing_lost(*transfers, "transfer");
 }
 
-// Goal: kill -9 of the leader of a 3-node cluster under load: a new leader takes over and no
-// acknowledged transaction is lost.
+// Goal: kill -9 of the leader of a 3-node cluster under load: a new leader takes over, no
+// acknowledged Put or transfer is lost, no transfer applies twice, money is conserved.
 TEST_F(RaftFailoverTest, KillLeaderThreeNodes) {
   leader_fault_under_load(3, false);
 }

@@ -1,5 +1,6 @@
 #include "batcher.h"
 
+#include <algorithm>
 #include <cctype>
 #include <utility>
 
@@ -34,7 +35,7 @@ Batcher::Batcher(Executor& executor, Clock& clock, Consensus& consensus, Batcher
                  Metrics* metrics)
     : executor_(executor), clock_(clock), consensus_(consensus), options_(options) {
   if (metrics == nullptr) return;
-  for (int c = TX_DUPLICATE; c <= TX_OVERFLOW; ++c) {
+  for (int c = TX_DUPLICATE; c < TxCode_ARRAYSIZE; ++c) {
     rejected_[c] = &metrics->counter("nodus_ledger_tx_rejected_total",
                                      "Transactions answered with a rejection, by reason",
                                      {{"reason", tx_code_label(static_cast<TxCode>(c))}});
@@ -52,11 +53,12 @@ Batcher::~Batcher() {
   if (timer_ != kNoTimer) executor_.cancel(timer_);
 }
 
-void Batcher::submit(std::vector<Transaction> txs, Done done) {
+void Batcher::submit(std::vector<Transaction> txs, Done done, TimePoint deadline) {
   const uint64_t id = next_request_++;
   Request& req = requests_[id];
   req.done = std::move(done);
   req.start = clock_.now();
+  req.deadline = deadline;
   req.results.resize(txs.size());
   req.remaining = txs.size();
   for (size_t i = 0; i < txs.size(); ++i) {
@@ -98,6 +100,7 @@ void Batcher::submit(std::vector<Transaction> txs, Done done) {
     *building_.add_txs() = std::move(txs[i]);
     building_slots_.push_back({id, i});
     building_bytes_ += size;
+    building_deadline_ = std::min(building_deadline_, deadline);
     ++pending_txs_;
     if (static_cast<size_t>(building_.txs_size()) >= options_.max_batch_txs ||
         building_bytes_ >= options_.max_batch_bytes) {
@@ -120,6 +123,8 @@ void Batcher::flush() {
     executor_.cancel(timer_);
     timer_ = kNoTimer;
   }
+  if (building_deadline_ <= clock_.now()) drop_expired();
+  building_deadline_ = TimePoint::max();
   if (building_.txs_size() == 0) return;
   if (batch_size_ != nullptr) batch_size_->observe(static_cast<double>(building_.txs_size()));
   std::string command = building_.SerializeAsString();
@@ -136,6 +141,34 @@ void Batcher::flush() {
   });
 }
 
+void Batcher::drop_expired() {
+  const TimePoint now = clock_.now();
+  Batch kept;
+  std::vector<Slot> kept_slots;
+  std::vector<uint64_t> touched;
+  for (int i = 0; i < building_.txs_size(); ++i) {
+    const Slot slot = building_slots_[static_cast<size_t>(i)];
+    auto it = requests_.find(slot.request);
+    if (it != requests_.end() && it->second.deadline <= now) {
+      TxResult r;
+      r.set_code(TX_RETRY);
+      r.set_reason("the request's deadline passed before it was proposed; nothing was proposed");
+      complete_slot(slot, std::move(r));
+      touched.push_back(slot.request);
+      --pending_txs_;
+      continue;
+    }
+    *kept.add_txs() = std::move(*building_.mutable_txs(i));
+    kept_slots.push_back(slot);
+  }
+  building_ = std::move(kept);
+  building_slots_ = std::move(kept_slots);
+  building_bytes_ = building_.ByteSizeLong();
+  if (pending_gauge_ != nullptr) pending_gauge_->set(static_cast<double>(pending_txs_));
+  for (uint64_t id : touched)
+    finish_if_done(id);
+}
+
 void Batcher::on_proposed(uint64_t proposal, Result<ProposeResult> result) {
   auto it = inflight_.find(proposal);
   if (it == inflight_.end()) return;  // answered already by fail_all()
@@ -146,13 +179,26 @@ void Batcher::on_proposed(uint64_t proposal, Result<ProposeResult> result) {
 
   BatchResult applied;
   std::string failure;
+  TxCode failure_code = TX_UNKNOWN;
   if (!result.ok()) {
-    failure = "not committed (" + result.status().to_string() + "); resend as is";
+    // The consensus contract: these codes mean the command never reached a log. Every other
+    // error (UNAVAILABLE: leadership lost or no answer to a forward; DEADLINE_EXCEEDED) leaves
+    // it possibly committed, so "retry" would be a lie: a rejection seen now could become a
+    // success, and a caller that gives up could see its transfer happen anyway.
+    const StatusCode code = result.status().code();
+    if (code == StatusCode::kResourceExhausted || code == StatusCode::kInvalidArgument ||
+        code == StatusCode::kFailedPrecondition) {
+      failure_code = TX_RETRY;
+      failure = "not committed (" + result.status().to_string() + "); resend as is";
+    } else {
+      failure = "outcome unknown: the proposal may still commit (" + result.status().to_string() +
+                "); resend the same (client_id, seq) to learn its outcome";
+    }
   } else if (!applied.ParseFromString(result->response) || applied.count() != slots.size() ||
              applied.positions_size() != applied.results_size()) {
-    // Cannot happen with a matching state machine; the retry is safe (dedup drops it).
+    // Cannot happen with a matching state machine; a resend returns the recorded outcomes.
     failure = "committed at index " + std::to_string(result->index) +
-              " but its results could not be read; resend as is";
+              " but its results could not be read; resend as is to learn them";
   }
   std::vector<uint64_t> touched;
   touched.reserve(slots.size());
@@ -164,7 +210,7 @@ void Batcher::on_proposed(uint64_t proposal, Result<ProposeResult> result) {
   for (size_t i = 0; i < slots.size(); ++i) {
     TxResult r;
     if (!failure.empty()) {
-      r.set_code(TX_RETRY);
+      r.set_code(failure_code);
       r.set_reason(failure);
     } else if (exception_at[i] >= 0) {
       r = std::move(*applied.mutable_results(exception_at[i]));
@@ -204,7 +250,7 @@ void Batcher::finish_if_done(uint64_t request_id) {
 
 void Batcher::count(const TxResult& r) {
   const int c = static_cast<int>(r.code());
-  if (c > 0 && c <= TX_OVERFLOW && rejected_[c] != nullptr) rejected_[c]->inc();
+  if (c > 0 && c < TxCode_ARRAYSIZE && rejected_[c] != nullptr) rejected_[c]->inc();
 }
 
 void Batcher::fail_all(const std::string& reason) {
@@ -212,22 +258,28 @@ void Batcher::fail_all(const std::string& reason) {
     executor_.cancel(timer_);
     timer_ = kNoTimer;
   }
-  std::vector<Slot> slots = std::move(building_slots_);
+  // Not proposed yet: certainly not committed. Proposed: consensus may still commit them.
+  std::vector<std::pair<Slot, TxCode>> slots;
+  for (const Slot& s : building_slots_)
+    slots.emplace_back(s, TX_RETRY);
   building_slots_.clear();
   building_.Clear();
   building_bytes_ = 0;
-  for (auto& [id, s] : inflight_)
-    slots.insert(slots.end(), s.begin(), s.end());
+  building_deadline_ = TimePoint::max();
+  for (auto& [id, in] : inflight_) {
+    for (const Slot& s : in)
+      slots.emplace_back(s, TX_UNKNOWN);
+  }
   inflight_.clear();
   pending_txs_ = 0;
   if (pending_gauge_ != nullptr) pending_gauge_->set(0);
-  // Requests with unanswered slots are answered in id order.
-  for (const Slot& s : slots) {
-    auto it = requests_.find(s.request);
-    if (it == requests_.end()) continue;
+  for (const auto& [s, code] : slots) {
     TxResult r;
-    r.set_code(TX_RETRY);
-    r.set_reason(reason);
+    r.set_code(code);
+    r.set_reason(code == TX_RETRY ? reason + " (not proposed)"
+                                  : reason +
+                                        " (proposed; outcome unknown: resend the same "
+                                        "(client_id, seq) to learn it)");
     complete_slot(s, std::move(r));
   }
   std::vector<uint64_t> ids;

@@ -5,7 +5,11 @@
 // being built, which is proposed when it reaches max_batch_txs or max_batch_bytes, or
 // batch_delay after its first transaction, whichever comes first; any number of proposals may
 // be in flight. A request's reply is sent when the last batch holding one of its transactions
-// was applied. A failed proposal answers every transaction in it with TX_RETRY and the reason.
+// was applied. A proposal that failed for certain before reaching the log (flow control, too
+// large, not started) answers its transactions TX_RETRY; one whose fate is open (leadership
+// lost, timeout, a forward that got no answer, shutdown) answers TX_UNKNOWN: it may still
+// commit, and a resend of the same (client_id, seq) returns its outcome. A request whose
+// deadline passed before its batch was proposed is dropped from the batch (TX_RETRY).
 //
 //   Batcher b(ctx.executor(), ctx.clock(), *consensus, options, &ctx.metrics());
 //   b.submit(std::move(txs), [](std::vector<TxResult> results) { reply(results); });
@@ -48,7 +52,8 @@ class Batcher {
   Batcher& operator=(const Batcher&) = delete;
 
   // Queues one client request; `done` runs on the executor with one result per transaction.
-  void submit(std::vector<Transaction> txs, Done done);
+  // Transactions not yet proposed at `deadline` (the client gave up) are never proposed.
+  void submit(std::vector<Transaction> txs, Done done, TimePoint deadline = TimePoint::max());
   // Proposes the batch being built now (also what the timer does).
   void flush();
   // Answers every pending transaction with TX_RETRY (on stop); later consensus callbacks for
@@ -66,6 +71,7 @@ class Batcher {
     size_t remaining = 0;
     Done done;
     TimePoint start;
+    TimePoint deadline = TimePoint::max();
   };
   struct Slot {
     uint64_t request = 0;
@@ -76,6 +82,8 @@ class Batcher {
   void complete_slot(const Slot& slot, TxResult result);
   void finish_if_done(uint64_t request_id);
   void count(const TxResult& r);
+  // Answers the building batch's transactions of expired requests and takes them out.
+  void drop_expired();
 
   Executor& executor_;
   Clock& clock_;
@@ -87,12 +95,13 @@ class Batcher {
   Batch building_;
   std::vector<Slot> building_slots_;
   size_t building_bytes_ = 0;
+  TimePoint building_deadline_ = TimePoint::max();  // earliest deadline in building_
   TimerId timer_ = kNoTimer;
   std::map<uint64_t, std::vector<Slot>> inflight_;
   uint64_t next_proposal_ = 1;
   size_t pending_txs_ = 0;
 
-  Counter* rejected_[9] = {};  // by TxCode (TX_OK unused)
+  Counter* rejected_[TxCode_ARRAYSIZE] = {};  // by TxCode (TX_OK unused)
   Histogram* batch_size_ = nullptr;
   Histogram* latency_ = nullptr;
   Gauge* pending_gauge_ = nullptr;

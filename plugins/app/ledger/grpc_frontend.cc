@@ -33,6 +33,17 @@ std::vector<Transaction> copy_txs(const SubmitRequest& request) {
   return {request.txs().begin(), request.txs().end()};
 }
 
+// How long the caller still waits: its gRPC deadline from now (Duration::max() without one).
+Duration budget_of(const grpc::CallbackServerContext* ctx) {
+  const auto deadline = ctx->deadline();
+  const auto now = std::chrono::system_clock::now();
+  if (deadline >= std::chrono::system_clock::time_point::max() - std::chrono::hours(24 * 365)) {
+    return Duration::max();
+  }
+  if (deadline <= now) return Duration::zero();
+  return std::chrono::duration_cast<Duration>(deadline - now);
+}
+
 }  // namespace
 
 // One SubmitStream: reads batches as they come, answers each when it is applied (in any
@@ -40,7 +51,7 @@ std::vector<Transaction> copy_txs(const SubmitRequest& request) {
 // answered.
 class StreamReactor final : public grpc::ServerBidiReactor<SubmitRequest, SubmitReply> {
  public:
-  explicit StreamReactor(GrpcFrontend& frontend) : frontend_(frontend) {
+  StreamReactor(GrpcFrontend& frontend, Duration budget) : frontend_(frontend), budget_(budget) {
     id_ = frontend_.add_stream(this);
     StartRead(&request_);
   }
@@ -65,21 +76,24 @@ class StreamReactor final : public grpc::ServerBidiReactor<SubmitRequest, Submit
       GrpcFrontend* frontend = &frontend_;
       const uint64_t stream = id_;
       const uint64_t batch_id = request_.batch_id();
-      core.post([&core, frontend, stream, batch_id, txs = copy_txs(request_)]() mutable {
-        core.submit(std::move(txs), [frontend, stream, batch_id](std::vector<TxResult> results,
-                                                                 std::string leader_hint) {
-          SubmitReply reply;
-          reply.set_batch_id(batch_id);
-          reply.mutable_results()->Reserve(static_cast<int>(results.size()));
-          for (auto& r : results)
-            *reply.add_results() = std::move(r);
-          reply.set_leader_hint(std::move(leader_hint));
-          frontend->deliver(stream, std::move(reply));
-        });
+      core.post([&core, frontend, stream, batch_id, budget = budget_,
+                 txs = copy_txs(request_)]() mutable {
+        core.submit(
+            std::move(txs),
+            [frontend, stream, batch_id](std::vector<TxResult> results, std::string leader_hint) {
+              SubmitReply reply;
+              reply.set_batch_id(batch_id);
+              reply.mutable_results()->Reserve(static_cast<int>(results.size()));
+              for (auto& r : results)
+                *reply.add_results() = std::move(r);
+              reply.set_leader_hint(std::move(leader_hint));
+              frontend->deliver(stream, std::move(reply));
+            },
+            budget);
       });
     }
     std::lock_guard lock(mu_);
-    if (!finished_) StartRead(&request_);  // no reads after Finish (stop() or cancel)
+    read_next_locked();
   }
 
   // Called from this reactor's own OnReadDone, or by GrpcFrontend::deliver() under the
@@ -99,6 +113,7 @@ class StreamReactor final : public grpc::ServerBidiReactor<SubmitRequest, Submit
     std::lock_guard lock(mu_);
     writes_.pop_front();
     if (!ok) writes_.clear();  // the client is gone; the remaining replies have no reader
+    if (read_paused_) read_next_locked();
     if (!writes_.empty() && !finished_) {
       StartWrite(&writes_.front());
       return;
@@ -126,6 +141,18 @@ class StreamReactor final : public grpc::ServerBidiReactor<SubmitRequest, Submit
   }
 
  private:
+  // Reads the next batch unless this stream holds max_stream_inflight batches already (read,
+  // not yet written back); OnWriteDone resumes it. No reads after Finish (stop() or cancel).
+  void read_next_locked() {
+    read_paused_ = false;
+    if (finished_ || reads_done_) return;
+    if (inflight_ + writes_.size() >= frontend_.max_stream_inflight()) {
+      read_paused_ = true;
+      return;
+    }
+    StartRead(&request_);
+  }
+
   void maybe_finish_locked() {
     if (finished_ || writing_) return;
     if (aborted_ || cancelled_) {
@@ -138,12 +165,14 @@ class StreamReactor final : public grpc::ServerBidiReactor<SubmitRequest, Submit
   }
 
   GrpcFrontend& frontend_;
+  const Duration budget_;  // the stream's deadline, as time left when it opened
   uint64_t id_ = 0;
   SubmitRequest request_;
   std::mutex mu_;
   std::deque<SubmitReply> writes_;
   size_t inflight_ = 0;
   bool writing_ = false;
+  bool read_paused_ = false;
   bool reads_done_ = false;
   bool cancelled_ = false;
   bool aborted_ = false;
@@ -247,28 +276,32 @@ grpc::ServerUnaryReactor* GrpcFrontend::Submit(grpc::CallbackServerContext* ctx,
   }
   const uint64_t id = add_call(reactor);
   if (id == 0) return reactor;
-  core_.post([this, id, response, batch_id = parsed.batch_id(), txs = copy_txs(parsed)]() mutable {
-    core_.submit(std::move(txs), [this, id, response, batch_id](std::vector<TxResult> results,
-                                                                std::string leader_hint) {
-      grpc::ServerUnaryReactor* r = take_call(id);
-      if (r == nullptr) return;  // answered by stop()
-      SubmitReply reply;
-      reply.set_batch_id(batch_id);
-      reply.mutable_results()->Reserve(static_cast<int>(results.size()));
-      for (auto& res : results)
-        *reply.add_results() = std::move(res);
-      reply.set_leader_hint(std::move(leader_hint));
-      bool own = false;
-      grpc::Status st = grpc::SerializationTraits<SubmitReply>::Serialize(reply, response, &own);
-      r->Finish(st);
-    });
+  core_.post([this, id, response, batch_id = parsed.batch_id(), budget = budget_of(ctx),
+              txs = copy_txs(parsed)]() mutable {
+    core_.submit(
+        std::move(txs),
+        [this, id, response, batch_id](std::vector<TxResult> results, std::string leader_hint) {
+          grpc::ServerUnaryReactor* r = take_call(id);
+          if (r == nullptr) return;  // answered by stop()
+          SubmitReply reply;
+          reply.set_batch_id(batch_id);
+          reply.mutable_results()->Reserve(static_cast<int>(results.size()));
+          for (auto& res : results)
+            *reply.add_results() = std::move(res);
+          reply.set_leader_hint(std::move(leader_hint));
+          bool own = false;
+          grpc::Status st =
+              grpc::SerializationTraits<SubmitReply>::Serialize(reply, response, &own);
+          r->Finish(st);
+        },
+        budget);
   });
   return reactor;
 }
 
 grpc::ServerBidiReactor<SubmitRequest, SubmitReply>* GrpcFrontend::SubmitStream(
-    grpc::CallbackServerContext* /*ctx*/) {
-  return new StreamReactor(*this);
+    grpc::CallbackServerContext* ctx) {
+  return new StreamReactor(*this, budget_of(ctx));
 }
 
 template <class Reply, class Start>
@@ -279,8 +312,14 @@ grpc::ServerUnaryReactor* GrpcFrontend::serve_read(grpc::CallbackServerContext* 
     reactor->Finish(kShuttingDown);
     return reactor;
   }
+  if (!core_.admit_read()) {
+    reactor->Finish(
+        {grpc::StatusCode::RESOURCE_EXHAUSTED,
+         "ledger overloaded: too many reads waiting (max_pending_reads); resend later"});
+    return reactor;
+  }
   const uint64_t id = add_call(reactor);
-  if (id == 0) return reactor;
+  if (id == 0) return reactor;  // stopping: the admitted read never reaches the core
   core_.post([this, id, reply, start = std::move(start)]() mutable {
     start([this, id, reply](Status s, Reply out) {
       grpc::ServerUnaryReactor* r = take_call(id);

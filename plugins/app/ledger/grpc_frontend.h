@@ -30,7 +30,10 @@ using LedgerServiceBase =
 
 class GrpcFrontend final : public LedgerServiceBase {
  public:
-  explicit GrpcFrontend(LedgerCore& core) : core_(core) {}
+  // A SubmitStream stops reading while `max_stream_inflight` of its batches are read but not
+  // yet written back, so a client that does not read its replies cannot pile them up here.
+  explicit GrpcFrontend(LedgerCore& core, size_t max_stream_inflight = 64)
+      : core_(core), max_stream_inflight_(max_stream_inflight) {}
   ~GrpcFrontend() override;
 
   // Binds host:port (port 0 picks one; see port()).
@@ -51,6 +54,7 @@ class GrpcFrontend final : public LedgerServiceBase {
 
   // Used by StreamReactor.
   LedgerCore& core() { return core_; }
+  size_t max_stream_inflight() const { return max_stream_inflight_; }
   uint64_t add_stream(StreamReactor* s);
   void remove_stream(uint64_t id);
   void deliver(uint64_t stream, SubmitReply reply);
@@ -65,6 +69,7 @@ class GrpcFrontend final : public LedgerServiceBase {
   grpc::ServerUnaryReactor* serve_read(grpc::CallbackServerContext* ctx, Reply* reply, Start start);
 
   LedgerCore& core_;
+  size_t max_stream_inflight_;
   std::unique_ptr<grpc::Server> server_;
   uint16_t port_ = 0;
   std::mutex mu_;

@@ -77,7 +77,7 @@ std::string percent_decode(std::string_view s) {
 unsigned status_for(const std::vector<TxResult>& results) {
   unsigned status = 200;
   for (const auto& r : results) {
-    if (r.code() == TX_RETRY || r.code() == TX_NOT_LEADER) return 503;
+    if (r.code() == TX_RETRY || r.code() == TX_NOT_LEADER || r.code() == TX_UNKNOWN) return 503;
     if (r.code() != TX_OK) status = 422;
   }
   return status;
@@ -135,22 +135,24 @@ void handle_http(LedgerCore& core, const std::string& method, const std::string&
       return;
     }
     core.post([&core, txs = std::move(txs), batch, respond = std::move(respond)]() mutable {
-      core.submit(std::move(txs), [batch, respond = std::move(respond)](
-                                      std::vector<TxResult> results, std::string hint) {
-        HttpResponse res;
-        res.status = status_for(results);
-        res.retry_after = res.status == 503;
-        if (batch || results.size() != 1) {
-          SubmitReply reply;
-          for (auto& r : results)
-            *reply.add_results() = std::move(r);
-          reply.set_leader_hint(std::move(hint));
-          res.body = to_json(reply);
-        } else {
-          res.body = to_json(results[0]);
-        }
-        respond(std::move(res));
-      });
+      core.submit(
+          std::move(txs),
+          [batch, respond = std::move(respond)](std::vector<TxResult> results, std::string hint) {
+            HttpResponse res;
+            res.status = status_for(results);
+            res.retry_after = res.status == 503;
+            if (batch || results.size() != 1) {
+              SubmitReply reply;
+              for (auto& r : results)
+                *reply.add_results() = std::move(r);
+              reply.set_leader_hint(std::move(hint));
+              res.body = to_json(reply);
+            } else {
+              res.body = to_json(results[0]);
+            }
+            respond(std::move(res));
+          },
+          Duration::max());
     });
     return;
   }
@@ -160,6 +162,12 @@ void handle_http(LedgerCore& core, const std::string& method, const std::string&
   }
   const std::string kAccounts = "/v1/accounts/";
   const std::string kKv = "/v1/kv/";
+  const bool is_read = (target.rfind(kAccounts, 0) == 0 && target.size() > kAccounts.size()) ||
+                       (target.rfind(kKv, 0) == 0 && target.size() > kKv.size());
+  if (is_read && !core.admit_read()) {
+    respond({503, error_json("ledger overloaded: too many reads waiting; resend later"), true});
+    return;
+  }
   if (target.rfind(kAccounts, 0) == 0 && target.size() > kAccounts.size()) {
     core.post([&core, name = percent_decode(target.substr(kAccounts.size())), linearizable,
                respond = std::move(respond)]() mutable {
@@ -210,10 +218,14 @@ void handle_http(LedgerCore& core, const std::string& method, const std::string&
 class HttpFrontend::Session : public std::enable_shared_from_this<HttpFrontend::Session> {
  public:
   Session(HttpFrontend& server, tcp::socket socket) : server_(server), stream_(std::move(socket)) {}
+  ~Session() { server_.closed(); }
 
   void read() {
     parser_.emplace();
-    parser_->body_limit(server_.max_body_bytes());
+    parser_->body_limit(server_.options().max_body_bytes);
+    // Covers the whole request (a client that stops mid-request too); expiry closes the socket
+    // and ends the read with an error, which drops the session.
+    stream_.expires_after(server_.options().idle_timeout);
     http::async_read(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
@@ -228,6 +240,7 @@ class HttpFrontend::Session : public std::enable_shared_from_this<HttpFrontend::
     res->body() = std::move(r.body);
     res->body() += "\n";
     res->prepare_payload();
+    stream_.expires_after(server_.options().idle_timeout);  // a client that never reads
     http::async_write(stream_, *res,
                       [self = shared_from_this(), res](beast::error_code ec, size_t) {
                         if (ec || !self->keep_alive_) {
@@ -247,7 +260,8 @@ class HttpFrontend::Session : public std::enable_shared_from_this<HttpFrontend::
       write({413, error_json("request body is over the limit"), false});
       return;
     }
-    if (ec) return;  // closed or garbage: drop the connection
+    if (ec) return;           // closed, idle too long or garbage: drop the connection
+    stream_.expires_never();  // waiting for the executor is the ledger's time, not the client's
     auto req = parser_->release();
     keep_alive_ = req.keep_alive();
     version_ = req.version();
@@ -270,8 +284,8 @@ class HttpFrontend::Session : public std::enable_shared_from_this<HttpFrontend::
   unsigned version_ = 11;
 };
 
-HttpFrontend::HttpFrontend(LedgerCore& core, size_t max_body_bytes)
-    : acceptor_(ioc_), core_(core), max_body_bytes_(max_body_bytes) {}
+HttpFrontend::HttpFrontend(LedgerCore& core, HttpFrontendOptions options)
+    : acceptor_(ioc_), accept_retry_timer_(ioc_), core_(core), options_(options) {}
 
 HttpFrontend::~HttpFrontend() {
   stop();
@@ -310,10 +324,41 @@ void HttpFrontend::stop() {
 
 void HttpFrontend::accept() {
   acceptor_.async_accept(ioc_, [this](beast::error_code ec, tcp::socket s) {
-    if (ec) return;
-    std::make_shared<Session>(*this, std::move(s))->read();
+    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;  // stopping
+    if (ec) {
+      // EMFILE/ENFILE (or any other accept error): the listening socket is still good. Try
+      // again after a pause, so that closing connections free descriptors meanwhile and the
+      // loop does not spin on a full table.
+      accept_errors_.fetch_add(1);
+      accept_retry_timer_.expires_after(options_.accept_retry);
+      accept_retry_timer_.async_wait([this](beast::error_code wait_ec) {
+        if (!wait_ec) accept();
+      });
+      return;
+    }
+    if (open_connections_.load() >= options_.max_connections) {
+      refuse(std::move(s));
+    } else {
+      open_connections_.fetch_add(1);
+      std::make_shared<Session>(*this, std::move(s))->read();
+    }
     accept();
   });
+}
+
+void HttpFrontend::refuse(tcp::socket socket) {
+  // One short answer, then close: the client learns why instead of seeing a reset.
+  static const std::string kBody =
+      "{\"error\":\"too many connections (http_max_connections); retry later\"}\n";
+  static const std::string kBusy =
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: "
+      "1\r\nConnection: close\r\nContent-Length: " +
+      std::to_string(kBody.size()) + "\r\n\r\n" + kBody;
+  beast::error_code ignored;
+  socket.non_blocking(true, ignored);
+  (void)socket.write_some(asio::buffer(kBusy), ignored);
+  socket.shutdown(tcp::socket::shutdown_both, ignored);
+  socket.close(ignored);
 }
 
 uint64_t HttpFrontend::park(std::shared_ptr<Session> s) {

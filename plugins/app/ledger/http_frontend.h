@@ -9,6 +9,7 @@
 // Requests waiting for the executor are kept by id, so stop() can drop them without it.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -18,6 +19,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "ledger_core.h"
 
@@ -34,9 +36,20 @@ struct HttpResponse {
 void handle_http(LedgerCore& core, const std::string& method, const std::string& target,
                  const std::string& body, std::function<void(HttpResponse)> respond);
 
+struct HttpFrontendOptions {
+  size_t max_body_bytes = 4 << 20;
+  // Open connections; one more gets a 503 and is closed (its file descriptor freed at once).
+  size_t max_connections = 1024;
+  // A connection that sends nothing for this long, mid-request or between requests, is closed.
+  Duration idle_timeout = std::chrono::seconds(30);
+  // After accept() fails for lack of file descriptors (EMFILE/ENFILE), the next try waits this
+  // long instead of spinning; accepting never stops for good.
+  Duration accept_retry = std::chrono::milliseconds(100);
+};
+
 class HttpFrontend {
  public:
-  HttpFrontend(LedgerCore& core, size_t max_body_bytes);
+  HttpFrontend(LedgerCore& core, HttpFrontendOptions options);
   ~HttpFrontend();
   HttpFrontend(const HttpFrontend&) = delete;
   HttpFrontend& operator=(const HttpFrontend&) = delete;
@@ -50,15 +63,24 @@ class HttpFrontend {
   uint64_t park(std::shared_ptr<Session> s);
   std::shared_ptr<Session> unpark(uint64_t id);
   LedgerCore& core() { return core_; }
-  size_t max_body_bytes() const { return max_body_bytes_; }
+  const HttpFrontendOptions& options() const { return options_; }
+  size_t open_connections() const { return open_connections_.load(); }
+  uint64_t accept_errors() const { return accept_errors_.load(); }
+  // Used by Session: one connection fewer.
+  void closed() { open_connections_.fetch_sub(1); }
 
  private:
   void accept();
+  void refuse(boost::asio::ip::tcp::socket socket);
 
-  boost::asio::io_context ioc_;  // first: destroyed last, after every session
+  // Sessions count themselves out when destroyed, also while ioc_ is destroyed: before it.
+  std::atomic<size_t> open_connections_{0};
+  boost::asio::io_context ioc_;  // destroyed after every other member but the count above
   boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer accept_retry_timer_;
   LedgerCore& core_;
-  size_t max_body_bytes_;
+  HttpFrontendOptions options_;
+  std::atomic<uint64_t> accept_errors_{0};
   uint16_t port_ = 0;
   std::thread thread_;
   std::mutex mu_;

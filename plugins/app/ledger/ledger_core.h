@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ledger_types.h"
+#include "nodus/services/clock.h"
 #include "nodus/services/executor.h"
 #include "nodus/status.h"
 
@@ -41,8 +42,14 @@ class LedgerCore {
   // admitted batch must reach submit(), which releases the reservation.
   virtual bool admit(size_t txs) = 0;
 
-  // Executor only. `txs` must have been admitted.
-  virtual void submit(std::vector<Transaction> txs, SubmitDone done) = 0;
+  // Any thread: reserves room for one read on its way to (or waiting in) the executor; false
+  // when max_pending_reads are (the front end answers RESOURCE_EXHAUSTED / 503 at once). An
+  // admitted read must reach get_account() or get(), which release it when they answer.
+  virtual bool admit_read() = 0;
+
+  // Executor only. `txs` must have been admitted. `budget` is how long the client still waits
+  // (Duration::max(): no deadline); transactions not proposed by then never are.
+  virtual void submit(std::vector<Transaction> txs, SubmitDone done, Duration budget) = 0;
   virtual void get_account(const std::string& account, bool linearizable,
                            ReadDone<GetAccountReply> done) = 0;
   virtual void get(const std::string& key, bool linearizable, ReadDone<GetReply> done) = 0;

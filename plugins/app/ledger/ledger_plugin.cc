@@ -45,7 +45,13 @@ class LedgerPlugin final : public Plugin, public LedgerCore {
     handoff_txs_.fetch_sub(txs, std::memory_order_relaxed);
     return false;
   }
-  void submit(std::vector<Transaction> txs, SubmitDone done) override;
+  bool admit_read() override {
+    const size_t before = pending_reads_.fetch_add(1, std::memory_order_relaxed);
+    if (before < max_pending_reads_) return true;
+    pending_reads_.fetch_sub(1, std::memory_order_relaxed);
+    return false;
+  }
+  void submit(std::vector<Transaction> txs, SubmitDone done, Duration budget) override;
   void get_account(const std::string& account, bool linearizable,
                    ReadDone<GetAccountReply> done) override;
   void get(const std::string& key, bool linearizable, ReadDone<GetReply> done) override;
@@ -62,6 +68,9 @@ class LedgerPlugin final : public Plugin, public LedgerCore {
   LedgerState::Options state_options_;
   int64_t port_stride_ = 10;
   int64_t handoff_poll_us_ = 0;
+  size_t max_stream_inflight_ = 64;
+  size_t max_pending_reads_ = 10000;
+  HttpFrontendOptions http_options_;
 
   Consensus* consensus_ = nullptr;
   std::unique_ptr<LedgerState> state_;
@@ -69,7 +78,8 @@ class LedgerPlugin final : public Plugin, public LedgerCore {
   std::unique_ptr<GrpcFrontend> grpc_;
   std::unique_ptr<HttpFrontend> http_;
   std::atomic<bool> accepting_{false};
-  std::atomic<size_t> handoff_txs_{0};  // admitted, not yet submitted (bounded like pending)
+  std::atomic<size_t> handoff_txs_{0};    // admitted, not yet submitted (bounded like pending)
+  std::atomic<size_t> pending_reads_{0};  // admitted, not yet answered
   // Callbacks handed to consensus check this first: they may outlive the plugin.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
@@ -92,6 +102,22 @@ Status LedgerPlugin::configure(const ConfigNode& config) {
   NODUS_ASSIGN_OR_RETURN(int64_t max_clients, config.get_int("max_clients", 65536));
   NODUS_ASSIGN_OR_RETURN(port_stride_, config.get_int("port_stride", 10));
   NODUS_ASSIGN_OR_RETURN(handoff_poll_us_, config.get_int("io_handoff_poll_us", 0));
+  NODUS_ASSIGN_OR_RETURN(int64_t max_dedup_entries,
+                         config.get_int("max_dedup_entries", int64_t{1} << 20));
+  NODUS_ASSIGN_OR_RETURN(int64_t max_reads, config.get_int("max_pending_reads", 10000));
+  NODUS_ASSIGN_OR_RETURN(int64_t max_conns, config.get_int("http_max_connections", 1024));
+  NODUS_ASSIGN_OR_RETURN(int64_t idle_ms, config.get_int("http_idle_timeout_ms", 30000));
+  NODUS_ASSIGN_OR_RETURN(int64_t stream_max, config.get_int("max_stream_inflight", 64));
+  if (max_dedup_entries <= 0) return config.at("max_dedup_entries").error("must be positive");
+  if (max_reads <= 0) return config.at("max_pending_reads").error("must be positive");
+  if (max_conns <= 0) return config.at("http_max_connections").error("must be positive");
+  if (idle_ms <= 0) return config.at("http_idle_timeout_ms").error("must be positive");
+  if (stream_max <= 0) return config.at("max_stream_inflight").error("must be positive");
+  state_options_.max_dedup_entries = static_cast<size_t>(max_dedup_entries);
+  max_pending_reads_ = static_cast<size_t>(max_reads);
+  http_options_.max_connections = static_cast<size_t>(max_conns);
+  http_options_.idle_timeout = std::chrono::milliseconds(idle_ms);
+  max_stream_inflight_ = static_cast<size_t>(stream_max);
   boost::system::error_code bad_address;
   (void)boost::asio::ip::make_address(bind_, bad_address);
   if (bad_address) return config.at("bind").error("must be an IP address such as 127.0.0.1");
@@ -150,10 +176,11 @@ Status LedgerPlugin::start() {
   if (handoff_poll_us_ > 0) drain_inbox();
 
   accepting_.store(true, std::memory_order_release);
-  grpc_ = std::make_unique<GrpcFrontend>(*this);
+  grpc_ = std::make_unique<GrpcFrontend>(*this, max_stream_inflight_);
   NODUS_RETURN_IF_ERROR(grpc_->start(bind_, ctx_.instance().port("grpc")));
   // JSON is several times the size of the binary encoding.
-  http_ = std::make_unique<HttpFrontend>(*this, batcher_options_.max_batch_bytes * 4);
+  http_options_.max_body_bytes = batcher_options_.max_batch_bytes * 4;
+  http_ = std::make_unique<HttpFrontend>(*this, http_options_);
   NODUS_RETURN_IF_ERROR(http_->start(bind_, ctx_.instance().port("http")));
   ctx_.logger().info("ledger serving", {{"grpc_port", std::to_string(grpc_->port())},
                                         {"http_port", std::to_string(http_->port())},
@@ -193,7 +220,7 @@ void LedgerPlugin::drain_inbox() {
                                                [this] { drain_inbox(); });
 }
 
-void LedgerPlugin::submit(std::vector<Transaction> txs, SubmitDone done) {
+void LedgerPlugin::submit(std::vector<Transaction> txs, SubmitDone done, Duration budget) {
   handoff_txs_.fetch_sub(txs.size(), std::memory_order_relaxed);
   if (!batcher_ || !accepting()) {
     std::vector<TxResult> results(txs.size());
@@ -206,9 +233,15 @@ void LedgerPlugin::submit(std::vector<Transaction> txs, SubmitDone done) {
     done(std::move(results), leader().grpc_address);
     return;
   }
-  batcher_->submit(std::move(txs), [this, done = std::move(done)](std::vector<TxResult> r) {
-    done(std::move(r), leader().grpc_address);
-  });
+  const TimePoint now = ctx_.clock().now();
+  const TimePoint deadline =
+      budget >= TimePoint::max() - now ? TimePoint::max() : now + std::max(budget, Duration{0});
+  batcher_->submit(
+      std::move(txs),
+      [this, done = std::move(done)](std::vector<TxResult> r) {
+        done(std::move(r), leader().grpc_address);
+      },
+      deadline);
 }
 
 void LedgerPlugin::when_readable(bool linearizable, std::function<void(Status)> read) {
@@ -226,6 +259,7 @@ void LedgerPlugin::when_readable(bool linearizable, std::function<void(Status)> 
 void LedgerPlugin::get_account(const std::string& account, bool linearizable,
                                ReadDone<GetAccountReply> done) {
   when_readable(linearizable, [this, account, done = std::move(done)](Status s) {
+    pending_reads_.fetch_sub(1, std::memory_order_relaxed);
     GetAccountReply reply;
     if (!s.ok()) {
       done(std::move(s), std::move(reply));
@@ -242,6 +276,7 @@ void LedgerPlugin::get_account(const std::string& account, bool linearizable,
 
 void LedgerPlugin::get(const std::string& key, bool linearizable, ReadDone<GetReply> done) {
   when_readable(linearizable, [this, key, done = std::move(done)](Status s) {
+    pending_reads_.fetch_sub(1, std::memory_order_relaxed);
     GetReply reply;
     if (!s.ok()) {
       done(std::move(s), std::move(reply));
@@ -317,6 +352,16 @@ PluginDescriptor describe() {
        "Port distance between instances, to derive the leader's address"},
       {"io_handoff_poll_us", ConfigType::kInteger, false, "0",
        "0: I/O threads post to the executor; >0: the executor polls them (tests)"},
+      {"max_dedup_entries", ConfigType::kInteger, false, "1048576",
+       "Outcomes kept over all clients' dedup windows; least recent clients are evicted beyond"},
+      {"max_pending_reads", ConfigType::kInteger, false, "10000",
+       "Reads waiting for the executor or a read barrier; above it RESOURCE_EXHAUSTED / 503"},
+      {"http_max_connections", ConfigType::kInteger, false, "1024",
+       "Open HTTP connections; one more is answered 503 and closed"},
+      {"http_idle_timeout_ms", ConfigType::kInteger, false, "30000",
+       "An HTTP connection silent this long (mid-request or between requests) is closed"},
+      {"max_stream_inflight", ConfigType::kInteger, false, "64",
+       "Batches of one SubmitStream read but not yet written back; reading pauses there"},
   };
   d.factory = [](PluginContext& ctx) { return std::make_unique<LedgerPlugin>(ctx); };
   return d;

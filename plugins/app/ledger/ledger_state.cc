@@ -7,7 +7,8 @@ namespace nodus::ledger {
 namespace {
 
 constexpr std::string_view kSnapshotMagic = "NLDGSNAP";
-constexpr uint32_t kSnapshotVersion = 1;
+// 2: dedup windows hold outcomes (rejections too). Version 1 images are still read.
+constexpr uint32_t kSnapshotVersion = 2;
 constexpr size_t kMaxClientIdBytes = 64;
 
 uint64_t fnv1a64(std::string_view data) {
@@ -67,6 +68,25 @@ TxResult make_result(const Transaction& tx, uint64_t index, TxCode code, std::st
   r.set_reason(std::move(reason));
   r.set_index(index);
   return r;
+}
+
+bool id_and_seq_usable(const Transaction& tx) {
+  return !tx.client_id().empty() && tx.client_id().size() <= kMaxClientIdBytes && tx.seq() != 0;
+}
+
+// The answer to a repeat of a decided (client_id, seq): its outcome, never a second apply.
+TxResult repeat_result(const Transaction& tx, uint64_t index, const TxOutcome& before) {
+  const std::string who =
+      "client '" + tx.client_id() + "' seq " + std::to_string(tx.seq()) + " was ";
+  const std::string at =
+      before.index != 0 ? " at index " + std::to_string(before.index) : std::string();
+  if (before.code == TX_OK) {
+    return make_result(tx, before.index != 0 ? before.index : index, TX_DUPLICATE,
+                       who + "applied before" + at + "; nothing changed");
+  }
+  return make_result(tx, before.index != 0 ? before.index : index, before.code,
+                     who + "refused before" + at + " (" + TxCode_Name(before.code) +
+                         "); a repeat keeps that outcome");
 }
 
 }  // namespace
@@ -131,7 +151,7 @@ TxCode validate_tx(const Transaction& tx, size_t max_tx_bytes, std::string* reas
 }
 
 LedgerState::LedgerState(Options options)
-    : options_(std::move(options)), dedup_(options_.max_clients) {
+    : options_(std::move(options)), dedup_(options_.max_clients, options_.max_dedup_entries) {
   reset_to_genesis();
 }
 
@@ -149,12 +169,36 @@ TxResult LedgerState::apply_tx(uint64_t index, const Transaction& tx) {
   // The size limit is a front-end policy that may differ between nodes; apply checks only what
   // every node decides the same way.
   if (TxCode code = validate_tx(tx, 0, &reason); code != TX_OK) {
-    return make_result(tx, index, code, std::move(reason));
+    // A malformed operation with a usable (client_id, seq) is decided like any rejection, so
+    // that its seq does not stay a gap in the client's window; the check below keeps a
+    // repeat from being decided twice.
+    TxOutcome before;
+    if (!id_and_seq_usable(tx) ||
+        dedup_.check(tx.client_id(), tx.seq(), &before) != DedupWindow::Check::kNew) {
+      return make_result(tx, index, code, std::move(reason));
+    }
+    return decide(tx, index, code, std::move(reason));
   }
-  if (dedup_.seen(tx.client_id(), tx.seq())) {
-    return make_result(tx, index, TX_DUPLICATE,
-                       "client '" + tx.client_id() + "' seq " + std::to_string(tx.seq()) +
-                           " was applied before (or is below its dedup window); nothing changed");
+  TxOutcome before;
+  switch (dedup_.check(tx.client_id(), tx.seq(), &before)) {
+    case DedupWindow::Check::kNew:
+      break;
+    case DedupWindow::Check::kResolved:
+      return repeat_result(tx, index, before);
+    case DedupWindow::Check::kAhead:
+      // Not decided, not recorded: deciding it would need the floor to move past seqs that
+      // were never decided (a later copy of one of them would then be told "applied").
+      return make_result(tx, index, TX_RETRY,
+                         "client '" + tx.client_id() + "' seq " + std::to_string(tx.seq()) +
+                             " is more than " + std::to_string(DedupWindow::kSpan) +
+                             " above its first undecided seq " +
+                             std::to_string(dedup_.floor_of(tx.client_id()) + 1) +
+                             "; resolve the earlier seqs first (nothing changed)");
+    case DedupWindow::Check::kForgotten:
+      return make_result(tx, index, TX_FORGOTTEN,
+                         "client '" + tx.client_id() + "' seq " + std::to_string(tx.seq()) +
+                             " was decided long ago and its outcome is no longer kept; "
+                             "nothing changed");
   }
   constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
   switch (tx.op_case()) {
@@ -162,20 +206,19 @@ TxResult LedgerState::apply_tx(uint64_t index, const Transaction& tx) {
       const auto& t = tx.transfer();
       auto from = accounts_.find(t.from());
       if (from == accounts_.end()) {
-        return make_result(tx, index, TX_UNKNOWN_ACCOUNT,
-                           "account '" + t.from() + "' does not exist");
+        return decide(tx, index, TX_UNKNOWN_ACCOUNT, "account '" + t.from() + "' does not exist");
       }
       if (from->second < t.amount()) {
-        return make_result(tx, index, TX_INSUFFICIENT_BALANCE,
-                           "account '" + t.from() + "' holds " + std::to_string(from->second) +
-                               ", transfer needs " + std::to_string(t.amount()));
+        return decide(tx, index, TX_INSUFFICIENT_BALANCE,
+                      "account '" + t.from() + "' holds " + std::to_string(from->second) +
+                          ", transfer needs " + std::to_string(t.amount()));
       }
       auto to = accounts_.find(t.to());
       const uint64_t to_balance = to == accounts_.end() ? 0 : to->second;
       if (kMax - to_balance < t.amount()) {
-        return make_result(tx, index, TX_OVERFLOW,
-                           "account '" + t.to() + "' holds " + std::to_string(to_balance) +
-                               "; adding " + std::to_string(t.amount()) + " would overflow");
+        return decide(tx, index, TX_OVERFLOW,
+                      "account '" + t.to() + "' holds " + std::to_string(to_balance) + "; adding " +
+                          std::to_string(t.amount()) + " would overflow");
       }
       from->second -= t.amount();
       accounts_[t.to()] = to_balance + t.amount();
@@ -186,9 +229,9 @@ TxResult LedgerState::apply_tx(uint64_t index, const Transaction& tx) {
       auto it = accounts_.find(m.account());
       const uint64_t balance = it == accounts_.end() ? 0 : it->second;
       if (kMax - balance < m.amount()) {
-        return make_result(tx, index, TX_OVERFLOW,
-                           "account '" + m.account() + "' holds " + std::to_string(balance) +
-                               "; minting " + std::to_string(m.amount()) + " would overflow");
+        return decide(tx, index, TX_OVERFLOW,
+                      "account '" + m.account() + "' holds " + std::to_string(balance) +
+                          "; minting " + std::to_string(m.amount()) + " would overflow");
       }
       accounts_[m.account()] = balance + m.amount();
       break;
@@ -199,8 +242,13 @@ TxResult LedgerState::apply_tx(uint64_t index, const Transaction& tx) {
     case Transaction::OP_NOT_SET:
       break;  // validate_tx rejected it above
   }
-  dedup_.record(tx.client_id(), tx.seq(), index);
-  return make_result(tx, index, TX_OK, "");
+  return decide(tx, index, TX_OK, "");
+}
+
+TxResult LedgerState::decide(const Transaction& tx, uint64_t index, TxCode code,
+                             std::string reason) {
+  dedup_.record(tx.client_id(), tx.seq(), TxOutcome{code, index});
+  return make_result(tx, index, code, std::move(reason));
 }
 
 std::string LedgerState::apply(uint64_t index, std::string_view command) {
@@ -259,9 +307,14 @@ std::string LedgerState::snapshot() {
     put_str(out, client);
     put_u64(out, entry.window.floor());
     put_u64(out, entry.last_index);
-    put_u64(out, entry.window.above().size());
-    for (uint64_t s : entry.window.above())
-      put_u64(out, s);
+    put_u64(out, entry.window.forgotten_upto());
+    for (const auto* outcomes : {&entry.window.above(), &entry.window.refused()}) {
+      put_u64(out, outcomes->size());
+      for (const auto& [seq, o] : *outcomes) {
+        put_u64(out, seq);
+        put_u64(out, (static_cast<uint64_t>(o.code) << 56) | o.index);
+      }
+    }
   }
   put_u64(out, fnv1a64(out));
   return out;
@@ -277,7 +330,7 @@ Status LedgerState::restore(uint64_t index, std::string_view image) {
     version |= static_cast<uint32_t>(static_cast<unsigned char>(image[kSnapshotMagic.size() + i]))
                << (8 * i);
   }
-  if (version != kSnapshotVersion) {
+  if (version != kSnapshotVersion && version != 1) {
     return data_loss("ledger snapshot: version " + std::to_string(version) +
                      " is not supported (this build reads " + std::to_string(kSnapshotVersion) +
                      ")");
@@ -297,7 +350,7 @@ Status LedgerState::restore(uint64_t index, std::string_view image) {
   uint64_t image_index = 0, n = 0;
   std::map<std::string, uint64_t> accounts;
   std::map<std::string, std::string> kv;
-  DedupTable dedup(options_.max_clients);
+  DedupTable dedup(options_.max_clients, options_.max_dedup_entries);
   if (!r.u64(&image_index) || !r.u64(&n)) return truncated();
   for (uint64_t i = 0; i < n; ++i) {
     std::string name;
@@ -315,18 +368,25 @@ Status LedgerState::restore(uint64_t index, std::string_view image) {
   for (uint64_t i = 0; i < n; ++i) {
     std::string client;
     DedupTable::Entry entry;
-    uint64_t floor = 0, count = 0;
-    if (!r.str(&client) || !r.u64(&floor) || !r.u64(&entry.last_index) || !r.u64(&count) ||
-        count > DedupWindow::kSpan) {
-      return truncated();
+    uint64_t floor = 0, forgotten = 0;
+    if (!r.str(&client) || !r.u64(&floor) || !r.u64(&entry.last_index)) return truncated();
+    if (version >= 2 && !r.u64(&forgotten)) return truncated();
+    std::map<uint64_t, TxOutcome> outcomes[2];
+    for (int part = 0; part < (version >= 2 ? 2 : 1); ++part) {
+      uint64_t count = 0;
+      if (!r.u64(&count) || count > DedupWindow::kSpan) return truncated();
+      for (uint64_t j = 0; j < count; ++j) {
+        uint64_t seq = 0, packed = 0;
+        if (!r.u64(&seq)) return truncated();
+        // Version 1 listed applied seqs only.
+        if (version >= 2 && !r.u64(&packed)) return truncated();
+        const uint64_t code = packed >> 56;
+        if (!TxCode_IsValid(static_cast<int>(code))) return truncated();
+        outcomes[part][seq] =
+            TxOutcome{static_cast<TxCode>(code), packed & ((uint64_t{1} << 56) - 1)};
+      }
     }
-    std::set<uint64_t> above;
-    for (uint64_t j = 0; j < count; ++j) {
-      uint64_t s = 0;
-      if (!r.u64(&s)) return truncated();
-      above.insert(s);
-    }
-    entry.window.assign(floor, std::move(above));
+    entry.window.assign(floor, forgotten, std::move(outcomes[0]), std::move(outcomes[1]));
     dedup.restore_client(std::move(client), std::move(entry));
   }
   if (!r.done()) return truncated();

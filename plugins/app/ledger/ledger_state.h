@@ -3,9 +3,9 @@
 // State: account balances (uint64, overflow-checked), an opaque key-value map and the
 // per-client dedup windows. apply() takes one serialized pb Batch and returns a serialized
 // BatchResult that lists the transactions that did not succeed (expand_batch_result() gives
-// one TxResult per transaction, in order). Rejected transactions change
-// nothing (not even the dedup window), so the same (client_id, seq) may be sent again after
-// its cause is fixed; an applied one is never applied twice.
+// one TxResult per transaction, in order). Every (client_id, seq) is decided once: applied, or
+// rejected without touching balances or keys; both outcomes are recorded and a repeat is
+// answered with the recorded outcome (TX_DUPLICATE for a success), never decided again.
 //
 //   LedgerState s(LedgerState::Options{});
 //   std::string out = s.apply(1, batch.SerializeAsString());
@@ -36,6 +36,7 @@ class LedgerState final : public nodus::StateMachine {
  public:
   struct Options {
     size_t max_clients = 65536;               // dedup windows kept (see DedupTable)
+    size_t max_dedup_entries = 1 << 20;       // outcomes kept over all windows (0: unbounded)
     std::map<std::string, uint64_t> genesis;  // initial balances, identical on every node
   };
 
@@ -63,6 +64,8 @@ class LedgerState final : public nodus::StateMachine {
 
  private:
   void reset_to_genesis();
+  // Records the outcome of a decided transaction and returns its result.
+  TxResult decide(const Transaction& tx, uint64_t index, TxCode code, std::string reason);
 
   Options options_;
   std::map<std::string, uint64_t> accounts_;

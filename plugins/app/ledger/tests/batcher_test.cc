@@ -143,9 +143,10 @@ TEST_F(BatcherTest, ValidatesBeforeProposing) {
   EXPECT_TRUE(fake_.commands().empty());
 }
 
-// Goal: leadership lost mid-flight answers every tx of the batch with TX_RETRY and the reason;
-// the resend then applies once.
-TEST_F(BatcherTest, LostLeadershipGivesRetry) {
+// Goal: leadership lost mid-flight answers every tx of the batch with TX_UNKNOWN (not
+// TX_RETRY): the entry may still commit. When it does, the resend learns the outcome and
+// nothing applies twice.
+TEST_F(BatcherTest, LostLeadershipGivesUnknown) {
   make({.max_batch_txs = 2});
   fake_.set_hold(true);
   auto r = submit({mint(1), mint(2)});
@@ -153,15 +154,18 @@ TEST_F(BatcherTest, LostLeadershipGivesRetry) {
   fake_.fail_held(unavailable("leadership lost in term 1"));
   ASSERT_TRUE(r->has_value());
   for (const auto& x : **r) {
-    EXPECT_EQ(x.code(), TX_RETRY);
+    EXPECT_EQ(x.code(), TX_UNKNOWN);
     EXPECT_NE(x.reason().find("leadership lost"), std::string::npos);
   }
   EXPECT_EQ(batcher_->pending_txs(), 0u);
+  // The new leader had the entry after all: it commits.
+  (void)state_.apply(7, fake_.commands().at(0));
   fake_.set_hold(false);
   auto again = submit({mint(1), mint(2)});
   exec_.run_until_idle();
   ASSERT_TRUE(again->has_value());
-  EXPECT_EQ((**again)[0].code(), TX_OK);
+  EXPECT_EQ((**again)[0].code(), TX_DUPLICATE);
+  EXPECT_EQ((**again)[1].code(), TX_DUPLICATE);
   EXPECT_EQ(state_.balance("a"), 2u);
 }
 
@@ -201,15 +205,57 @@ TEST_F(BatcherTest, PendingIsBounded) {
   EXPECT_EQ(fake_.commands().size(), 2u);
 }
 
-// Goal: fail_all answers everything pending, and a late commit callback is ignored.
+// Goal: fail_all answers everything pending (proposed: TX_UNKNOWN, not proposed yet:
+// TX_RETRY), and a late commit callback is ignored.
 TEST_F(BatcherTest, FailAllAnswersPending) {
   make({.max_batch_txs = 1});
   fake_.set_hold(true);
   auto r = submit({mint(1), mint(2)});
   batcher_->fail_all("shutting down");
   ASSERT_TRUE(r->has_value());
-  EXPECT_EQ((**r)[1].code(), TX_RETRY);
+  EXPECT_EQ((**r)[0].code(), TX_UNKNOWN);
+  EXPECT_EQ((**r)[1].code(), TX_UNKNOWN);
   fake_.commit_held();  // must not touch the answered request
+  EXPECT_EQ(batcher_->pending_txs(), 0u);
+}
+
+}  // namespace
+}  // namespace nodus::ledger
+
+namespace nodus::ledger {
+namespace {
+
+// Goal: a transaction still in the building batch when fail_all runs was never proposed: it
+// is TX_RETRY, certainly not committed.
+TEST_F(BatcherTest, FailAllBeforeProposingIsRetry) {
+  make({.max_batch_txs = 100, .flush_when_idle = false});
+  auto r = submit({mint(1)});
+  EXPECT_EQ(batcher_->building_txs(), 1u);
+  batcher_->fail_all("shutting down");
+  ASSERT_TRUE(r->has_value());
+  EXPECT_EQ((**r)[0].code(), TX_RETRY);
+  EXPECT_TRUE(fake_.commands().empty());
+}
+
+// Goal: a request whose deadline passed while its batch was still building is dropped before
+// proposing (TX_RETRY); the other requests of the batch are proposed.
+TEST_F(BatcherTest, ExpiredRequestIsNotProposed) {
+  make({.max_batch_txs = 100, .flush_when_idle = false});
+  auto out_late = std::make_shared<std::optional<std::vector<TxResult>>>();
+  batcher_->submit(
+      {mint(1)}, [out_late](std::vector<TxResult> r) { *out_late = std::move(r); },
+      exec_.now() + microseconds(10));
+  auto on_time = submit({mint(2)});
+  exec_.advance(microseconds(1000));
+  exec_.run_until_idle();
+  ASSERT_TRUE(out_late->has_value());
+  EXPECT_EQ((**out_late)[0].code(), TX_RETRY);
+  EXPECT_NE((**out_late)[0].reason().find("deadline"), std::string::npos);
+  ASSERT_TRUE(on_time->has_value());
+  EXPECT_EQ((**on_time)[0].code(), TX_OK);
+  ASSERT_EQ(fake_.commands().size(), 1u);
+  EXPECT_EQ(batch_txs(0), 1u);
+  EXPECT_EQ(state_.balance("a"), 1u);
   EXPECT_EQ(batcher_->pending_txs(), 0u);
 }
 

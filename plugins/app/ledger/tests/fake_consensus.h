@@ -40,6 +40,10 @@ class FakeConsensus final : public Consensus {
   }
 
   void read_index(DoneCallback done) override {
+    if (hold_reads_) {
+      held_reads_.push_back(std::move(done));
+      return;
+    }
     executor_.post([done = std::move(done), s = read_status_] { done(s); });
   }
 
@@ -80,6 +84,15 @@ class FakeConsensus final : public Consensus {
   }
   void set_fail_new(Status s) { fail_new_ = std::move(s); }
   void set_read_status(Status s) { read_status_ = std::move(s); }
+  // Read barriers wait until release_reads() while held.
+  void set_hold_reads(bool hold) { hold_reads_ = hold; }
+  size_t held_reads() const { return held_reads_.size(); }
+  void release_reads() {
+    auto reads = std::move(held_reads_);
+    held_reads_.clear();
+    for (auto& done : reads)
+      done(read_status_);
+  }
   void set_leader(std::optional<PeerId> leader, ConsensusRole role) {
     state_.leader = leader;
     state_.role = role;
@@ -93,6 +106,8 @@ class FakeConsensus final : public Consensus {
   StateMachine* machine_ = nullptr;
   ConsensusState state_;
   bool hold_ = false;
+  bool hold_reads_ = false;
+  std::vector<DoneCallback> held_reads_;
   Status fail_new_;
   Status read_status_;
   std::deque<std::pair<std::string, ProposeCallback>> held_;

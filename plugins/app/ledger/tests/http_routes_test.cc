@@ -22,7 +22,9 @@ class Core final : public LedgerCore {
   bool accepting() const override { return true; }
   bool admit(size_t) override { return admit_; }
   bool admit_ = true;
-  void submit(std::vector<Transaction> txs, SubmitDone done) override {
+  bool admit_read() override { return admit_read_; }
+  bool admit_read_ = true;
+  void submit(std::vector<Transaction> txs, SubmitDone done, Duration) override {
     batcher_.submit(std::move(txs), [done](std::vector<TxResult> r) { done(std::move(r), ""); });
   }
   void get_account(const std::string& a, bool, ReadDone<GetAccountReply> done) override {
@@ -101,15 +103,33 @@ TEST(HttpRoutes, StatusCodes) {
   EXPECT_EQ(core.call("GET", "/v1/leader").status, 503u);  // no leader known
 }
 
-// Goal: a failed proposal is 503 with Retry-After.
+// Goal: a failed proposal is 503 with Retry-After: TX_RETRY when it certainly did not
+// commit (flow control), TX_UNKNOWN when it may have (no answer from the leader).
 TEST(HttpRoutes, RetryIs503) {
   Core core;
-  core.fake_.set_fail_new(unavailable("no leader"));
+  core.fake_.set_fail_new(resource_exhausted("raft flow control"));
   auto r = core.call("POST", "/v1/tx",
                      R"({"client_id":"c","seq":1,"mint":{"account":"alice","amount":10}})");
   EXPECT_EQ(r.status, 503u);
   EXPECT_TRUE(r.retry_after);
-  EXPECT_NE(r.body.find("TX_RETRY"), std::string::npos);
+  EXPECT_NE(r.body.find("TX_RETRY"), std::string::npos) << r.body;
+  core.fake_.set_fail_new(unavailable("leadership lost"));
+  r = core.call("POST", "/v1/tx",
+                R"({"client_id":"c","seq":1,"mint":{"account":"alice","amount":10}})");
+  EXPECT_EQ(r.status, 503u);
+  EXPECT_TRUE(r.retry_after);
+  EXPECT_NE(r.body.find("TX_UNKNOWN"), std::string::npos) << r.body;
+}
+
+// Goal: reads pass admission control too: over max_pending_reads a GET is 503 at once.
+TEST(HttpRoutes, FullReadAdmissionIs503) {
+  Core core;
+  core.admit_read_ = false;
+  auto r = core.call("GET", "/v1/accounts/alice");
+  EXPECT_EQ(r.status, 503u);
+  EXPECT_TRUE(r.retry_after);
+  EXPECT_NE(r.body.find("too many reads"), std::string::npos) << r.body;
+  EXPECT_EQ(core.call("GET", "/v1/kv/a2V5").status, 503u);
 }
 
 // Goal: when the hand-off queue is full a POST is refused at once with 503, never queued.

@@ -6,10 +6,19 @@
 // messages by reflection from the pool the plugin registered, and uses gRPC's generic stub.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <filesystem>
 #include <future>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
@@ -91,6 +100,9 @@ Unary call_unary(const std::string& target, const std::string& method, const std
 // polling (io_handoff_poll_us) because TestNode's executor is single-threaded.
 class LedgerNode : public ::testing::Test {
  protected:
+  // More config lines for fixtures that test a bound.
+  virtual std::string extra_config() const { return ""; }
+
   void SetUp() override {
     ASSERT_TRUE(node_.add_plugin(FAKE_CONSENSUS_PLUGIN).ok());
     ASSERT_TRUE(node_
@@ -98,7 +110,8 @@ class LedgerNode : public ::testing::Test {
                                 "io_handoff_poll_us: 100\n"
                                 "max_tx_bytes: 256\n"
                                 "batch_delay_us: 200\n"
-                                "genesis: {treasury: 1000}\n")
+                                "genesis: {treasury: 1000}\n" +
+                                    extra_config())
                     .ok());
     Status s = node_.start();
     ASSERT_TRUE(s.ok()) << s.to_string();
@@ -292,8 +305,9 @@ TEST_F(LedgerNode, StreamAnswersEveryBatch) {
   EXPECT_EQ(ids.size(), 3u);  // three distinct batch ids
 }
 
-// Goal: leadership moving away mid-submission gives TX_RETRY and a hint at the new leader.
-TEST_F(LedgerNode, LeaderChangeGivesRetryWithHint) {
+// Goal: leadership moving away mid-submission gives TX_UNKNOWN (the entry may still commit)
+// and a hint at the new leader; the resend learns the outcome.
+TEST_F(LedgerNode, LeaderChangeGivesUnknownWithHint) {
   fake_->set_hold(true);
   const std::string target = "127.0.0.1:" + std::to_string(grpc_port_);
   const std::string req =
@@ -314,7 +328,7 @@ TEST_F(LedgerNode, LeaderChangeGivesRetryWithHint) {
   auto reply = schema_.make("SubmitReply");
   ASSERT_TRUE(reply->ParseFromString(u.reply));
   const std::string t = text(*reply);
-  EXPECT_NE(t.find("TX_RETRY"), std::string::npos) << t;
+  EXPECT_NE(t.find("TX_UNKNOWN"), std::string::npos) << t;
   EXPECT_NE(t.find("leadership lost"), std::string::npos) << t;
   EXPECT_NE(t.find("leader_hint: \"127.0.0.1:" + std::to_string(grpc_port_ + 10) + "\""),
             std::string::npos)
@@ -415,7 +429,8 @@ TEST_F(LedgerNode, ConcurrentClients) {
   EXPECT_EQ(node_.metric_value("nodus_ledger_pending_txs"), 0);
 }
 
-// Goal: stopping the node answers a call still waiting for its commit instead of hanging.
+// Goal: stopping the node answers a call still waiting for its commit instead of hanging, and
+// does not claim the proposed transaction was not committed (TX_UNKNOWN).
 TEST_F(LedgerNode, StopAnswersWaitingCalls) {
   fake_->set_hold(true);
   const std::string target = "127.0.0.1:" + std::to_string(grpc_port_);
@@ -435,16 +450,278 @@ TEST_F(LedgerNode, StopAnswersWaitingCalls) {
   if (u.status.ok()) {
     auto reply = schema_.make("SubmitReply");
     ASSERT_TRUE(reply->ParseFromString(u.reply));
-    EXPECT_NE(text(*reply).find("TX_RETRY"), std::string::npos) << text(*reply);
+    EXPECT_NE(text(*reply).find("TX_UNKNOWN"), std::string::npos) << text(*reply);
   } else {
     EXPECT_EQ(u.status.error_code(), grpc::StatusCode::UNAVAILABLE);
   }
 }
 
+// The ledger with small bounds, to test what happens at each.
+class LedgerBounds : public LedgerNode {
+ protected:
+  std::string extra_config() const override {
+    return "http_idle_timeout_ms: 300\nmax_stream_inflight: 2\n";
+  }
+
+  // A blocking client socket to the HTTP port that gives up reading after 10 s (so a test
+  // whose server never answers fails instead of hanging).
+  int connect_http() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return -1;
+    timeval tv{10, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(http_port_));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      ::close(fd);
+      return -1;
+    }
+    return fd;
+  }
+  // Everything the server sends until it closes (or the 10 s receive timeout: "<timeout>").
+  static std::string read_all(int fd) {
+    std::string out;
+    char buf[4096];
+    while (true) {
+      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n > 0) {
+        out.append(buf, static_cast<size_t>(n));
+        continue;
+      }
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) out += "<timeout>";
+      return out;
+    }
+  }
+  static std::string get_leader_request() {
+    return "GET /v1/leader HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  }
+};
+
+// Reads one HTTP response (headers and Content-Length body) from a blocking socket.
+std::string read_response(int fd) {
+  std::string out;
+  char buf[4096];
+  while (true) {
+    const size_t end = out.find("\r\n\r\n");
+    if (end != std::string::npos) {
+      const size_t cl = out.find("Content-Length: ");
+      const size_t body = cl == std::string::npos ? 0 : std::stoul(out.substr(cl + 16));
+      if (out.size() >= end + 4 + body) return out;
+    }
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return out + "<closed>";
+    out.append(buf, static_cast<size_t>(n));
+  }
+}
+
+class LedgerConnectionCap : public LedgerBounds {
+ protected:
+  std::string extra_config() const override { return "http_max_connections: 2\n"; }
+};
+
+// Goal: past http_max_connections a new connection gets a 503 naming the bound and is closed;
+// once the others close, new connections are served again.
+TEST_F(LedgerConnectionCap, HttpConnectionCap) {
+  auto result = run([this] {
+    const std::string keep = "GET /v1/leader HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n";
+    std::vector<int> held;
+    std::string answers;
+    for (int i = 0; i < 2; ++i) {  // two open connections, each proven accepted by an answer
+      held.push_back(connect_http());
+      (void)::send(held.back(), keep.data(), keep.size(), 0);
+      answers += read_response(held.back());
+    }
+    const int extra = connect_http();
+    std::string refused = read_all(extra);  // the refusal arrives unasked, then the close
+    ::close(extra);
+    for (int fd : held)
+      ::close(fd);
+    // The server counts the closed ones out when it sees them close; then it serves again.
+    std::string served;
+    for (int attempt = 0; attempt < 500 && served.find("HTTP/1.1 200") == std::string::npos;
+         ++attempt) {
+      const int fd = connect_http();
+      const std::string req = get_leader_request();
+      (void)::send(fd, req.data(), req.size(), 0);
+      served = read_all(fd);
+      ::close(fd);
+      if (served.find("HTTP/1.1 200") == std::string::npos) std::this_thread::sleep_for(10ms);
+    }
+    return std::make_tuple(answers, refused, served);
+  });
+  EXPECT_EQ(std::get<0>(result).find("<closed>"), std::string::npos) << std::get<0>(result);
+  EXPECT_NE(std::get<1>(result).find("HTTP/1.1 503"), std::string::npos) << std::get<1>(result);
+  EXPECT_NE(std::get<1>(result).find("http_max_connections"), std::string::npos);
+  EXPECT_NE(std::get<2>(result).find("HTTP/1.1 200"), std::string::npos) << std::get<2>(result);
+}
+
+// Goal: a connection that goes silent, between requests or in the middle of one, is closed
+// after http_idle_timeout_ms instead of holding its slot for ever.
+TEST_F(LedgerBounds, HttpIdleConnectionIsClosed) {
+  auto result = run([this] {
+    const int idle = connect_http();
+    const std::string idle_seen = read_all(idle);  // closed by the server: empty, no timeout
+    ::close(idle);
+    const int partial = connect_http();
+    const std::string half = "POST /v1/tx HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{";
+    (void)::send(partial, half.data(), half.size(), 0);
+    const std::string partial_seen = read_all(partial);
+    ::close(partial);
+    return std::make_pair(idle_seen, partial_seen);
+  });
+  EXPECT_EQ(result.first, "");
+  EXPECT_EQ(result.second, "");
+}
+
+// Goal: after accept() fails for lack of file descriptors (EMFILE) the HTTP server keeps
+// accepting once descriptors are free again (it used to stop for good).
+TEST_F(LedgerBounds, HttpAcceptSurvivesEmfile) {
+  auto served = run([this] {
+    rlimit old{};
+    ::getrlimit(RLIMIT_NOFILE, &old);
+    int open_fds = 0;
+    for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+      (void)e;
+      ++open_fds;
+    }
+    // Room for a few sockets only: the client's last connect leaves none for accept().
+    rlimit tight = old;
+    tight.rlim_cur = static_cast<rlim_t>(open_fds + 4);
+    ::setrlimit(RLIMIT_NOFILE, &tight);
+    std::vector<int> fds;
+    for (int i = 0; i < 16; ++i) {
+      const int fd = connect_http();
+      if (fd < 0) break;
+      fds.push_back(fd);
+      std::this_thread::sleep_for(20ms);  // let the server try to accept it
+    }
+    // Free one descriptor and connect once more: that connection waits for an accept() that
+    // has no descriptor left.
+    if (!fds.empty()) {
+      ::close(fds.back());
+      fds.pop_back();
+    }
+    if (const int fd = connect_http(); fd >= 0) fds.push_back(fd);
+    std::this_thread::sleep_for(200ms);
+    ::setrlimit(RLIMIT_NOFILE, &old);
+    for (int fd : fds)
+      ::close(fd);
+    const int fd = connect_http();
+    const std::string req = get_leader_request();
+    (void)::send(fd, req.data(), req.size(), 0);
+    std::string answer = read_all(fd);
+    ::close(fd);
+    return answer;
+  });
+  EXPECT_NE(served.find("HTTP/1.1 200"), std::string::npos) << served;
+}
+
+// Goal: a SubmitStream whose client does not read its replies stops being read at
+// max_stream_inflight batches: later batches wait in gRPC's flow control, not in the ledger.
+TEST_F(LedgerBounds, StreamStopsReadingAtBound) {
+  fake_->set_hold(true);
+  const std::string target = "127.0.0.1:" + std::to_string(grpc_port_);
+  std::vector<std::string> reqs;
+  for (int b = 1; b <= 6; ++b) {
+    reqs.push_back(schema_
+                       .make("SubmitRequest",
+                             "batch_id: " + std::to_string(b) + " txs { client_id: \"sb\" seq: " +
+                                 std::to_string(b) + " mint { account: \"m\" amount: 1 } }")
+                       ->SerializeAsString());
+  }
+  auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+  grpc::GenericStub stub(channel);
+  grpc::CompletionQueue cq;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 30s);
+  auto rw = stub.PrepareCall(&ctx, "/nodus.ledger.v1.Ledger/SubmitStream", &cq);
+  void* tag = nullptr;
+  bool ok = false;
+  run([&] {
+    rw->StartCall(reinterpret_cast<void*>(1));
+    cq.Next(&tag, &ok);
+    for (const auto& r : reqs) {  // small messages: every write completes into the window
+      rw->Write(to_buffer(r), reinterpret_cast<void*>(2));
+      cq.Next(&tag, &ok);
+    }
+    return 0;
+  });
+  // Give the server every chance to read more than it may.
+  for (int i = 0; i < 200; ++i) {
+    node_.executor().advance(100us);
+    std::this_thread::sleep_for(100us);
+  }
+  // Transactions proposed so far: each encodes its client id as field 1, "\n\x02sb".
+  size_t proposed = 0;
+  for (const auto& c : fake_->commands()) {
+    for (size_t at = c.find("\n\x02sb"); at != std::string::npos; at = c.find("\n\x02sb", at + 1))
+      ++proposed;
+  }
+  EXPECT_EQ(proposed, 2u);  // two batches read, the rest not
+  fake_->set_hold(false);
+  fake_->commit_held();
+  auto replies = run([&] {
+    std::vector<std::string> out;
+    for (size_t i = 0; i < reqs.size(); ++i) {
+      grpc::ByteBuffer b;
+      rw->Read(&b, reinterpret_cast<void*>(3));
+      cq.Next(&tag, &ok);
+      if (!ok) break;
+      out.push_back(from_buffer(b));
+    }
+    rw->WritesDone(reinterpret_cast<void*>(4));
+    cq.Next(&tag, &ok);
+    grpc::Status st;
+    rw->Finish(&st, reinterpret_cast<void*>(5));
+    cq.Next(&tag, &ok);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return out;
+  });
+  EXPECT_EQ(replies.size(), reqs.size());  // once read, every batch is answered
+  EXPECT_EQ(node_.metric_value("nodus_ledger_tx_committed_total"), 6);
+}
+
+class LedgerReadBound : public LedgerNode {
+ protected:
+  std::string extra_config() const override { return "max_pending_reads: 1\n"; }
+};
+
+// Goal: reads pass admission control: with max_pending_reads reads waiting for their barrier,
+// one more is refused at once with RESOURCE_EXHAUSTED; once the barrier passes, reads work.
+TEST_F(LedgerReadBound, ReadsPastTheBoundAreRefused) {
+  fake_->set_hold_reads(true);
+  const std::string target = "127.0.0.1:" + std::to_string(grpc_port_);
+  const std::string req =
+      schema_.make("GetAccountRequest", R"(account: "treasury" linearizable: true)")
+          ->SerializeAsString();
+  auto waiting =
+      std::async(std::launch::async, [&] { return call_unary(target, "GetAccount", req); });
+  const auto give_up = std::chrono::steady_clock::now() + 30s;
+  while (fake_->held_reads() == 0 && std::chrono::steady_clock::now() < give_up) {
+    node_.executor().advance(100us);
+    std::this_thread::sleep_for(100us);
+  }
+  ASSERT_EQ(fake_->held_reads(), 1u);
+  Unary refused = run([&] { return call_unary(target, "GetAccount", req); });
+  EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << refused.status.error_message();
+  EXPECT_NE(refused.status.error_message().find("max_pending_reads"), std::string::npos);
+  fake_->set_hold_reads(false);
+  fake_->release_reads();
+  Unary first = run([&] { return waiting.get(); });
+  EXPECT_TRUE(first.status.ok()) << first.status.error_message();
+  Unary again = run([&] { return call_unary(target, "GetAccount", req); });
+  EXPECT_TRUE(again.status.ok()) << again.status.error_message();
+}
+
 // Goal: a bad config value fails start with the key's name.
 TEST(LedgerConfig, BadValueNamesKey) {
-  for (const std::string key : {"max_batch_txs: 0", "bind: not-an-ip", "genesis: {a: -1}",
-                                "max_batch_bytes: 10", "batch_delay_us: -1", "unknown_key: 1"}) {
+  for (const std::string key :
+       {"max_batch_txs: 0", "bind: not-an-ip", "genesis: {a: -1}", "max_batch_bytes: 10",
+        "batch_delay_us: -1", "unknown_key: 1", "max_dedup_entries: 0", "max_pending_reads: 0",
+        "http_max_connections: 0", "http_idle_timeout_ms: -5", "max_stream_inflight: 0"}) {
     nodus::testing::TestNode node;
     ASSERT_TRUE(node.add_plugin(FAKE_CONSENSUS_PLUGIN).ok());
     ASSERT_TRUE(node.add_plugin(LEDGER_PLUGIN, key).ok());

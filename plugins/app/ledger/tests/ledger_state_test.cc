@@ -85,14 +85,13 @@ TEST(LedgerState, MintTransferPut) {
   EXPECT_EQ(s.get("k"), "v");
 }
 
-// Goal: every rejection kind leaves the state (snapshot bytes, index aside) unchanged and
-// says why.
+// Goal: every rejection kind leaves balances and keys unchanged and says why. (The dedup
+// window does change: a rejection is a recorded outcome, see RejectionIsFinal.)
 TEST(LedgerState, RejectionsChangeNothing) {
   LedgerState::Options o;
   o.genesis = {{"alice", 5}, {"full", std::numeric_limits<uint64_t>::max()}};
   LedgerState s(o);
   apply(s, 1, {});
-  const std::string before = s.snapshot();
   Transaction no_op;
   no_op.set_client_id("c");
   no_op.set_seq(9);
@@ -118,12 +117,83 @@ TEST(LedgerState, RejectionsChangeNothing) {
     EXPECT_EQ(r.results(0).code(), c.code) << r.results(0).reason();
     EXPECT_NE(r.results(0).reason().find(c.reason_part), std::string::npos)
         << r.results(0).reason();
-    EXPECT_EQ(s.snapshot(), before) << "state changed by " << c.reason_part;
+    EXPECT_EQ(s.account_count(), 2u) << c.reason_part;
+    EXPECT_EQ(s.balance("alice"), 5u) << c.reason_part;
+    EXPECT_EQ(s.balance("full"), std::numeric_limits<uint64_t>::max()) << c.reason_part;
+    EXPECT_EQ(s.kv_count(), 0u) << c.reason_part;
   }
   // TX_TOO_LARGE is the front end's check (validate_tx with a limit).
   std::string reason;
   EXPECT_EQ(validate_tx(put("c", 1, "k", std::string(5000, 'x')), 4096, &reason), TX_TOO_LARGE);
   EXPECT_NE(reason.find("max_tx_bytes"), std::string::npos);
+}
+
+// Goal: a rejection is the final outcome of its (client, seq): a repeat after its cause is
+// gone gets the same rejection (and its first index), never a success.
+TEST(LedgerState, RejectionIsFinal) {
+  LedgerState s({});
+  auto first = apply(s, 1, {transfer("c", 1, "alice", "bob", 7)});
+  EXPECT_EQ(first.results(0).code(), TX_UNKNOWN_ACCOUNT);
+  apply(s, 2, {mint("m", 1, "alice", 100)});
+  auto again = apply(s, 3, {transfer("c", 1, "alice", "bob", 7)});
+  EXPECT_EQ(again.results(0).code(), TX_UNKNOWN_ACCOUNT) << again.results(0).reason();
+  EXPECT_EQ(again.results(0).index(), 1u);
+  EXPECT_EQ(s.balance("alice"), 100u);
+  EXPECT_EQ(s.balance("bob"), std::nullopt);
+  // A success repeats as TX_DUPLICATE, with the index it was applied at while it is above the
+  // floor (a gap), and the repeat's own index once the floor passed it.
+  auto ok = apply(s, 4, {transfer("c", 3, "alice", "bob", 7)});
+  EXPECT_EQ(ok.results(0).code(), TX_OK);
+  auto dup = apply(s, 5, {transfer("c", 3, "alice", "bob", 7)});
+  EXPECT_EQ(dup.results(0).code(), TX_DUPLICATE);
+  EXPECT_EQ(dup.results(0).index(), 4u);
+  EXPECT_EQ(s.balance("bob"), 7u);
+}
+
+// Goal: one transaction with seq 2^64-1 does not block its client: it is refused (TX_RETRY,
+// nothing recorded) and the client's seqs 1, 2, ... still apply.
+TEST(LedgerState, FarSeqDoesNotBlockClient) {
+  LedgerState s({});
+  auto far = apply(s, 1, {mint("c", std::numeric_limits<uint64_t>::max(), "a", 1)});
+  EXPECT_EQ(far.results(0).code(), TX_RETRY);
+  EXPECT_NE(far.results(0).reason().find("first undecided seq 1"), std::string::npos)
+      << far.results(0).reason();
+  auto next = apply(s, 2, {mint("c", 1, "a", 1), mint("c", 2, "a", 1)});
+  EXPECT_EQ(next.results(0).code(), TX_OK);
+  EXPECT_EQ(next.results(1).code(), TX_OK);
+  EXPECT_EQ(s.balance("a"), 2u);
+}
+
+// Goal (issue 12): "applied" is never a guess. A client's seq 1 is delayed (stuck on a
+// restarting node) while its seqs 2.. commit elsewhere; far ahead ones are refused until 1 is
+// decided, and every TX_OK or TX_DUPLICATE answer means the key is there.
+TEST(LedgerState, NoDuplicateWithoutApply) {
+  LedgerState s({});
+  const uint64_t last = DedupWindow::kSpan + 200;
+  std::vector<std::pair<uint64_t, TxCode>> answers;  // (seq, code)
+  for (uint64_t seq = 2; seq <= last; ++seq) {
+    const BatchResult out = apply(s, seq, {put("c", seq, "k" + std::to_string(seq), "v")});
+    answers.emplace_back(seq, out.results(0).code());
+  }
+  // The delayed seq 1 arrives last, and again (a resend).
+  for (int i = 0; i < 2; ++i) {
+    const BatchResult out = apply(s, last + 1 + i, {put("c", 1, "k1", "v")});
+    answers.emplace_back(1, out.results(0).code());
+  }
+  size_t refused = 0;
+  for (const auto& [seq, code] : answers) {
+    const std::string key = "k" + std::to_string(seq);
+    if (code == TX_OK || code == TX_DUPLICATE) {
+      EXPECT_EQ(s.get(key), "v") << "seq " << seq << " answered " << TxCode_Name(code)
+                                 << " but never applied";
+    } else {
+      EXPECT_EQ(code, TX_RETRY);
+      EXPECT_FALSE(s.get(key).has_value());
+      ++refused;
+    }
+  }
+  EXPECT_EQ(refused, last - DedupWindow::kSpan);
+  EXPECT_EQ(s.get("k1"), "v");
 }
 
 // Goal: a (client, seq) applies once; a resend is TX_DUPLICATE and changes nothing, also when
@@ -148,15 +218,44 @@ TEST(LedgerState, DedupOutOfOrder) {
   EXPECT_TRUE(w.above().empty());
 }
 
-// Goal: the window stays bounded; a seq far ahead slides the floor and older ones are refused.
+// Goal: a window holds at most kSpan outcomes above its floor and kSpan rejections below it;
+// an older rejection is forgotten and a repeat of it says so instead of guessing.
 TEST(LedgerState, DedupWindowIsBounded) {
   DedupWindow w;
-  w.record(2);
-  w.record(DedupWindow::kSpan * 3);
-  EXPECT_LE(w.above().size(), 1u);
-  EXPECT_TRUE(w.seen(2));
-  EXPECT_TRUE(w.seen(5));  // below the slid floor: never applied now
-  EXPECT_FALSE(w.seen(DedupWindow::kSpan * 3 - 1));
+  TxOutcome o;
+  for (uint64_t seq = 2; seq <= DedupWindow::kSpan; ++seq)
+    w.record(seq, {TX_OK, seq});
+  EXPECT_EQ(w.above().size(), DedupWindow::kSpan - 1);
+  EXPECT_EQ(w.check(DedupWindow::kSpan + 1, &o), DedupWindow::Check::kAhead);
+  w.record(1, {TX_INSUFFICIENT_BALANCE, 1});
+  EXPECT_EQ(w.floor(), DedupWindow::kSpan);
+  EXPECT_TRUE(w.above().empty());
+  ASSERT_EQ(w.check(1, &o), DedupWindow::Check::kResolved);
+  EXPECT_EQ(o.code, TX_INSUFFICIENT_BALANCE);
+  // kSpan more rejections push the first one out.
+  for (uint64_t seq = DedupWindow::kSpan + 1; seq <= 2 * DedupWindow::kSpan; ++seq)
+    w.record(seq, {TX_UNKNOWN_ACCOUNT, seq});
+  EXPECT_EQ(w.refused().size(), DedupWindow::kSpan);
+  EXPECT_EQ(w.check(1, &o), DedupWindow::Check::kForgotten);
+  // Seq 2 succeeded, and every rejection above the forgotten one is still kept: it is known.
+  ASSERT_EQ(w.check(2, &o), DedupWindow::Check::kResolved);
+  EXPECT_EQ(o.code, TX_OK);
+  ASSERT_EQ(w.check(2 * DedupWindow::kSpan, &o), DedupWindow::Check::kResolved);
+  EXPECT_EQ(o.code, TX_UNKNOWN_ACCOUNT);
+}
+
+// Goal: the outcomes held over all clients are bounded (max_dedup_entries): past it the least
+// recent client is evicted, never the one being recorded.
+TEST(LedgerState, DedupEntriesAreBounded) {
+  LedgerState::Options o;
+  o.max_dedup_entries = 3;
+  LedgerState s(o);
+  apply(s, 1, {mint("a", 2, "x", 1), mint("a", 3, "x", 1)});  // two gaps held above floor 0
+  apply(s, 2, {mint("b", 2, "x", 1), mint("b", 3, "x", 1)});  // 4 > 3: "a" goes
+  EXPECT_EQ(s.dedup().clients().count("a"), 0u);
+  EXPECT_EQ(s.dedup().clients().count("b"), 1u);
+  EXPECT_LE(s.dedup().entries(), 3u);
+  EXPECT_EQ(s.dedup().evictions(), 1u);
 }
 
 // Goal: a full client table evicts the client with the lowest last index, on every node alike.
@@ -176,15 +275,22 @@ TEST(LedgerState, DedupEvictionIsByLastIndex) {
 // Goal: snapshot/restore reproduces the whole state, dedup windows included.
 TEST(LedgerState, SnapshotRoundTrip) {
   LedgerState a({});
-  apply(a, 3, {mint("c", 1, "alice", 9), mint("c", 4, "bob", 2), put("d", 1, "k", "v")});
+  apply(a, 3,
+        {mint("c", 1, "alice", 9), mint("c", 4, "bob", 2), put("d", 1, "k", "v"),
+         transfer("e", 1, "alice", "bob", 100), transfer("e", 3, "nobody", "bob", 1)});
   const std::string image = a.snapshot();
   LedgerState b({});
   ASSERT_TRUE(b.restore(3, image).ok());
   EXPECT_EQ(b.snapshot(), image);
   EXPECT_EQ(b.balance("alice"), 9u);
   EXPECT_EQ(b.get("k"), "v");
-  auto r = apply(b, 4, {mint("c", 4, "bob", 2)});
+  auto r = apply(b, 4,
+                 {mint("c", 4, "bob", 2), transfer("e", 1, "alice", "bob", 1),
+                  transfer("e", 3, "alice", "bob", 1)});
   EXPECT_EQ(r.results(0).code(), TX_DUPLICATE);
+  EXPECT_EQ(r.results(1).code(), TX_INSUFFICIENT_BALANCE);  // outcomes survive the snapshot
+  EXPECT_EQ(r.results(2).code(), TX_UNKNOWN_ACCOUNT);
+  EXPECT_EQ(r.results(2).index(), 3u);
 }
 
 // Goal: a corrupt or truncated image is a clear DATA_LOSS error and leaves the state as it was.
