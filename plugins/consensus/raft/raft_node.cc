@@ -50,15 +50,15 @@ Status RaftNode::start() {
   NODUS_ASSIGN_OR_RETURN(storage_, RaftStorage::open(ctx_.storage(), config_.fsync, ctx_.clock()));
   // The configuration of the very first start; every later start reads the stored one (see
   // raft_storage.h), whatever instance count this process was given. An instance that
-  // `nodus scale` adds starts with none: the leader adds it as a learner.
+  // `nodus scale` adds has none of its own: it learns the cluster's from its peers.
+  const bool joining = ctx_.instance().joining;
   pb::ConfState bootstrap;
-  if (!ctx_.instance().joining) {
+  if (!joining) {
     for (PeerId v : config_.voters)
       bootstrap.add_voters(v);
     for (PeerId l : config_.learners)
       bootstrap.add_learners(l);
   }
-  const bool joining = ctx_.instance().joining;
   NODUS_ASSIGN_OR_RETURN(LoadedState loaded, storage_->load(bootstrap, !joining));
   // A joining node's empty configuration is only a placeholder: it must not be stored, and
   // the node must not take part, until it learned the cluster's initial configuration (see

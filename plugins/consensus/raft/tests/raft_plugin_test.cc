@@ -127,5 +127,45 @@ TEST(RaftPluginTest, FirstStartStoresTheInitialConfiguration) {
   EXPECT_TRUE(node.stop().ok());
 }
 
+// Goal: an instance started by `nodus scale` (joining) stores no configuration of its own and
+// ignores Raft traffic until a peer told it the cluster's initial configuration; then it
+// stores that one and counts exactly those voters (entries from index 1 replay on the same
+// base as everywhere else, so it can never count itself a majority of a made-up cluster).
+TEST(RaftPluginTest, JoiningInstanceLearnsTheInitialConfigurationFromAPeer) {
+  TestNode node({.index = 3, .instances = 4, .joining = true});
+  ASSERT_TRUE(node.add_plugin(RAFT_PLUGIN, "").ok());
+  ASSERT_TRUE(node.start().ok());
+  node.executor().advance(milliseconds(200));
+  auto* raft = node.find<Consensus>();
+  ASSERT_NE(raft, nullptr);
+  EXPECT_TRUE(raft->state().voters.empty());
+  auto stored = node.storage(kRaftName).get_state("raft.initconf");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_FALSE(stored->has_value()) << "a placeholder configuration was stored";
+  EXPECT_TRUE(node.logs().contains("joins a running cluster"))
+      << ::testing::PrintToString(node.logs().lines());
+
+  // It asked its peers; the first answer wins.
+  std::optional<size_t> ask;
+  for (size_t i = 0; i < node.transport().calls().size(); ++i) {
+    if (node.transport().calls()[i].method == "raft.initconf") ask = i;
+  }
+  ASSERT_TRUE(ask.has_value()) << "no raft.initconf call";
+  node.transport().complete_call(*ask, conf_with_voters({0, 1, 2}));
+  node.executor().run_until_idle();
+  EXPECT_EQ(raft->state().voters, (std::vector<PeerId>{0, 1, 2}));
+  stored = node.storage(kRaftName).get_state("raft.initconf");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_TRUE(stored->has_value());
+  // Not a member yet: it does not campaign, and answers peers with what it learned.
+  node.executor().advance(milliseconds(2000));
+  EXPECT_NE(raft->state().role, ConsensusRole::kLeader);
+  EXPECT_NE(raft->state().role, ConsensusRole::kCandidate);
+  auto answer = node.transport().invoke(0, "raft.initconf", "");
+  ASSERT_TRUE(answer.has_value());
+  ASSERT_TRUE(answer->ok()) << answer->status().to_string();
+  EXPECT_TRUE(node.stop().ok());
+}
+
 }  // namespace
 }  // namespace nodus::testing
