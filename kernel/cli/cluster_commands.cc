@@ -199,6 +199,8 @@ int run_scale(const std::vector<std::string>& args) {
   if (!client.ok()) return fail("scale", client.status());
   auto r = (*client)->scale(*n);
   if (!r.ok()) return fail("scale", r.status());
+  for (const std::string& step : r->steps())
+    std::printf("  %s\n", step.c_str());
   std::printf("scaled from %u to %u instances\n", r->previous(), r->instances());
   return kExitOk;
 }

@@ -58,7 +58,8 @@ int run_node(const std::vector<std::string>& args) {
   desc.add_options()("help,h", "show this help")(
       "instance,i", po::value<uint32_t>()->default_value(0), "instance index (0-based)")(
       "stop-timeout-ms", po::value<uint32_t>()->default_value(5000),
-      "bound on stopping the plugins after SIGTERM/SIGINT");
+      "bound on stopping the plugins after SIGTERM/SIGINT")(
+      "join", "joining a running cluster (set by `nodus scale`): no consensus bootstrap");
   add_profile_options(desc);
   po::variables_map vm;
   if (!parse_flags(args, desc, {}, "node", vm)) return kExitBadInput;
@@ -71,6 +72,7 @@ int run_node(const std::vector<std::string>& args) {
   const ProfileOptions* options = &selected->options;
   const kernel::Profile* profile = &selected->profile;
   node_options.plugin_dirs = options->plugin_dirs;
+  node_options.joining = vm.count("join") > 0;
   auto node = kernel::Node::create(*profile, vm["instance"].as<uint32_t>(), node_options);
   if (!node.ok()) {
     std::fprintf(stderr, "%s\n", node.status().message().c_str());
@@ -82,7 +84,9 @@ int run_node(const std::vector<std::string>& args) {
   }
   if (Status st = (*node)->start(); !st.ok()) {
     std::fprintf(stderr, "%s: %s\n", (*node)->instance().node_name.c_str(), st.message().c_str());
-    return kExitFailure;
+    // A plugin that refuses what it found (a stored state that cannot work with this profile)
+    // would refuse again on every restart: report it as bad input, like a configuration error.
+    return st.code() == StatusCode::kFailedPrecondition ? kExitBadInput : kExitFailure;
   }
   int sig = 0;
   while (true) {

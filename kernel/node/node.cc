@@ -69,6 +69,76 @@ CallHandler failover_handler(PluginHost& host, uint32_t self) {
   };
 }
 
+void fill_membership_reply(const ConsensusState& s, nodus::v1::MembershipReply& out) {
+  out.set_role(std::string(consensus_role_name(s.role)));
+  out.set_term(s.term);
+  if (s.leader) out.set_leader(*s.leader);
+  out.set_commit_index(s.commit_index);
+  out.set_applied_index(s.applied_index);
+  for (PeerId v : s.voters)
+    out.add_voters(v);
+  for (PeerId l : s.learners)
+    out.add_learners(l);
+}
+
+// kMembershipMethod: `nodus scale` grows this instance's peer list to the new instance count,
+// then reports the consensus state or asks the consensus plugin (on the leader) for one
+// membership change, answering with the state after it committed.
+CallHandler membership_handler(PluginHost& host, GrpcTransport& transport, const Profile& profile,
+                               uint32_t self) {
+  return [&host, &transport, &profile, self](PeerId, std::string request, CallReply reply) {
+    nodus::v1::MembershipRequest req;
+    if (!req.ParseFromString(request)) {
+      reply(invalid_argument("membership: malformed MembershipRequest"));
+      return;
+    }
+    auto* consensus = static_cast<Consensus*>(host.find_capability(Consensus::kCapability));
+    if (consensus == nullptr) {
+      reply(failed_precondition("membership: no plugin of instance " + std::to_string(self) +
+                                " provides " + std::string(Consensus::kCapability)));
+      return;
+    }
+    std::vector<PeerInfo> peers = transport.peers();
+    if (req.instances() > peers.size() + 1) {
+      // The profile this process started with, at the new size (ports_for checks the index).
+      Profile grown = profile;
+      grown.instances = req.instances();
+      peers.clear();
+      for (uint32_t i = 0; i < req.instances(); ++i) {
+        if (i == self) continue;
+        peers.push_back({i, host_port(grown.bind_host, grown.ports_for(i).at("peer"))});
+      }
+      if (Status st = transport.set_peers(std::move(peers)); !st.ok()) {
+        reply(st.with_context("membership: growing the peer list"));
+        return;
+      }
+    }
+    const auto answer = [consensus, reply](Status st) {
+      if (!st.ok()) {
+        reply(st);
+        return;
+      }
+      nodus::v1::MembershipReply out;
+      fill_membership_reply(consensus->state(), out);
+      reply(out.SerializeAsString());
+    };
+    switch (req.op()) {
+      case nodus::v1::MembershipRequest::ADD_LEARNER:
+        consensus->change_membership(MembershipChange::kAddLearner, req.peer(), answer);
+        return;
+      case nodus::v1::MembershipRequest::PROMOTE:
+        consensus->change_membership(MembershipChange::kAddVoter, req.peer(), answer);
+        return;
+      case nodus::v1::MembershipRequest::REMOVE:
+        consensus->change_membership(MembershipChange::kRemove, req.peer(), answer);
+        return;
+      default:
+        answer(Status());
+        return;
+    }
+  };
+}
+
 // The transport of a profile that defines no "peer" port: no peers, and every attempt to
 // reach one says why.
 class NoPeerTransport final : public Transport {
@@ -195,6 +265,7 @@ Result<std::unique_ptr<Node>> Node::create(const Profile& profile, uint32_t inde
   info.node_name = profile.name + "-" + std::to_string(index);
   info.data_dir = profile.data_dir / info.node_name;
   info.ports = profile.ports_for(index);
+  info.joining = impl->options.joining;
 
   LogSinkOptions log_options;
   log_options.min_level = profile.log.level;
@@ -300,6 +371,9 @@ Status Node::start() {
   if (m.transport) {
     NODUS_RETURN_IF_ERROR(m.transport->on_call(std::string(kFailoverMethod),
                                                failover_handler(*m.host, m.info.index)));
+    NODUS_RETURN_IF_ERROR(
+        m.transport->on_call(std::string(kMembershipMethod),
+                             membership_handler(*m.host, *m.transport, m.profile, m.info.index)));
     Status st = m.transport->start();
     if (!st.ok()) {
       m.http.stop();

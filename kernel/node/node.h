@@ -25,6 +25,9 @@ namespace nodus::kernel {
 // The transport method (Peer.Call) through which the supervisor asks an instance's consensus
 // plugin for a leadership transfer. Request nodus.v1.FailoverRequest, reply FailoverReply.
 inline constexpr std::string_view kFailoverMethod = "nodus.node.failover";
+// The transport method through which `nodus scale` changes the consensus membership (and
+// grows an instance's peer list). Request nodus.v1.MembershipRequest, reply MembershipReply.
+inline constexpr std::string_view kMembershipMethod = "nodus.node.membership";
 
 // "host:port", with an IPv6 host in brackets: how instances dial each other's peer endpoint.
 std::string host_port(const std::string& host, uint16_t port);
@@ -38,6 +41,8 @@ struct NodeOptions {
   // from the executor every `heartbeat_period` and whenever readiness changes.
   std::string supervisor_bus;
   Duration heartbeat_period = std::chrono::seconds(1);
+  // Started by `nodus scale` into a running cluster (InstanceInfo::joining).
+  bool joining = false;
 };
 
 class Node {

@@ -18,6 +18,8 @@ namespace {
 
 // Bound on one Control call (Health probes each instance for up to 1 s, in sequence).
 constexpr std::chrono::seconds kCallTimeout{30};
+// `nodus scale` waits for each new instance to catch up, one after the other.
+constexpr std::chrono::seconds kScaleTimeout{300};
 
 Status from_grpc(const grpc::Status& st, const std::string& target) {
   if (st.ok()) return {};
@@ -59,9 +61,9 @@ Result<fs::path> find_run_dir(const std::string& run_dir_flag, const std::string
 struct ControlClient::Impl {
   std::unique_ptr<nodus::v1::Control::Stub> stub;
 
-  std::unique_ptr<grpc::ClientContext> context() const {
+  std::unique_ptr<grpc::ClientContext> context(std::chrono::seconds timeout = kCallTimeout) const {
     auto ctx = std::make_unique<grpc::ClientContext>();
-    ctx->set_deadline(std::chrono::system_clock::now() + kCallTimeout);
+    ctx->set_deadline(std::chrono::system_clock::now() + timeout);
     return ctx;
   }
 };
@@ -106,7 +108,7 @@ Result<nodus::v1::ScaleReply> ControlClient::scale(uint32_t instances) {
   req.set_instances(instances);
   nodus::v1::ScaleReply reply;
   NODUS_RETURN_IF_ERROR(
-      from_grpc(impl_->stub->Scale(impl_->context().get(), req, &reply), target_));
+      from_grpc(impl_->stub->Scale(impl_->context(kScaleTimeout).get(), req, &reply), target_));
   return reply;
 }
 

@@ -64,6 +64,8 @@ struct Instance {
   AfterExit after_exit = AfterExit::kDeath;
   bool stop_signalled = false;
   std::string last_failure;
+  // Added by `nodus scale` (started with --join; see scale.cc).
+  bool joining = false;
 
   bool alive() const { return pid > 0; }
 };

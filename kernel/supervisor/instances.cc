@@ -79,6 +79,7 @@ std::vector<std::string> Supervisor::instance_argv(const Instance& inst) const {
   }
   argv.push_back("--instances");
   argv.push_back(std::to_string(std::max(target_instances_, inst.index + 1)));
+  if (inst.joining) argv.push_back("--join");
   return argv;
 }
 
@@ -401,6 +402,8 @@ Status Supervisor::apply_scale(uint32_t target, nodus::v1::ScaleReply& reply) {
   for (uint32_t i = previous; i < target; ++i) {
     auto it = instances_.find(i);  // may still be stopping from an earlier scale down
     Instance& inst = it != instances_.end() ? *it->second : add_instance(i);
+    // Not part of the cluster `up` started: its consensus configuration comes from the leader.
+    inst.joining = true;
     if (inst.alive()) {
       request_stop(inst, AfterExit::kRestart);
       continue;

@@ -333,15 +333,6 @@ Result<nodus::v1::StatusReply> Supervisor::status() {
   return *reply;
 }
 
-Result<nodus::v1::ScaleReply> Supervisor::scale(uint32_t instances) {
-  auto reply = std::make_shared<nodus::v1::ScaleReply>();
-  auto result = std::make_shared<Status>();
-  NODUS_RETURN_IF_ERROR(post_and_wait(
-      [this, instances, reply, result] { *result = apply_scale(instances, *reply); }));
-  if (!result->ok()) return *result;
-  return *reply;
-}
-
 Status Supervisor::restart(uint32_t index) {
   auto result = std::make_shared<Status>();
   NODUS_RETURN_IF_ERROR(post_and_wait([this, index, result] {

@@ -73,6 +73,8 @@ class Supervisor {
 
   // Thread-safe entry points for the Control API: each runs on the supervisor thread.
   Result<nodus::v1::StatusReply> status();
+  // Scaling with consensus membership changes, step by step (scale.cc). Runs on the calling
+  // (control) thread; returns once every step is done, or with the step that failed.
   Result<nodus::v1::ScaleReply> scale(uint32_t instances);
   Status restart(uint32_t index);
   Status down();
@@ -115,6 +117,12 @@ class Supervisor {
   bool any_alive() const;
   nodus::v1::InstanceStatus describe(const Instance& inst) const;
   Status apply_scale(uint32_t target, nodus::v1::ScaleReply& reply);
+  // Membership steps of `nodus scale` (scale.cc), on the control thread.
+  Result<nodus::v1::MembershipReply> membership_call(const nodus::v1::InstanceStatus& inst,
+                                                     const nodus::v1::MembershipRequest& req);
+  Result<nodus::v1::MembershipReply> leader_call(nodus::v1::MembershipRequest::Op op, uint32_t peer,
+                                                 uint32_t instances);
+  Status wait_caught_up(uint32_t index, uint64_t commit, uint32_t instances);
   std::vector<std::string> instance_argv(const Instance& inst) const;
   std::vector<std::string> instance_env(const Instance& inst) const;
 

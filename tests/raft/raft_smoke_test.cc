@@ -3,7 +3,10 @@
 // `nodus failover` moves leadership through Raft's leadership transfer.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <string>
+#include <thread>
 
 #include "supervisor_fixture.h"
 
@@ -94,6 +97,44 @@ TEST_F(RaftSmokeTest, FailoverMovesLeadership) {
   RunResult bad = nodus({"failover", "--run-dir", run_dir_.string(), "--to", "9"});
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.err.find("instance 9: no such instance"), std::string::npos) << bad.err;
+}
+
+// Goal: a cluster restarted over its old data with too few instances for a quorum of the
+// stored configuration refuses at start (exit 2) with one line naming the data directory,
+// instead of leaving the instances pre-candidate forever; a lone `nodus node` says at start
+// how many voters it waits for.
+TEST_F(RaftSmokeTest, StaleDataWithFewerInstancesIsRefusedAtStart) {
+  ProfileSpec spec;
+  spec.instances = 3;
+  spec.plugin_dir = kPluginDir.string();
+  spec.plugin = "io.nodus.consensus.raft";
+  spec.plugin_config =
+      "{election_timeout_ms: [300, 600], heartbeat_ms: 100, tick_ms: 20, fsync: batch}";
+  write_profile(spec);
+  start_up();
+  ASSERT_TRUE(wait_all_ready(3, std::chrono::seconds(30))) << up_log();
+  ASSERT_EQ(nodus({"down", "--run-dir", run_dir_.string()}).exit_code, 0);
+  ASSERT_EQ(up_->wait(std::chrono::seconds(20)), 0) << up_log();
+
+  const RunResult lone =
+      run({kNodus, "node", "--profile", profile_.string(), "--instance", "0", "--instances", "1"},
+          {}, std::chrono::seconds(20));
+  EXPECT_EQ(lone.exit_code, 2) << lone.out << lone.err;
+  EXPECT_NE(lone.err.find("no leader can ever be elected"), std::string::npos) << lone.err;
+  EXPECT_NE(lone.err.find("voters 0,1,2"), std::string::npos) << lone.err;
+  EXPECT_NE(lone.err.find((dir_ / "data").string()), std::string::npos) << lone.err;
+
+  // With the instance count it was created with, a lone instance explains what it waits for.
+  Child alone({kNodus, "node", "--profile", profile_.string(), "--instance", "0"},
+              dir_ / "alone.log");
+  bool said = false;
+  for (int i = 0; i < 100 && !said; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    said = read_file(dir_ / "alone.log").find("ready once 2 voters run") != std::string::npos;
+  }
+  alone.signal(SIGTERM);
+  alone.wait(std::chrono::seconds(10));
+  EXPECT_TRUE(said) << read_file(dir_ / "alone.log");
 }
 
 }  // namespace

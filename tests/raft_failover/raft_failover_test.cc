@@ -13,6 +13,8 @@
 #include <fstream>
 #include <optional>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "supervisor_fixture.h"
 
@@ -55,9 +57,10 @@ class RaftFailoverTest : public SupervisorTest {
   // A profile of `instances` nodes running Raft (fsync batch) and the ledger on free ports.
   // The supervisor declares an instance hung after 3 missed heartbeats and kills it; the freeze
   // scenarios use 1 s heartbeats so that a 2 s SIGSTOP stays a freeze, not a kill.
-  void write_raft_profile(int instances, int heartbeat_ms) {
+  // `max_instances` reserves ports for the largest size a scale test reaches.
+  void write_raft_profile(int instances, int heartbeat_ms, int max_instances = 0) {
     instances_ = instances;
-    base_port_ = free_port_block(kStride * instances);
+    base_port_ = free_port_block(kStride * std::max(instances, max_instances));
     profile_ = dir_ / "profile.yaml";
     std::ofstream(profile_)
         << "profile: raftfailover\n"
@@ -78,9 +81,10 @@ class RaftFailoverTest : public SupervisorTest {
         << "  - name: io.nodus.app.ledger\n";
   }
 
-  std::string grpc_targets() const {
+  // The ledger endpoints of instances 0..count-1 (all of them by default).
+  std::string grpc_targets(int count = 0) const {
     std::string out;
-    for (int i = 0; i < instances_; ++i) {
+    for (int i = 0; i < (count > 0 ? count : instances_); ++i) {
       if (!out.empty()) out += ",";
       out += "127.0.0.1:" + std::to_string(base_port_ + kStride * i + kGrpcOffset);
     }
@@ -88,8 +92,8 @@ class RaftFailoverTest : public SupervisorTest {
   }
 
   // Starts the cluster and waits for every instance ready and one leader.
-  Row start_cluster(int instances, int heartbeat_ms) {
-    write_raft_profile(instances, heartbeat_ms);
+  Row start_cluster(int instances, int heartbeat_ms, int max_instances = 0) {
+    write_raft_profile(instances, heartbeat_ms, max_instances);
     start_up();
     EXPECT_TRUE(wait_all_ready(static_cast<size_t>(instances), std::chrono::seconds(20)))
         << up_log();
@@ -105,13 +109,15 @@ class RaftFailoverTest : public SupervisorTest {
     return leader.value_or(Row{});
   }
 
-  // nodus-tx-load at a fixed rate with --verify, in the background: `workload` put or transfer.
-  std::unique_ptr<Child> start_load(double seconds, const std::string& workload) {
+  // nodus-tx-load at a fixed rate with --verify, in the background: `workload` put or transfer,
+  // aimed at instances 0..target_count-1 (all of them by default).
+  std::unique_ptr<Child> start_load(double seconds, const std::string& workload,
+                                    int target_count = 0) {
     return std::make_unique<Child>(std::vector<std::string>{kTxLoad,
                                                             "--workload",
                                                             workload,
                                                             "--targets",
-                                                            grpc_targets(),
+                                                            grpc_targets(target_count),
                                                             "--clients",
                                                             "4",
                                                             "--batch",
@@ -223,6 +229,72 @@ void RaftFailoverTest::leader_fault_under_load(int instances, bool freeze) {
         << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - resumed_at).count()
         << " ms after SIGCONT\n";
   }
+  expect_nothing_lost(*puts, "put");
+  expect_nothing_lost(*transfers, "transfer");
+}
+
+// Goal: `nodus scale` on Raft changes the membership through the log. 4 -> 8 -> 3 -> 5
+// instances with a restart after each scale, under nodus-tx-load --verify (aimed at instances
+// 0-2, which every size keeps): every instance ends ready, exactly one leader, and no
+// acknowledged write is lost. Before membership went through change_membership, the added
+// instances stayed pre-candidate and restarted ones counted the new size as voters.
+TEST_F(RaftFailoverTest, ScaleUpDownWithRestartsUnderLoad) {
+  start_cluster(4, 100, 8);
+  auto puts = start_load(20, "put", 3);
+  auto transfers = start_load(20, "transfer", 3);
+  const auto restart = [&](uint32_t index, size_t count) {
+    pid_t old_pid = 0;
+    for (const auto& r : status()) {
+      if (r.index == index) old_pid = r.pid;
+    }
+    const RunResult r = nodus({"restart", std::to_string(index), "--run-dir", run_dir_.string()});
+    ASSERT_EQ(r.exit_code, 0) << (r.out + r.err);
+    EXPECT_TRUE(wait_status(
+        [&](const std::vector<Row>& rows) {
+          if (rows.size() != count) return false;
+          for (const auto& row : rows) {
+            if (row.state != "ready") return false;
+            if (row.index == index && row.pid == old_pid) return false;
+          }
+          return true;
+        },
+        std::chrono::seconds(20)))
+        << "instance " << index << " not ready again after restart\n"
+        << up_log();
+  };
+  for (const auto& [size, restarted] :
+       std::vector<std::pair<int, uint32_t>>{{8, 0}, {3, 1}, {5, 0}}) {
+    const RunResult r = nodus({"scale", std::to_string(size), "--run-dir", run_dir_.string()});
+    std::cout << "nodus scale " << size << ":\n" << (r.out + r.err);
+    ASSERT_EQ(r.exit_code, 0) << (r.out + r.err) << up_log();
+    EXPECT_NE((r.out + r.err).find("scaled from"), std::string::npos) << (r.out + r.err);
+    if (size == 8) {
+      EXPECT_NE((r.out + r.err).find("instance 7: promoted to voter"), std::string::npos)
+          << (r.out + r.err);
+    }
+    if (size == 3) {
+      EXPECT_NE((r.out + r.err).find("instance 3: removed from the configuration"),
+                std::string::npos)
+          << (r.out + r.err);
+    }
+    ASSERT_TRUE(wait_all_ready(static_cast<size_t>(size), std::chrono::seconds(20)))
+        << "not every instance ready after nodus scale " << size << "\n"
+        << up_log();
+    restart(restarted, static_cast<size_t>(size));
+  }
+  std::vector<Row> rows;
+  ASSERT_TRUE(wait_status(
+      [&](const std::vector<Row>& now) {
+        rows = now;
+        int leaders = 0;
+        for (const auto& r : now)
+          leaders += r.role == "leader" ? 1 : 0;
+        return now.size() == 5 && leaders == 1;
+      },
+      std::chrono::seconds(15)))
+      << up_log();
+  for (const auto& r : rows)
+    EXPECT_EQ(r.state, "ready") << "instance " << r.index;
   expect_nothing_lost(*puts, "put");
   expect_nothing_lost(*transfers, "transfer");
 }

@@ -89,10 +89,14 @@ std::vector<ConfigKeySpec> raft_config_keys() {
        "Take a snapshot once this many command bytes were applied since the last (0: off)"},
       {"snapshot_chunk_bytes", T::kBytes, false, "256KiB", "Chunk size of snapshot transfers"},
       {"voters", T::kList, false, "all instances",
-       "Initial voters (instance indexes) when the log holds no configuration"},
-      {"learners", T::kList, false, "[]", "Initial non-voting learners"},
+       "Initial voters (instance indexes), used on the first start only: the configuration is "
+       "then stored and later changes go through `nodus scale`"},
+      {"learners", T::kList, false, "[]", "Initial non-voting learners (first start only)"},
       {"propose_timeout_ms", T::kInteger, false, "5000",
        "A proposal or read not answered within this time fails with DEADLINE_EXCEEDED"},
+      {"max_pending", T::kInteger, false, "65536",
+       "Proposals, forwarded proposals, reads and membership changes waiting for an answer; "
+       "beyond it new ones fail with RESOURCE_EXHAUSTED"},
   };
 }
 
@@ -186,6 +190,8 @@ Result<RaftConfig> parse_raft_config(const ConfigNode& c, uint32_t instances) {
   }
   NODUS_ASSIGN_OR_RETURN(uint64_t pt, get_ranged(c, "propose_timeout_ms", 5000, 1, 3'600'000));
   cfg.propose_timeout_ms = static_cast<uint32_t>(pt);
+  NODUS_ASSIGN_OR_RETURN(cfg.max_pending,
+                         get_ranged(c, "max_pending", cfg.max_pending, 1, uint64_t{1} << 24));
   return cfg;
 }
 

@@ -34,6 +34,8 @@ struct RaftConfig {
   std::vector<PeerId> voters;  // empty in the section: every instance
   std::vector<PeerId> learners;
   uint32_t propose_timeout_ms = 5000;
+  // Callbacks waiting for an answer (proposals, forwards, reads, membership changes) at most.
+  uint64_t max_pending = 65536;
 
   uint32_t election_ticks() const;
   uint32_t heartbeat_ticks() const;

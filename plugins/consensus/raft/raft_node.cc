@@ -1,6 +1,7 @@
 #include "raft_node.h"
 
 #include <algorithm>
+#include <set>
 #include <utility>
 
 namespace nodus::raft {
@@ -8,6 +9,17 @@ namespace {
 
 double seconds_of(Duration d) {
   return std::chrono::duration<double>(d).count();
+}
+
+// "0,1,2" (or "none"), for log lines.
+template <typename Peers>
+std::string peer_list(const Peers& peers) {
+  std::string out;
+  for (PeerId p : peers) {
+    if (!out.empty()) out += ",";
+    out += std::to_string(p);
+  }
+  return out.empty() ? "none" : out;
 }
 
 void apply_conf_change(pb::ConfState& conf, const pb::ConfChange& cc) {
@@ -24,7 +36,10 @@ void apply_conf_change(pb::ConfState& conf, const pb::ConfChange& cc) {
 }  // namespace
 
 RaftNode::RaftNode(PluginContext& ctx, RaftConfig config)
-    : ctx_(ctx), config_(std::move(config)), metrics_(ctx.metrics()) {}
+    : ctx_(ctx),
+      config_(std::move(config)),
+      metrics_(ctx.metrics()),
+      pending_(config_.max_pending) {}
 
 RaftNode::~RaftNode() {
   *alive_ = false;
@@ -33,46 +48,23 @@ RaftNode::~RaftNode() {
 Status RaftNode::start() {
   const PeerId self = ctx_.transport().self();
   NODUS_ASSIGN_OR_RETURN(storage_, RaftStorage::open(ctx_.storage(), config_.fsync, ctx_.clock()));
+  // The configuration of the very first start; every later start reads the stored one (see
+  // raft_storage.h), whatever instance count this process was given. An instance that
+  // `nodus scale` adds has none of its own: it learns the cluster's from its peers.
+  const bool joining = ctx_.instance().joining;
   pb::ConfState bootstrap;
-  for (PeerId v : config_.voters)
-    bootstrap.add_voters(v);
-  for (PeerId l : config_.learners)
-    bootstrap.add_learners(l);
-  NODUS_ASSIGN_OR_RETURN(LoadedState loaded, storage_->load(bootstrap));
-  saved_hard_state_ = loaded.persisted.hard_state;
-  if (!loaded.repaired.empty()) ctx_.logger().warn("raft log recovery: " + loaded.repaired);
-
-  const pb::SnapshotMeta& snap = loaded.persisted.snapshot;
-  applied_ = snap.index();
-  applied_term_ = snap.term();
-  conf_ = snap.index() > 0 ? snap.conf() : bootstrap;
-  if (snap.index() > 0) {
-    snapshot_meta_ = snap;
-    snapshot_image_ = std::make_shared<const std::string>(loaded.snapshot_image);
-    restore_pending_.emplace(snap, std::move(loaded.snapshot_image));
+  if (!joining) {
+    for (PeerId v : config_.voters)
+      bootstrap.add_voters(v);
+    for (PeerId l : config_.learners)
+      bootstrap.add_learners(l);
   }
-  const uint64_t loaded_last =
-      loaded.persisted.entries.empty() ? snap.index() : loaded.persisted.entries.back().index();
-  metrics_.last_index.set(static_cast<double>(loaded_last));
-
-  CoreConfig cc;
-  cc.id = self;
-  cc.election_ticks = config_.election_ticks();
-  cc.heartbeat_ticks = config_.heartbeat_ticks();
-  cc.pre_vote = config_.pre_vote;
-  cc.check_quorum = config_.check_quorum;
-  cc.read_mode = config_.read_mode;
-  cc.max_inflight_msgs = config_.max_inflight_msgs;
-  cc.max_inflight_bytes = config_.max_inflight_bytes;
-  cc.max_msg_bytes = config_.max_msg_bytes;
-  cc.max_uncommitted_bytes = config_.max_uncommitted_bytes;
-  // Different per node and per start; deterministic under simulation, whose clock is.
-  cc.seed = static_cast<uint64_t>(ctx_.clock().wall_time_ns()) * 0x9E3779B97F4A7C15ull ^
-            (uint64_t{self} + 1) * 0xBF58476D1CE4E5B9ull;
-  auto core = Core::create(cc, std::move(loaded.persisted));
-  if (!core.ok()) return core.status().with_context("raft state in " + storage_->log_path());
-  core_ = std::move(core).value();
-
+  NODUS_ASSIGN_OR_RETURN(LoadedState loaded, storage_->load(bootstrap, !joining));
+  // A joining node's empty configuration is only a placeholder: it must not be stored, and
+  // the node must not take part, until it learned the cluster's initial configuration (see
+  // ask_initial_conf): entries from index 1 only make sense on top of that one.
+  awaiting_conf_ = joining && !loaded.initial_conf_from_disk;
+  NODUS_RETURN_IF_ERROR(open_core(std::move(loaded)));
   storage_->set_on_synced(
       [this](uint64_t index, uint64_t term, Duration took) { on_synced(index, term, took); });
   storage_->set_on_sync_failed([this](const Status& why) { fatal(why.with_context("log sync")); });
@@ -110,17 +102,148 @@ Status RaftNode::start() {
       t.on_call(std::string(kProposeMethod), [this](PeerId from, std::string req, CallReply r) {
         on_forward(from, std::move(req), std::move(r));
       }));
+  NODUS_RETURN_IF_ERROR(t.on_call(
+      std::string(kInitialConfMethod),
+      [this](PeerId, std::string, CallReply r) { on_initial_conf_request(std::move(r)); }));
 
   started_ = true;
-  const bool learner =
-      std::find(config_.learners.begin(), config_.learners.end(), self) != config_.learners.end();
+  const pb::ConfState now_conf = core_->conf_state();
+  const bool learner = std::find(now_conf.learners().begin(), now_conf.learners().end(), self) !=
+                       now_conf.learners().end();
   role_ = learner ? ConsensusRole::kLearner : ConsensusRole::kFollower;
   ctx_.set_role(consensus_role_name(role_));
   metrics_.set_role(role_);
   // A single voter has nobody to wait for.
-  if (conf_.voters_size() == 1 && conf_.voters(0) == self) core_->campaign();
+  if (now_conf.voters_size() == 1 && now_conf.voters(0) == self) core_->campaign();
   schedule_tick();
   process_ready();
+  return {};
+}
+
+Status RaftNode::open_core(LoadedState loaded) {
+  const PeerId self = ctx_.transport().self();
+  const bool conf_from_disk = loaded.initial_conf_from_disk;
+  initial_conf_ = loaded.persisted.bootstrap;
+  saved_hard_state_ = loaded.persisted.hard_state;
+  if (!loaded.repaired.empty()) ctx_.logger().warn("raft log recovery: " + loaded.repaired);
+
+  const pb::SnapshotMeta& snap = loaded.persisted.snapshot;
+  applied_ = snap.index();
+  applied_term_ = snap.term();
+  conf_ = snap.index() > 0 ? snap.conf() : initial_conf_;
+  if (snap.index() > 0) {
+    snapshot_meta_ = snap;
+    snapshot_image_ = std::make_shared<const std::string>(loaded.snapshot_image);
+    restore_pending_.emplace(snap, std::move(loaded.snapshot_image));
+  }
+  const uint64_t loaded_last =
+      loaded.persisted.entries.empty() ? snap.index() : loaded.persisted.entries.back().index();
+  metrics_.last_index.set(static_cast<double>(loaded_last));
+
+  CoreConfig cc;
+  cc.id = self;
+  cc.election_ticks = config_.election_ticks();
+  cc.heartbeat_ticks = config_.heartbeat_ticks();
+  cc.pre_vote = config_.pre_vote;
+  cc.check_quorum = config_.check_quorum;
+  cc.read_mode = config_.read_mode;
+  cc.max_inflight_msgs = config_.max_inflight_msgs;
+  cc.max_inflight_bytes = config_.max_inflight_bytes;
+  cc.max_msg_bytes = config_.max_msg_bytes;
+  cc.max_uncommitted_bytes = config_.max_uncommitted_bytes;
+  // Different per node and per start; deterministic under simulation, whose clock is.
+  cc.seed = static_cast<uint64_t>(ctx_.clock().wall_time_ns()) * 0x9E3779B97F4A7C15ull ^
+            (uint64_t{self} + 1) * 0xBF58476D1CE4E5B9ull;
+  auto core = Core::create(cc, std::move(loaded.persisted));
+  if (!core.ok()) return core.status().with_context("raft state in " + storage_->log_path());
+  core_ = std::move(core).value();
+  if (awaiting_conf_) {
+    ctx_.logger().info("raft: instance " + std::to_string(self) +
+                       " joins a running cluster: asking its peers for the cluster's initial "
+                       "configuration, then waiting for the leader to add it (nodus scale)");
+    return {};
+  }
+  return check_configuration(conf_from_disk, core_->conf_state());
+}
+
+void RaftNode::ask_initial_conf() {
+  const Duration timeout = std::chrono::milliseconds(config_.election_timeout_min_ms);
+  for (const PeerInfo& peer : ctx_.transport().peers()) {
+    ctx_.transport().call(peer.id, kInitialConfMethod, std::string(), timeout,
+                          [this, alive = alive_, from = peer.id](Result<std::string> r) {
+                            if (!*alive || !awaiting_conf_ || stopped_ || !r.ok()) return;
+                            pb::ConfState conf;
+                            if (!conf.ParseFromString(*r) || conf.voters_size() == 0) return;
+                            adopt_initial_conf(from, conf);
+                          });
+  }
+}
+
+void RaftNode::adopt_initial_conf(PeerId from, const pb::ConfState& conf) {
+  // Stored first, then the core starts over from the (still empty) storage with it: nothing
+  // was stepped into the placeholder core, so nothing is lost.
+  Status st = storage_->save_initial_conf(conf);
+  if (!st.ok()) return fatal(st.with_context("storing the initial configuration"));
+  auto loaded = storage_->load(conf);
+  if (!loaded.ok()) return fatal(loaded.status().with_context("reloading the raft state"));
+  awaiting_conf_ = false;
+  st = open_core(std::move(*loaded));
+  if (!st.ok()) return fatal(st);
+  ctx_.logger().info("raft: learned the cluster's initial configuration from instance " +
+                     std::to_string(from) + "; waiting for the leader to add this instance");
+  process_ready();
+}
+
+void RaftNode::on_initial_conf_request(CallReply reply) {
+  if (awaiting_conf_) {
+    return reply(unavailable("instance " + std::to_string(ctx_.transport().self()) +
+                             " has not learned the initial configuration yet"));
+  }
+  reply(initial_conf_.SerializeAsString());
+}
+
+Status RaftNode::check_configuration(bool from_disk, const pb::ConfState& conf) {
+  const PeerId self = ctx_.transport().self();
+  const std::string dir = ctx_.storage().directory().string();
+  std::set<PeerId> instances = {self};
+  for (const PeerInfo& p : ctx_.transport().peers())
+    instances.insert(p.id);
+  std::set<PeerId> members(conf.voters().begin(), conf.voters().end());
+  members.insert(conf.learners().begin(), conf.learners().end());
+  const size_t quorum = static_cast<size_t>(conf.voters_size()) / 2 + 1;
+  size_t voters_here = 0;
+  for (PeerId v : conf.voters())
+    voters_here += instances.count(v);
+  const std::string what = "voters " + peer_list(conf.voters()) + ", learners " +
+                           peer_list(conf.learners()) + " (quorum " + std::to_string(quorum) + ")";
+  if (conf.voters_size() == 0) {
+    ctx_.logger().info("raft: instance " + std::to_string(self) +
+                       " has no configuration yet; it joins once the leader adds it (nodus scale)");
+    return {};
+  }
+  if (voters_here < quorum && !ctx_.instance().joining) {
+    // Waiting would be forever: no leader can be elected among the instances that exist. (A
+    // joining instance's old view does not count: the leader's log replaces it.)
+    return failed_precondition(
+        "raft: the configuration stored in " + dir + " has " + what + " but only " +
+        std::to_string(voters_here) + " of those voters are instances of this profile (" +
+        std::to_string(instances.size()) + " instances): no leader can ever be elected; start " +
+        "it with the instance count it was created with and change it with `nodus scale`, or " +
+        "move the data directory away to start a new cluster");
+  }
+  std::vector<PeerId> outside;
+  for (PeerId i : instances) {
+    if (members.count(i) == 0) outside.push_back(i);
+  }
+  ctx_.logger().info("raft: configuration " + what + ", " +
+                     (from_disk ? "stored in " + dir : "stored on this first start in " + dir) +
+                     "; ready once " + std::to_string(quorum) + " voters run and elect a leader");
+  if (!outside.empty() && !ctx_.instance().joining) {
+    ctx_.logger().warn(
+        "raft: instances " + peer_list(outside) + " of this profile are not in the configuration " +
+        "stored in " + dir + " (" + what + "), so they never become ready; the stored " +
+        "configuration wins over the instance count: add instances with `nodus scale`");
+  }
   return {};
 }
 
@@ -149,6 +272,11 @@ void RaftNode::schedule_tick() {
 
 void RaftNode::on_tick() {
   if (stopped_) return;
+  if (awaiting_conf_ && broken_.ok() && ctx_.clock().now() >= next_conf_ask_) {
+    next_conf_ask_ =
+        ctx_.clock().now() + std::chrono::milliseconds(config_.election_timeout_min_ms);
+    ask_initial_conf();
+  }
   if (broken_.ok()) {
     core_->tick();
     sender_->tick(ctx_.clock().now());
@@ -159,7 +287,7 @@ void RaftNode::on_tick() {
 }
 
 void RaftNode::on_message(PeerId from, const std::string& payload) {
-  if (stopped_ || !broken_.ok()) return;
+  if (stopped_ || !broken_.ok() || awaiting_conf_) return;
   pb::Message m;
   if (!m.ParseFromString(payload) || m.from() != from) {
     metrics_.messages_dropped.inc();
@@ -170,7 +298,7 @@ void RaftNode::on_message(PeerId from, const std::string& payload) {
 }
 
 void RaftNode::on_chunk(PeerId from, const std::string& payload) {
-  if (stopped_ || !broken_.ok()) return;
+  if (stopped_ || !broken_.ok() || awaiting_conf_) return;
   pb::SnapshotChunk chunk;
   if (!chunk.ParseFromString(payload) || chunk.from() != from) {
     metrics_.messages_dropped.inc();
@@ -257,23 +385,22 @@ void RaftNode::handle_ready(Ready& rd) {
   const uint64_t queued_last = unapplied_.empty() ? applied_ : unapplied_.back().index();
   for (pb::Entry& e : rd.committed) {
     if (e.index() <= queued_last) continue;
-    auto p = proposals_.find(e.index());
-    if (p != proposals_.end() && p->second.term == e.term()) {
-      metrics_.commit_latency.observe(seconds_of(now - p->second.proposed_at));
+    const PendingEntry* p = pending_.find(PendingKind::kProposal, e.index());
+    if (p != nullptr && p->term == e.term()) {
+      metrics_.commit_latency.observe(seconds_of(now - p->since));
     }
     unapplied_.push_back(std::move(e));
   }
   apply_committed();
   // 6. Reads.
   for (const ReadState& rs : rd.read_states) {
-    auto it = reads_.find(rs.request_id);
-    if (it != reads_.end()) it->second.index = rs.index;
+    if (PendingEntry* r = pending_.find(PendingKind::kRead, rs.request_id))
+      r->read_index = rs.index;
   }
   for (uint64_t id : rd.failed_reads) {
-    auto it = reads_.find(id);
-    if (it == reads_.end()) continue;
-    auto node = reads_.extract(it);
-    node.mapped().done(unavailable("read failed: leadership changed"));
+    if (auto r = pending_.take(PendingKind::kRead, id)) {
+      r->fail(unavailable("read failed: leadership changed"));
+    }
   }
   answer_reads();
   for (PeerId peer : rd.send_snapshot_to) {
@@ -347,18 +474,16 @@ void RaftNode::install_snapshot(const pb::SnapshotMeta& meta) {
   snapshot_meta_ = meta;
   snapshot_image_ = std::make_shared<const std::string>(std::move(*image));
   // Forwarded proposals the snapshot covers are committed (the leader applied them).
-  while (!forwarded_.empty() && forwarded_.begin()->first <= meta.index()) {
-    auto node = forwarded_.extract(forwarded_.begin());
-    node.mapped().done(ProposeResult{node.key(), node.mapped().term, node.mapped().response});
+  while (auto w = pending_.take_first_upto(PendingKind::kForwarded, meta.index())) {
+    PendingEntry& e = w->second;
+    e.propose_done(ProposeResult{w->first, e.term, std::move(e.response)});
   }
-  while (!proposals_.empty() && proposals_.begin()->first <= meta.index()) {
-    auto node = proposals_.extract(proposals_.begin());
+  while (auto p = pending_.take_first_upto(PendingKind::kProposal, meta.index())) {
     metrics_.failed("replaced").inc();
-    node.mapped().done(unavailable("a snapshot replaced the log before the command applied"));
+    p->second.fail(unavailable("a snapshot replaced the log before the command applied"));
   }
-  while (!confs_.empty() && confs_.begin()->first <= meta.index()) {
-    auto node = confs_.extract(confs_.begin());
-    node.mapped().done(unavailable("a snapshot replaced the log before the change applied"));
+  while (auto c = pending_.take_first_upto(PendingKind::kConf, meta.index())) {
+    c->second.fail(unavailable("a snapshot replaced the log before the change applied"));
   }
   metrics_.snapshots_received.inc();
   core_->snapshot_installed(meta);
@@ -393,47 +518,42 @@ void RaftNode::apply_entry(const pb::Entry& e) {
   applied_ = e.index();
   applied_term_ = e.term();
 
-  if (auto p = proposals_.find(e.index()); p != proposals_.end()) {
-    auto node = proposals_.extract(p);
-    if (node.mapped().term == e.term()) {
-      node.mapped().done(ProposeResult{e.index(), e.term(), std::move(response)});
+  if (auto p = pending_.take(PendingKind::kProposal, e.index())) {
+    if (p->term == e.term()) {
+      p->propose_done(ProposeResult{e.index(), e.term(), std::move(response)});
     } else {
       metrics_.failed("replaced").inc();
-      node.mapped().done(
-          unavailable("another leader's entry took index " + std::to_string(e.index())));
+      p->fail(unavailable("another leader's entry took index " + std::to_string(e.index())));
     }
   }
-  if (auto c = confs_.find(e.index()); c != confs_.end()) {
-    auto node = confs_.extract(c);
-    node.mapped().done(node.mapped().term == e.term()
-                           ? Status()
-                           : unavailable("the membership change was replaced by a new leader"));
+  if (auto c = pending_.take(PendingKind::kConf, e.index())) {
+    if (c->term == e.term()) {
+      c->done(Status());
+    } else {
+      c->fail(unavailable("the membership change was replaced by a new leader"));
+    }
   }
-  while (!forwarded_.empty() && forwarded_.begin()->first <= e.index()) {
-    auto node = forwarded_.extract(forwarded_.begin());
-    ForwardedWait& w = node.mapped();
+  while (auto node = pending_.take_first_upto(PendingKind::kForwarded, e.index())) {
+    PendingEntry& w = node->second;
     // The leader answered after applying, so the entry at that index is committed; a term
     // that differs here would mean this node applied a different entry there.
-    if (node.key() == e.index() && w.term != e.term()) {
-      w.done(internal_error("entry " + std::to_string(e.index()) + " has term " +
+    if (node->first == e.index() && w.term != e.term()) {
+      w.fail(internal_error("entry " + std::to_string(e.index()) + " has term " +
                             std::to_string(e.term()) + " here but " + std::to_string(w.term) +
                             " on the leader"));
     } else {
-      w.done(ProposeResult{node.key(), w.term, std::move(w.response)});
+      w.propose_done(ProposeResult{node->first, w.term, std::move(w.response)});
     }
   }
 }
 
 void RaftNode::answer_reads() {
-  for (auto it = reads_.begin(); it != reads_.end();) {
-    if (it->second.index && *it->second.index <= applied_ && machine_ != nullptr &&
-        !restore_pending_) {
-      auto node = reads_.extract(it++);
-      node.mapped().done(Status());
-    } else {
-      ++it;
-    }
-  }
+  if (machine_ == nullptr || restore_pending_) return;
+  auto ready = pending_.take_if(PendingKind::kRead, [this](uint64_t, const PendingEntry& r) {
+    return r.read_index && *r.read_index <= applied_;
+  });
+  for (auto& [id, r] : ready)
+    r.done(Status());
 }
 
 void RaftNode::maybe_snapshot() {
@@ -489,40 +609,31 @@ void RaftNode::send_message(const pb::Message& m) {
 // ---------------------------------------------------------------- failures and timeouts
 
 void RaftNode::expire(TimePoint now) {
-  for (auto it = proposals_.begin(); it != proposals_.end();) {
-    if (it->second.deadline > now) {
-      ++it;
-      continue;
+  // One path for every kind: the message says what the caller was waiting for.
+  for (auto& [key, e] : pending_.take_expired(now)) {
+    switch (e.kind) {
+      case PendingKind::kProposal:
+        metrics_.failed("timeout").inc();
+        e.fail(deadline_exceeded("proposal not applied within propose_timeout_ms"));
+        break;
+      case PendingKind::kForwarding:
+        metrics_.failed("timeout").inc();
+        e.fail(
+            deadline_exceeded("the leader did not answer a forwarded proposal within "
+                              "propose_timeout_ms"));
+        break;
+      case PendingKind::kForwarded:
+        metrics_.failed("timeout").inc();
+        e.fail(deadline_exceeded("forwarded proposal committed at index " + std::to_string(key) +
+                                 " but not yet applied here"));
+        break;
+      case PendingKind::kConf:
+        e.fail(deadline_exceeded("membership change not applied in time"));
+        break;
+      case PendingKind::kRead:
+        e.fail(deadline_exceeded("read not answered within propose_timeout_ms"));
+        break;
     }
-    auto node = proposals_.extract(it++);
-    metrics_.failed("timeout").inc();
-    node.mapped().done(deadline_exceeded("proposal not applied within propose_timeout_ms"));
-  }
-  for (auto it = forwarded_.begin(); it != forwarded_.end();) {
-    if (it->second.deadline > now) {
-      ++it;
-      continue;
-    }
-    auto node = forwarded_.extract(it++);
-    metrics_.failed("timeout").inc();
-    node.mapped().done(deadline_exceeded("forwarded proposal committed at index " +
-                                         std::to_string(node.key()) + " but not yet applied here"));
-  }
-  for (auto it = confs_.begin(); it != confs_.end();) {
-    if (it->second.deadline > now) {
-      ++it;
-      continue;
-    }
-    auto node = confs_.extract(it++);
-    node.mapped().done(deadline_exceeded("membership change not applied in time"));
-  }
-  for (auto it = reads_.begin(); it != reads_.end();) {
-    if (it->second.deadline > now) {
-      ++it;
-      continue;
-    }
-    auto node = reads_.extract(it++);
-    node.mapped().done(deadline_exceeded("read not answered within propose_timeout_ms"));
   }
   if (transfer_done_ && transfer_deadline_ <= now) {
     finish_transfer(transfer_result_ ? *transfer_result_
@@ -530,28 +641,22 @@ void RaftNode::expire(TimePoint now) {
   }
 }
 
+Status RaftNode::pending_full(std::string_view what) {
+  metrics_.failed("pending_full").inc();
+  return resource_exhausted(std::string(what) +
+                            " refused: " + std::to_string(pending_.max_entries()) +
+                            " requests are already waiting for an answer (max_pending)");
+}
+
 void RaftNode::fail_all(const Status& why, bool proposals_only) {
-  while (!proposals_.empty()) {
-    auto node = proposals_.extract(proposals_.begin());
-    metrics_.failed("leadership_lost").inc();
-    node.mapped().done(why);
-  }
-  while (!confs_.empty()) {
-    auto node = confs_.extract(confs_.begin());
-    node.mapped().done(why);
+  for (auto& [key, e] : pending_.take_all({PendingKind::kProposal, PendingKind::kConf})) {
+    if (e.kind == PendingKind::kProposal) metrics_.failed("leadership_lost").inc();
+    e.fail(why);
   }
   if (proposals_only) return;
-  while (!forwarded_.empty()) {
-    auto node = forwarded_.extract(forwarded_.begin());
-    node.mapped().done(why);
-  }
-  while (!forwards_in_flight_.empty()) {
-    auto node = forwards_in_flight_.extract(forwards_in_flight_.begin());
-    node.mapped()(why);
-  }
-  while (!reads_.empty()) {
-    auto node = reads_.extract(reads_.begin());
-    node.mapped().done(why);
+  for (auto& [key, e] :
+       pending_.take_all({PendingKind::kForwarded, PendingKind::kForwarding, PendingKind::kRead})) {
+    e.fail(why);
   }
   if (transfer_done_) finish_transfer(why);
 }
@@ -589,9 +694,10 @@ void RaftNode::update_gauges() {
   metrics_.apply_lag.set(
       static_cast<double>(s.commit_index > applied_ ? s.commit_index - applied_ : 0));
   metrics_.uncommitted_bytes.set(static_cast<double>(core_->uncommitted_bytes()));
-  metrics_.pending_proposals.set(
-      static_cast<double>(proposals_.size() + forwarded_.size() + forwards_in_flight_.size()));
-  metrics_.pending_reads.set(static_cast<double>(reads_.size()));
+  metrics_.pending_proposals.set(static_cast<double>(pending_.size(PendingKind::kProposal) +
+                                                     pending_.size(PendingKind::kForwarding) +
+                                                     pending_.size(PendingKind::kForwarded)));
+  metrics_.pending_reads.set(static_cast<double>(pending_.size(PendingKind::kRead)));
   metrics_.inflight_snapshot_bytes.set(static_cast<double>(sender_->bytes_in_flight()));
   const Counters& c = core_->counters();
   const double started = static_cast<double>(c.elections_started);
@@ -634,6 +740,9 @@ void RaftNode::propose(std::string command, ProposeCallback done) {
     return done(invalid_argument("command of " + std::to_string(command.size()) +
                                  " bytes exceeds max_msg_bytes"));
   }
+  // Checked before the command enters the log: an entry without its callback would apply
+  // with nobody told.
+  if (pending_.full()) return done(pending_full("proposal"));
   if (role_ != ConsensusRole::kLeader) return forward_propose(std::move(command), std::move(done));
   auto index = core_->propose(std::move(command));
   if (!index.ok()) {
@@ -645,9 +754,12 @@ void RaftNode::propose(std::string command, ProposeCallback done) {
   }
   metrics_.proposals.inc();
   const TimePoint now = ctx_.clock().now();
-  proposals_[*index] =
-      PendingProposal{core_->term_at(*index), std::move(done),
-                      now + std::chrono::milliseconds(config_.propose_timeout_ms), now};
+  PendingEntry entry;
+  entry.term = core_->term_at(*index);
+  entry.propose_done = std::move(done);
+  entry.deadline = now + std::chrono::milliseconds(config_.propose_timeout_ms);
+  entry.since = now;
+  pending_.add(PendingKind::kProposal, *index, std::move(entry));  // room checked above
   process_ready();
 }
 
@@ -659,33 +771,41 @@ void RaftNode::forward_propose(std::string command, ProposeCallback done) {
   pb::ForwardRequest req;
   req.set_command(std::move(command));
   const uint64_t id = next_forward_id_++;
-  forwards_in_flight_[id] = std::move(done);
   const Duration timeout = std::chrono::milliseconds(config_.propose_timeout_ms);
-  ctx_.transport().call(
-      *leader_, kProposeMethod, req.SerializeAsString(), timeout,
-      [this, alive = alive_, id](Result<std::string> r) {
-        if (!*alive) return;
-        auto it = forwards_in_flight_.find(id);
-        if (it == forwards_in_flight_.end()) return;
-        ProposeCallback cb = std::move(it->second);
-        forwards_in_flight_.erase(it);
-        if (!r.ok()) {
-          metrics_.failed("forward").inc();
-          return cb(r.status());
-        }
-        pb::ForwardResponse resp;
-        if (!resp.ParseFromString(*r)) {
-          metrics_.failed("forward").inc();
-          return cb(internal_error("malformed raft.propose response"));
-        }
-        if (applied_ >= resp.index()) {
-          return cb(ProposeResult{resp.index(), resp.term(), resp.response()});
-        }
-        forwarded_.emplace(
-            resp.index(), ForwardedWait{resp.term(), resp.response(), std::move(cb),
-                                        ctx_.clock().now() +
-                                            std::chrono::milliseconds(config_.propose_timeout_ms)});
-      });
+  PendingEntry entry;
+  entry.propose_done = std::move(done);
+  entry.since = ctx_.clock().now();
+  // The transport's own timeout answers first; this one only guards a lost callback.
+  entry.deadline = entry.since + 2 * timeout;
+  pending_.add(PendingKind::kForwarding, id, std::move(entry));  // room checked in propose
+  ctx_.transport().call(*leader_, kProposeMethod, req.SerializeAsString(), timeout,
+                        [this, alive = alive_, id](Result<std::string> r) {
+                          if (!*alive) return;
+                          auto waiting = pending_.take(PendingKind::kForwarding, id);
+                          if (!waiting) return;  // expired or failed already
+                          ProposeCallback cb = std::move(waiting->propose_done);
+                          if (!r.ok()) {
+                            metrics_.failed("forward").inc();
+                            return cb(r.status());
+                          }
+                          pb::ForwardResponse resp;
+                          if (!resp.ParseFromString(*r)) {
+                            metrics_.failed("forward").inc();
+                            return cb(internal_error("malformed raft.propose response"));
+                          }
+                          if (applied_ >= resp.index()) {
+                            return cb(ProposeResult{resp.index(), resp.term(), resp.response()});
+                          }
+                          // The slot taken above is free again, so this add has room.
+                          PendingEntry wait;
+                          wait.term = resp.term();
+                          wait.response = resp.response();
+                          wait.propose_done = std::move(cb);
+                          wait.since = ctx_.clock().now();
+                          wait.deadline =
+                              wait.since + std::chrono::milliseconds(config_.propose_timeout_ms);
+                          pending_.add(PendingKind::kForwarded, resp.index(), std::move(wait));
+                        });
 }
 
 void RaftNode::on_forward(PeerId, std::string request, CallReply reply) {
@@ -709,10 +829,13 @@ void RaftNode::on_forward(PeerId, std::string request, CallReply reply) {
 void RaftNode::read_index(DoneCallback done) {
   if (!started_ || stopped_) return done(failed_precondition("raft is not running"));
   if (!broken_.ok()) return done(unavailable("raft node failed: " + broken_.to_string()));
+  if (pending_.full()) return done(pending_full("read"));
   const uint64_t id = next_read_id_++;
-  reads_[id] = PendingRead{
-      std::move(done), ctx_.clock().now() + std::chrono::milliseconds(config_.propose_timeout_ms),
-      std::nullopt};
+  PendingEntry entry;
+  entry.done = std::move(done);
+  entry.since = ctx_.clock().now();
+  entry.deadline = entry.since + std::chrono::milliseconds(config_.propose_timeout_ms);
+  pending_.add(PendingKind::kRead, id, std::move(entry));
   core_->read_index(id);
   process_ready();
 }
@@ -740,8 +863,15 @@ void RaftNode::change_membership(MembershipChange change, PeerId peer, DoneCallb
     return done(unavailable("membership changes go to the raft leader" +
                             (leader_ ? " (" + std::to_string(*leader_) + ")" : std::string())));
   }
-  if (peer >= ctx_.instance().instances) {
-    return done(invalid_argument("peer " + std::to_string(peer) + " is not an instance"));
+  // The transport knows every instance this process can reach (the kernel adds the ones
+  // `nodus scale` starts before it asks for the change).
+  const std::vector<PeerInfo> peers = ctx_.transport().peers();
+  const bool known =
+      peer == ctx_.transport().self() ||
+      std::any_of(peers.begin(), peers.end(), [peer](const PeerInfo& p) { return p.id == peer; });
+  if (!known) {
+    return done(invalid_argument("peer " + std::to_string(peer) +
+                                 " is not an instance this node can reach"));
   }
   pb::ConfChange cc;
   cc.set_peer(peer);
@@ -756,11 +886,15 @@ void RaftNode::change_membership(MembershipChange change, PeerId peer, DoneCallb
       cc.set_kind(pb::ConfChange::REMOVE);
       break;
   }
+  if (pending_.full()) return done(pending_full("membership change"));
   auto index = core_->propose_conf_change(cc);
   if (!index.ok()) return done(index.status());
-  confs_[*index] =
-      PendingConf{core_->term_at(*index), std::move(done),
-                  ctx_.clock().now() + std::chrono::milliseconds(config_.propose_timeout_ms)};
+  PendingEntry entry;
+  entry.term = core_->term_at(*index);
+  entry.done = std::move(done);
+  entry.since = ctx_.clock().now();
+  entry.deadline = entry.since + std::chrono::milliseconds(config_.propose_timeout_ms);
+  pending_.add(PendingKind::kConf, *index, std::move(entry));
   process_ready();
 }
 

@@ -16,7 +16,6 @@
 
 #include <cstdint>
 #include <deque>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +24,7 @@
 #include "core/raft_core.h"
 #include "nodus/plugin.h"
 #include "nodus/services/consensus.h"
+#include "pending_table.h"
 #include "raft_config.h"
 #include "raft_metrics.h"
 #include "raft_storage.h"
@@ -34,6 +34,8 @@ namespace nodus::raft {
 
 inline constexpr std::string_view kRaftChannel = "raft";
 inline constexpr std::string_view kProposeMethod = "raft.propose";
+// A joining node asks its peers for the cluster's initial configuration (reply: ConfState).
+inline constexpr std::string_view kInitialConfMethod = "raft.initconf";
 
 class RaftNode final : public Consensus {
  public:
@@ -61,30 +63,6 @@ class RaftNode final : public Consensus {
   Status check_invariants() const;
 
  private:
-  struct PendingProposal {
-    uint64_t term = 0;
-    ProposeCallback done;
-    TimePoint deadline{};
-    TimePoint proposed_at{};
-  };
-  // A proposal forwarded to the leader, waiting for the local applied index to reach it.
-  struct ForwardedWait {
-    uint64_t term = 0;
-    std::string response;
-    ProposeCallback done;
-    TimePoint deadline{};
-  };
-  struct PendingConf {
-    uint64_t term = 0;
-    DoneCallback done;
-    TimePoint deadline{};
-  };
-  struct PendingRead {
-    DoneCallback done;
-    TimePoint deadline{};
-    std::optional<uint64_t> index;  // set once the core answered with a read index
-  };
-
   void schedule_tick();
   void on_tick();
   void on_message(PeerId from, const std::string& payload);
@@ -103,6 +81,16 @@ class RaftNode final : public Consensus {
   void answer_reads();
   void maybe_snapshot();
   void expire(TimePoint now);
+  // RESOURCE_EXHAUSTED for a caller turned away because the pending table is full.
+  Status pending_full(std::string_view what);
+  // Startup checks of the configuration against the instances that exist (start()).
+  Status check_configuration(bool from_disk, const pb::ConfState& conf);
+  // Creates the core over what storage loaded (start(), and again once a joining node
+  // learned the initial configuration).
+  Status open_core(LoadedState loaded);
+  void ask_initial_conf();
+  void adopt_initial_conf(PeerId from, const pb::ConfState& conf);
+  void on_initial_conf_request(CallReply reply);
   void fail_all(const Status& why, bool proposals_only);
   void fatal(const Status& why);
   void finish_transfer(const Status& result);
@@ -131,6 +119,10 @@ class RaftNode final : public Consensus {
   std::optional<PeerId> last_known_leader_;  // survives "leader unknown" gaps
   uint64_t term_ = 0;
   std::optional<pb::HardState> saved_hard_state_;  // the last one written
+  // The configuration before the first log entry; the same on every member of a cluster.
+  pb::ConfState initial_conf_;
+  bool awaiting_conf_ = false;  // joining, and initial_conf_ not learned yet
+  TimePoint next_conf_ask_{};
 
   // Committed entries not applied yet (no state machine, or waiting for one to register).
   std::deque<pb::Entry> unapplied_;
@@ -144,17 +136,13 @@ class RaftNode final : public Consensus {
   std::shared_ptr<const std::string> snapshot_image_;
   uint64_t applied_bytes_since_snapshot_ = 0;
 
-  std::map<uint64_t, PendingProposal> proposals_;  // by log index (leader)
-  std::multimap<uint64_t, ForwardedWait> forwarded_;
-  std::map<uint64_t, PendingConf> confs_;  // by log index
-  std::map<uint64_t, PendingRead> reads_;  // by request id
+  // Every callback owed an answer, bounded by max_pending (see pending_table.h).
+  PendingTable pending_;
   uint64_t next_read_id_ = 1;
   std::optional<DoneCallback> transfer_done_;
   std::optional<PeerId> transfer_target_;
   std::optional<Status> transfer_result_;  // the core's abort, held until a leader is known
   TimePoint transfer_deadline_{};
-  // Forwarded proposals in flight, completed with UNAVAILABLE if the node stops first.
-  std::map<uint64_t, ProposeCallback> forwards_in_flight_;
   uint64_t next_forward_id_ = 1;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -95,9 +95,22 @@ Status RaftStorage::drop_whole_log_and_restart_at(uint64_t next_index) {
   return {};
 }
 
-Result<LoadedState> RaftStorage::load(const pb::ConfState& bootstrap) {
+Status RaftStorage::save_initial_conf(const pb::ConfState& conf) {
+  return storage_.put_state(kInitialConfKey, conf.SerializeAsString());
+}
+
+Result<LoadedState> RaftStorage::load(const pb::ConfState& bootstrap, bool store_bootstrap) {
   LoadedState out;
-  out.persisted.bootstrap = bootstrap;
+  NODUS_ASSIGN_OR_RETURN(std::optional<std::string> initial, storage_.get_state(kInitialConfKey));
+  if (initial) {
+    if (!out.persisted.bootstrap.ParseFromString(*initial)) {
+      return data_loss("raft initial configuration '" + std::string(kInitialConfKey) + "' under " +
+                       storage_.directory().string() + " does not parse");
+    }
+    out.initial_conf_from_disk = true;
+  } else {
+    out.persisted.bootstrap = bootstrap;
+  }
 
   NODUS_ASSIGN_OR_RETURN(std::optional<std::string> hs, storage_.get_state(kHardStateKey));
   if (hs && !out.persisted.hard_state.ParseFromString(*hs)) {
@@ -176,6 +189,12 @@ Result<LoadedState> RaftStorage::load(const pb::ConfState& bootstrap) {
   pb::HardState& h = out.persisted.hard_state;
   if (h.commit() > prev_index) h.set_commit(prev_index);
   if (h.commit() < snap_index) h.set_commit(snap_index);
+  out.fresh = !hs && snap_index == 0 && out.persisted.entries.empty();
+  if (!out.initial_conf_from_disk && store_bootstrap) {
+    // Durable before the core runs: a crash right after must not let the next start pick a
+    // different configuration.
+    NODUS_RETURN_IF_ERROR(save_initial_conf(out.persisted.bootstrap));
+  }
   return out;
 }
 

@@ -6,7 +6,10 @@
 //  - the hard state (term, vote, commit): put_state("raft.hardstate"), atomic and durable and
 //    independent of the log, so a vote never waits for a log fsync;
 //  - the newest snapshot: write_snapshot("raft.snapshot") holding the SnapshotMeta and the
-//    state-machine image together, so one atomic write replaces both.
+//    state-machine image together, so one atomic write replaces both;
+//  - the initial configuration: put_state("raft.initconf"), written once on the first start
+//    and read back on every later one, so that the voters never again come from the
+//    instance count a process happens to be started with.
 //
 // Durability of appends follows FsyncMode: kBatch keeps one sync_async in flight and the next
 // one covers every entry appended meanwhile (group commit); kAlways issues one sync_async per
@@ -43,6 +46,7 @@ std::string_view fsync_mode_name(FsyncMode mode);
 inline constexpr std::string_view kLogName = "raft";
 inline constexpr std::string_view kHardStateKey = "raft.hardstate";
 inline constexpr std::string_view kSnapshotName = "raft.snapshot";
+inline constexpr std::string_view kInitialConfKey = "raft.initconf";
 
 // What load() found on disk.
 struct LoadedState {
@@ -51,6 +55,10 @@ struct LoadedState {
   std::string snapshot_image;
   // What recovery repaired, for the log ("" when nothing).
   std::string repaired;
+  // The initial configuration came from disk (false: this start wrote it).
+  bool initial_conf_from_disk = false;
+  // No hard state, snapshot or entry was found besides the initial configuration.
+  bool fresh = false;
 };
 
 class RaftStorage {
@@ -68,8 +76,13 @@ class RaftStorage {
   // Reads everything back and checks it: entries dense from the snapshot on, terms never
   // decreasing and never below the snapshot's, a record that does not parse is DATA_LOSS
   // naming the log. Entries left over from before a snapshot install that conflict with the
-  // snapshot are dropped. `bootstrap` becomes Persisted::bootstrap.
-  Result<LoadedState> load(const pb::ConfState& bootstrap);
+  // snapshot are dropped. Persisted::bootstrap is the initial configuration stored on the
+  // first start; when none is stored yet, `bootstrap` is stored and used (also for a data
+  // directory from before the key existed, whose configuration came from the same place).
+  // With `store_bootstrap` false nothing is stored (a joining node learns it first).
+  Result<LoadedState> load(const pb::ConfState& bootstrap, bool store_bootstrap = true);
+  // Stores the initial configuration (a joining node, once it learned the cluster's).
+  Status save_initial_conf(const pb::ConfState& conf);
 
   void set_on_synced(SyncedCallback cb) { on_synced_ = std::move(cb); }
   void set_on_sync_failed(SyncFailedCallback cb) { on_sync_failed_ = std::move(cb); }

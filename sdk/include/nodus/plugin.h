@@ -62,6 +62,9 @@ struct InstanceInfo {
   std::string node_name;   // "aurigraph-0"
   std::filesystem::path data_dir;
   std::map<std::string, uint16_t> ports;  // named ports of this instance ("api", "peer", ...)
+  // Started by `nodus scale` into a running cluster: cluster state (such as a consensus
+  // configuration) comes from the running members, never from this instance's own start.
+  bool joining = false;
 
   // Port by name; 0 when the profile defines no such port.
   uint16_t port(std::string_view name) const {

@@ -76,6 +76,7 @@ Status TestNode::configure() {
   info.profile = impl_->options.profile;
   info.index = impl_->options.index;
   info.instances = impl_->options.instances;
+  info.joining = impl_->options.joining;
   info.node_name = info.profile + "-" + std::to_string(info.index);
 
   kernel::HostServices services;

@@ -26,7 +26,19 @@ TEST(RaftConfigTest, Defaults) {
   EXPECT_EQ(cfg->fsync, FsyncMode::kBatch);
   EXPECT_EQ(cfg->election_ticks(), 15u);
   EXPECT_EQ(cfg->heartbeat_ticks(), 5u);
-  EXPECT_EQ(raft_config_keys().size(), 17u);
+  EXPECT_EQ(raft_config_keys().size(), 18u);
+  EXPECT_EQ(cfg->max_pending, 65536u);
+}
+
+// max_pending is bounded on both sides and names the key when wrong.
+TEST(RaftConfigTest, MaxPendingRange) {
+  auto cfg = parse("max_pending: 2\n");
+  ASSERT_TRUE(cfg.ok()) << cfg.status().to_string();
+  EXPECT_EQ(cfg->max_pending, 2u);
+  auto zero = parse("max_pending: 0\n");
+  ASSERT_FALSE(zero.ok());
+  EXPECT_NE(zero.status().message().find("max_pending"), std::string::npos)
+      << zero.status().to_string();
 }
 
 // Values are parsed; a number election timeout means [n, 2n].

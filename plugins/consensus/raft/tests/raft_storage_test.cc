@@ -131,6 +131,68 @@ TEST(RaftStorageTest, RoundTrip) {
   EXPECT_EQ(loaded->persisted.bootstrap.voters_size(), 3);
 }
 
+pb::ConfState voters_up_to(uint32_t n) {
+  pb::ConfState c;
+  for (uint32_t i = 0; i < n; ++i)
+    c.add_voters(i);
+  return c;
+}
+
+// The initial configuration is written on the first start and wins over whatever a later
+// start passes in (a process restarted with a larger --instances must not count more voters).
+TEST(RaftStorageTest, InitialConfigurationIsDurableAndIgnoresLaterBootstraps) {
+  MemoryStorage disk;
+  ManualExecutor clock;
+  {
+    auto rs = open(disk, FsyncMode::kAlways, clock);
+    auto first = rs->load(voters_up_to(4));
+    ASSERT_TRUE(first.ok()) << first.status().to_string();
+    EXPECT_TRUE(first->fresh);
+    EXPECT_FALSE(first->initial_conf_from_disk);
+    EXPECT_EQ(first->persisted.bootstrap.voters_size(), 4);
+  }
+  auto rs = open(disk, FsyncMode::kAlways, clock);
+  auto again = rs->load(voters_up_to(8));
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  EXPECT_TRUE(again->initial_conf_from_disk);
+  EXPECT_EQ(again->persisted.bootstrap.voters_size(), 4);
+}
+
+// A data directory from before the key existed (entries, no stored configuration) keeps the
+// configuration it was started with and records it, so the next start cannot change it.
+TEST(RaftStorageTest, InitialConfigurationOfOldDataIsRecordedOnce) {
+  MemoryStorage disk;
+  ManualExecutor clock;
+  {
+    auto rs = open(disk, FsyncMode::kAlways, clock);
+    ASSERT_TRUE(rs->append(entries(1, 3, 1)).ok());
+    rs->request_sync();
+  }
+  {
+    auto rs = open(disk, FsyncMode::kAlways, clock);
+    auto loaded = rs->load(three());
+    ASSERT_TRUE(loaded.ok());
+    EXPECT_FALSE(loaded->fresh);
+    EXPECT_FALSE(loaded->initial_conf_from_disk);
+  }
+  auto rs = open(disk, FsyncMode::kAlways, clock);
+  auto loaded = rs->load(voters_up_to(5));
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_EQ(loaded->persisted.bootstrap.voters_size(), 3);
+}
+
+// A stored configuration that does not parse is DATA_LOSS naming the key.
+TEST(RaftStorageTest, CorruptInitialConfigurationIsDataLoss) {
+  MemoryStorage disk;
+  ManualExecutor clock;
+  ASSERT_TRUE(disk.put_state(kInitialConfKey, "\xff\xff\xff").ok());
+  auto rs = open(disk, FsyncMode::kAlways, clock);
+  auto loaded = rs->load(three());
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.status().code(), StatusCode::kDataLoss);
+  EXPECT_THAT(loaded.status().message(), HasSubstr("raft.initconf"));
+}
+
 // batch: one sync in flight; everything appended meanwhile is covered by the next one.
 TEST(RaftStorageTest, BatchModeGroupsCommits) {
   MemoryStorage disk;

@@ -31,6 +31,7 @@ struct TestNodeOptions {
   uint32_t index = 0;
   uint32_t instances = 1;
   std::string profile = "test";
+  bool joining = false;  // InstanceInfo::joining (started by `nodus scale`)
 };
 
 class TestNode {
