@@ -4,9 +4,11 @@
 // node's executor, where the registered handler runs. Inbound one-way messages are flow
 // controlled: a stream stops reading while `receive_pending_max` of its messages wait on the
 // executor, so a slow node pushes back on its senders (HTTP/2 flow control) instead of
-// growing an unbounded backlog.
+// growing an unbounded backlog. A message or call whose claimed sender the connection cannot
+// vouch for (peer_identity.h) is dropped and counted before any handler sees it.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <memory>
 
@@ -17,6 +19,7 @@
 #include "nodus/services/transport.h"
 #include "transport/internal/handler_registry.h"
 #include "transport/internal/peer_grpc.h"
+#include "transport/internal/peer_identity.h"
 #include "transport/internal/transport_metrics.h"
 
 namespace nodus::kernel::internal {
@@ -29,6 +32,9 @@ struct PeerServiceDeps {
   nodus::Logger* logger = nullptr;
   size_t receive_pending_max = 1;
   size_t max_message_bytes = 0;
+  // Who may claim which sender id (peer_identity.h).
+  std::string cluster;
+  std::shared_ptr<const PeerDirectory> peers;
 };
 
 // Stream is served "raw": the reactor receives each message as bytes and decodes the Envelope
@@ -47,6 +53,7 @@ class PeerService final
 
  private:
   const PeerServiceDeps deps_;
+  std::atomic<uint64_t> refused_calls_{0};  // for a log that cannot be flooded
 };
 
 }  // namespace nodus::kernel::internal
