@@ -121,6 +121,7 @@ GrpcTransport::GrpcTransport(GrpcTransportOptions options, nodus::Executor& exec
       directory_(std::make_shared<internal::PeerDirectory>()),
       peers_(without_self(options_.peers, options_.self)) {
   directory_->set(peers_);
+  directory_->set_self(options_.listen_address);
 }
 
 GrpcTransport::~GrpcTransport() {

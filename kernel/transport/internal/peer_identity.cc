@@ -65,6 +65,16 @@ void PeerDirectory::set(const std::vector<nodus::PeerInfo>& peers) {
   hosts_.swap(hosts);
 }
 
+void PeerDirectory::set_self(const std::string& listen_address) {
+  std::lock_guard lock(mu_);
+  self_host_ = host_of_address(listen_address);
+}
+
+std::string PeerDirectory::self_host() const {
+  std::lock_guard lock(mu_);
+  return self_host_;
+}
+
 std::optional<std::string> PeerDirectory::host_of(nodus::PeerId id) const {
   std::lock_guard lock(mu_);
   auto it = hosts_.find(id);
@@ -121,8 +131,11 @@ std::string refuse_reason(const Caller& caller, nodus::PeerId claimed, nodus::Pe
   }
   const std::optional<std::string> source = canonical_ip(caller.source_host);
   if (claimed == self) {
-    // Only the local supervisor calls a node as itself (failover), and it dials over loopback.
+    // Only the local supervisor calls a node as itself (failover). It dials the node's own
+    // address, so it connects from loopback or from that address.
     if (source && is_loopback(*source)) return {};
+    const std::optional<std::string> own = canonical_ip(peers.self_host());
+    if (source && own && *source == *own) return {};
     return who + ": only a local process may send as this node";
   }
   const std::optional<std::string> host = peers.host_of(claimed);

@@ -7,10 +7,11 @@
 //    "nodus://<cluster>/instance/<id>" (see `nodus certs`); the claimed id must be that one.
 //    A certificate of the CA that names no instance of this cluster may not send at all.
 //  - plaintext (or TLS without client certificates): nothing is proven. The claimed id must be
-//    a configured peer (or this node itself, which only the local supervisor does, over
-//    loopback), and when the peer's configured host is an IP address the connection must come
-//    from it. That stops mistakes and casual spoofing across hosts, not an attacker on the
-//    same network: plaintext peer ports belong on a private network (docs/security.md).
+//    a configured peer (or this node itself, which only the local supervisor does, from
+//    loopback or this node's own address), and when the peer's configured host is an IP
+//    address the connection must come from it. That stops mistakes and casual spoofing across
+//    hosts, not an attacker on the same network: plaintext peer ports belong on a private network
+//    (docs/security.md).
 #pragma once
 
 #include <map>
@@ -29,12 +30,16 @@ namespace nodus::kernel::internal {
 class PeerDirectory {
  public:
   void set(const std::vector<nodus::PeerInfo>& peers);
+  // This node's own listen host: a local process dialling it may come from that address.
+  void set_self(const std::string& listen_address);
+  std::string self_host() const;
   // The host part of the peer's configured address; nullopt for an unknown peer.
   std::optional<std::string> host_of(nodus::PeerId id) const;
 
  private:
   mutable std::mutex mu_;
   std::map<nodus::PeerId, std::string> hosts_;  // guarded by mu_
+  std::string self_host_;                       // guarded by mu_
 };
 
 // What the server knows about one inbound connection.
