@@ -131,15 +131,19 @@ Result<std::unique_ptr<ControlServer>> ControlServer::start(Supervisor& supervis
   const bool unix_socket = address.rfind("unix:", 0) == 0;
   const bool mtls = options.tls && options.tls->require_client_cert;
   NODUS_RETURN_IF_ERROR(check_control_address(address, mtls));
+  // Unix sockets are checked per connection (SO_PEERCRED); loopback TCP is open to local
+  // users by design (docs/security.md); anything else passed the check above only with mTLS.
+  const bool use_tls = !unix_socket && !check_control_address(address, false).ok();
+  if (!options.run_dir.empty()) NODUS_RETURN_IF_ERROR(make_private_dir(options.run_dir));
   std::unique_ptr<ControlServer> server(new ControlServer());
   ControlServerOptions service_options = options;
-  if (unix_socket || !mtls) service_options.tls.reset();  // checked per connection instead
+  if (!use_tls) service_options.tls.reset();
   server->service_ = std::make_unique<Service>(supervisor, service_options);
   grpc::ServerBuilder builder;
   int port = 0;
   if (!unix_socket) {
     std::shared_ptr<grpc::ServerCredentials> creds = grpc::InsecureServerCredentials();
-    if (mtls) {
+    if (use_tls) {
       NODUS_ASSIGN_OR_RETURN(TransportCredentials tls, make_tls_credentials(*options.tls));
       creds = tls.server;
     }

@@ -7,6 +7,7 @@
 // own user only, and TCP is loopback-only unless mTLS names the operator.
 #pragma once
 
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -27,8 +28,11 @@ class UnixControlListener;
 
 struct ControlServerOptions {
   std::string address;  // "unix:/abs/run/control.sock" or HOST:PORT
+  // Made 0700 before anything listens (it holds the bus socket and the lock, too).
+  std::filesystem::path run_dir;
   std::string cluster;  // the profile name, which an operator certificate names
-  // mTLS for a TCP address: clients need a certificate of this CA naming the operator.
+  // mTLS for a TCP address off loopback: clients need a certificate of this CA naming the
+  // operator. Loopback TCP stays plaintext, so that the local CLI keeps working.
   std::optional<TlsFiles> tls;
   // Reports a refused connection or call (one line, for the supervisor's log).
   std::function<void(const std::string&)> warn;

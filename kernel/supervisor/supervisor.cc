@@ -78,6 +78,7 @@ Result<std::unique_ptr<Supervisor>> Supervisor::create(Profile profile, Supervis
   control_options.address = sup->options_.control_address.empty()
                                 ? "unix:" + (sup->run_dir_ / "control.sock").string()
                                 : sup->options_.control_address;
+  control_options.run_dir = sup->run_dir_;
   control_options.cluster = p.name;
   if (p.tls.enabled()) {
     control_options.tls = tls_files_for_instance(

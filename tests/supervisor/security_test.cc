@@ -14,6 +14,14 @@
 
 #include "supervisor_fixture.h"
 
+#include <grpcpp/grpcpp.h>
+
+// The generated service classes hide overloaded virtuals, which our warning set rejects.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverloaded-virtual"
+#include "nodus/v1/control.grpc.pb.h"
+#pragma GCC diagnostic pop
+
 namespace nodus::test {
 namespace {
 
@@ -155,6 +163,66 @@ TEST_F(SupervisorTest, CertsGiveEveryInstanceItsOwnIdentity) {
       &m1))
       << m1 << up_log();
   EXPECT_THAT(up_log(), HasSubstr("its certificate names instance 0"));
+}
+
+// A Control stub over TLS to 127.0.0.1:port, presenting `stem`'s certificate (none if empty).
+std::unique_ptr<nodus::v1::Control::Stub> tls_stub(const fs::path& pki, const std::string& stem,
+                                                   uint16_t port) {
+  grpc::SslCredentialsOptions o;
+  o.pem_root_certs = read_file(pki / "ca.pem");
+  if (!stem.empty()) {
+    o.pem_cert_chain = read_file(pki / (stem + ".pem"));
+    o.pem_private_key = read_file(pki / (stem + ".key"));
+  }
+  return nodus::v1::Control::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::SslCredentials(o)));
+}
+
+grpc::Status control_status(nodus::v1::Control::Stub& stub) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + seconds(10));
+  nodus::v1::StatusReply reply;
+  return stub.Status(&context, {}, &reply);
+}
+
+// Goal: a TCP control address off loopback is accepted with mTLS, and then only a client
+// whose certificate names the operator is answered: an instance's certificate is
+// PERMISSION_DENIED, no certificate fails the handshake; the operator can stop the cluster.
+TEST_F(SupervisorTest, TcpControlWithMtlsAnswersOnlyTheOperator) {
+  const fs::path pki = dir_ / "pki";
+  write_profile(spec_of(1));
+  ASSERT_EQ(nodus({"certs", "init", pki.string()}).exit_code, 0);
+  ASSERT_EQ(nodus({"certs", "issue", pki.string(), "--profile", profile_.string()}).exit_code, 0);
+  std::ofstream(profile_, std::ios::app)
+      << "tls:\n  ca_file: " << (pki / "ca.pem").string()
+      << "\n  cert_file: " << (pki / "suptest-{instance}.pem").string()
+      << "\n  key_file: " << (pki / "suptest-{instance}.key").string() << "\n";
+  start_up({"--control-address", "0.0.0.0:0"});
+  const auto deadline = std::chrono::steady_clock::now() + seconds(15);
+  std::string target;
+  while (target.empty() && std::chrono::steady_clock::now() < deadline) {
+    std::ifstream in(run_dir_ / "control.addr");
+    std::getline(in, target);
+    if (target.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(target.rfind("0.0.0.0:", 0), 0u) << target << up_log();
+  const auto port = static_cast<uint16_t>(std::stoi(target.substr(target.rfind(':') + 1)));
+
+  auto operator_stub = tls_stub(pki, "suptest-operator", port);
+  const grpc::Status ok = control_status(*operator_stub);
+  EXPECT_TRUE(ok.ok()) << ok.error_message() << up_log();
+  const grpc::Status instance = control_status(*tls_stub(pki, "suptest-0", port));
+  EXPECT_EQ(instance.error_code(), grpc::StatusCode::PERMISSION_DENIED) << instance.error_message();
+  EXPECT_THAT(instance.error_message(), HasSubstr("nodus://suptest/operator"));
+  EXPECT_FALSE(control_status(*tls_stub(pki, "", port)).ok());
+
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + seconds(10));
+  nodus::v1::DownReply down;
+  const grpc::Status stopped = operator_stub->Down(&context, {}, &down);
+  EXPECT_TRUE(stopped.ok()) << stopped.error_message();
+  EXPECT_EQ(up_->wait(seconds(20)), 0) << up_log();
+  EXPECT_THAT(up_log(), HasSubstr("is not the operator"));
 }
 
 }  // namespace
