@@ -28,6 +28,8 @@ constexpr const char* kUsage =
     "       and the hosts it is dialled at: the profile's bind, 127.0.0.1, ::1, localhost and\n"
     "       every --host (\"{instance}\" in a host stands for the instance's index).\n";
 
+constexpr int kCaDaysDefault = 3650;
+
 std::string replace_instance(std::string text, const std::string& value) {
   const std::string placeholder = "{instance}";
   for (size_t at = text.find(placeholder); at != std::string::npos;
@@ -52,7 +54,8 @@ int run_certs(const std::vector<std::string>& args) {
   desc.add_options()("help,h", "show this help")("action", po::value<std::string>(),
                                                  "init | issue")("dir", po::value<std::string>(),
                                                                  "the CA directory")(
-      "days", po::value<int>()->default_value(365), "validity in days (init: of the CA)")(
+      "days", po::value<int>()->default_value(365),
+      "validity in days (init: of the CA, default 3650)")(
       "host", po::value<std::vector<std::string>>()->composing(),
       "issue: another IP or DNS name the instances are dialled at, repeatable");
   add_profile_options(desc);
@@ -68,8 +71,9 @@ int run_certs(const std::vector<std::string>& args) {
   const std::filesystem::path dir = vm["dir"].as<std::string>();
   const int days = vm["days"].as<int>();
   if (action == "init") {
-    // The CA outlives the certificates it signs: ten times their default validity.
-    const Status st = kernel::create_ca(dir, "nodus cluster CA", days * 10);
+    // The CA outlives the certificates it signs: by default ten times their validity.
+    const int ca_days = vm["days"].defaulted() ? kCaDaysDefault : days;
+    const Status st = kernel::create_ca(dir, "nodus cluster CA", ca_days);
     if (!st.ok()) return fail(st);
     std::printf("made a CA in %s (ca.pem, ca.key); next: nodus certs issue %s --profile FILE\n",
                 dir.string().c_str(), dir.string().c_str());
