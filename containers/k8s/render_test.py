@@ -132,6 +132,9 @@ def check_overlay(name, docs, profile_text, expected, f):
             f"{name}: /var/lib/nodus is not a volumeClaimTemplate")
     for path in ("/var/log/nodus", "/run/nodus", "/etc/nodus"):
         f.check(path in mounts, f"{name}: nothing mounted at {path}")
+    # The emptyDir at /run/nodus is root-owned; the supervisor needs a run directory it owns.
+    f.check(env.get("NODUS_RUN_DIR", "").startswith("/run/nodus/"),
+            f"{name}: NODUS_RUN_DIR is not a directory below the /run/nodus emptyDir")
     volumes = {v["name"]: v for v in pod["spec"].get("volumes", [])}
     config_volume = volumes.get(mounts.get("/etc/nodus"), {}).get("configMap", {}).get("name")
     maps = {m["metadata"]["name"]: m for m in by_kind["ConfigMap"]}
