@@ -1,6 +1,8 @@
 // The sender checks of peer_identity.h, case by case.
 #include "transport/internal/peer_identity.h"
 
+#include "transport/internal/peer_service.h"
+
 #include <gtest/gtest.h>
 
 namespace nodus::kernel::internal {
@@ -64,6 +66,16 @@ TEST(PeerIdentityTest, HostOfAddress) {
   EXPECT_EQ(host_of_address("127.0.0.1:9006"), "127.0.0.1");
   EXPECT_EQ(host_of_address("[::1]:9006"), "::1");
   EXPECT_EQ(host_of_address("ledger-0.example:9006"), "ledger-0.example");
+}
+
+TEST(PeerIdentityTest, RefusalsAreLoggedAtPowersOfTwo) {
+  // Goal: a flood of forged senders writes a logarithmic number of log lines: 11 of 1024.
+  int logged = 0;
+  for (uint64_t n = 1; n <= 1024; ++n)
+    logged += log_refusal(n) ? 1 : 0;
+  EXPECT_EQ(logged, 11);
+  EXPECT_TRUE(log_refusal(1));
+  EXPECT_FALSE(log_refusal(3));
 }
 
 }  // namespace

@@ -123,12 +123,12 @@ class StreamReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
       }
     }
     deps_.metrics->dropped_forged.inc();
-    if (!forged_logged_) {  // once per stream, like corrupt messages
-      forged_logged_ = true;
+    const uint64_t n = deps_.refusals->fetch_add(1, std::memory_order_relaxed) + 1;
+    if (log_refusal(n)) {
       deps_.logger->warn(
           "dropped a message with a forged sender (counted in "
           "nodus_transport_messages_dropped_total{reason=\"forged_sender\"})",
-          {{"reason", reason}});
+          {{"reason", reason}, {"refused", std::to_string(n)}});
     }
     return false;
   }
@@ -177,7 +177,6 @@ class StreamReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
   bool corrupt_logged_ = false;
   const Caller caller_;
   std::optional<nodus::PeerId> bound_from_;
-  bool forged_logged_ = false;
   std::atomic<uint64_t> received_{0};
 };
 
@@ -293,9 +292,8 @@ grpc::ServerUnaryReactor* PeerService::Call(grpc::CallbackServerContext* context
       refuse_reason(caller_of(*context, deps_.cluster), request->from(), deps_.self, *deps_.peers);
   if (!reason.empty()) {
     deps_.metrics->calls_refused_forged.inc();
-    // Logged at 1, 2, 4, 8, ... refusals: visible, but a flood cannot fill the disk.
-    const uint64_t n = refused_calls_.fetch_add(1, std::memory_order_relaxed) + 1;
-    if ((n & (n - 1)) == 0) {
+    const uint64_t n = deps_.refusals->fetch_add(1, std::memory_order_relaxed) + 1;
+    if (log_refusal(n)) {
       deps_.logger->warn(
           "refused a call with a forged sender (counted in "
           "nodus_transport_calls_refused_total{reason=\"forged_sender\"})",

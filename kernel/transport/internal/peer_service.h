@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 
 #include <grpcpp/grpcpp.h>
@@ -35,7 +36,15 @@ struct PeerServiceDeps {
   // Who may claim which sender id (peer_identity.h).
   std::string cluster;
   std::shared_ptr<const PeerDirectory> peers;
+  // Refused senders so far, streams and calls together: they are logged at the 1st, 2nd, 4th,
+  // 8th ... so that a flood of forged messages cannot fill the disk.
+  std::shared_ptr<std::atomic<uint64_t>> refusals = std::make_shared<std::atomic<uint64_t>>(0);
 };
+
+// Whether the n-th refusal (from 1) is logged.
+inline bool log_refusal(uint64_t n) {
+  return (n & (n - 1)) == 0;
+}
 
 // Stream is served "raw": the reactor receives each message as bytes and decodes the Envelope
 // itself, so that a corrupt message is counted and dropped while the stream goes on, instead
@@ -53,7 +62,6 @@ class PeerService final
 
  private:
   const PeerServiceDeps deps_;
-  std::atomic<uint64_t> refused_calls_{0};  // for a log that cannot be flooded
 };
 
 }  // namespace nodus::kernel::internal
