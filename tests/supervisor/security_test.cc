@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -215,6 +216,16 @@ TEST_F(SupervisorTest, TcpControlWithMtlsAnswersOnlyTheOperator) {
   EXPECT_EQ(instance.error_code(), grpc::StatusCode::PERMISSION_DENIED) << instance.error_message();
   EXPECT_THAT(instance.error_message(), HasSubstr("nodus://suptest/operator"));
   EXPECT_FALSE(control_status(*tls_stub(pki, "", port)).ok());
+
+  // The verbs: with the operator's certificate in NODUS_CONTROL_*, and without.
+  const std::map<std::string, std::string> operator_env = {
+      {"NODUS_CONTROL_CA", (pki / "ca.pem").string()},
+      {"NODUS_CONTROL_CERT", (pki / "suptest-operator.pem").string()},
+      {"NODUS_CONTROL_KEY", (pki / "suptest-operator.key").string()}};
+  RunResult verb = run({kNodus, "status", "--run-dir", run_dir_.string()}, operator_env);
+  EXPECT_EQ(verb.exit_code, 0) << verb.out << verb.err;
+  EXPECT_THAT(verb.out, HasSubstr("suptest"));
+  EXPECT_NE(nodus({"status", "--run-dir", run_dir_.string()}).exit_code, 0);
 
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + seconds(10));
