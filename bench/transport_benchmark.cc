@@ -62,6 +62,8 @@ double grpc_rate(size_t messages, size_t payload_bytes) {
   oa.peers = {{1, "127.0.0.1:" + std::to_string(b.bound_port())}};
   GrpcTransport a(oa, exec_a, metrics_a, log);
   if (!a.start().ok()) return 0;
+  // b accepts messages only from peers it knows (the transport checks each sender).
+  if (!b.set_peers({{0, "127.0.0.1:" + std::to_string(a.bound_port())}}).ok()) return 0;
   const std::string payload(payload_bytes, 'x');
   // Warm the stream up so that connection set-up is not measured.
   while (!a.send(1, "bench", payload).ok())

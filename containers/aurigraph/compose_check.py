@@ -3,8 +3,8 @@
 here): the YAML structure, and that it agrees with the image, the profile and the Prometheus
 and Grafana files it mounts.
 
-Goal: the node service publishes every port of its AURIGRAPH_NODE_COUNT instances and the
-supervisor's 9002 without binding a host port twice, mounts the image's volumes, gives the
+Goal: the node service publishes every public port of its AURIGRAPH_NODE_COUNT instances and
+the supervisor's 9002 without binding a host port twice, and no peer port, mounts the image's volumes, gives the
 supervisor time to stop; every AURIGRAPH_* variable is one the entry point maps; Prometheus
 scrapes exactly the supervisor and each instance's metrics port; Grafana loads every
 dashboard; every mounted file exists; the profile's port layout is the one the image, compose
@@ -118,6 +118,11 @@ def main():
     wanted = {9002} | {9003 + 10 * i + off for i in range(instances)
                        for off in (0, 1, 2, 4)}  # http, grpc, metrics, health
     check(wanted <= published, f"{NODE} does not publish {sorted(wanted - published)}")
+    # The peer transport (Raft) is plaintext unless the profile configures mTLS, and any
+    # process that reaches it can speak for an instance: it stays inside the container.
+    peer_ports = {9006 + 10 * i for i in range(8)}
+    check(not (published & peer_ports),
+          f"{NODE} publishes peer ports {sorted(published & peer_ports)} (docs/security.md)")
     node_mounts = mounts(NODE)
     volumes = set(re.findall(r'"(/[^"]+)"', re.search(r"^VOLUME (.*)$", containerfile,
                                                       re.M)[1]))
@@ -135,8 +140,10 @@ def main():
     exposed = set()
     for token in re.search(r"^EXPOSE (.*)$", containerfile, re.M)[1].split():
         exposed.update(port_set(token)[1])
-    check({9002} | {9003 + 10 * i + o for i in range(8) for o in range(5)} <= exposed,
-          "the Containerfile does not EXPOSE every port of 8 instances and 9002")
+    check({9002} | {9003 + 10 * i + o for i in range(8) for o in (0, 1, 2, 4)} <= exposed,
+          "the Containerfile does not EXPOSE every public port of 8 instances and 9002")
+    check(not (exposed & peer_ports),
+          f"the Containerfile EXPOSEs peer ports {sorted(exposed & peer_ports)}")
 
     prom_mounts = mounts("prometheus")
     config_src = prom_mounts.get("/etc/prometheus/prometheus.yml")

@@ -18,7 +18,7 @@ SKIP = 77
 # Per overlay: pods (shards), instances per pod, first HPA bound.
 EXPECTED = {
     "dev": {"replicas": 1, "instances": 4, "min_replicas": 1},
-    "production": {"replicas": 3, "instances": 8, "min_replicas": 3},
+    "production": {"replicas": 3, "instances": 8, "min_replicas": 3, "tls": True},
 }
 IMAGE_UID = 10001  # USER in containers/aurigraph/Containerfile
 
@@ -132,6 +132,9 @@ def check_overlay(name, docs, profile_text, expected, f):
             f"{name}: /var/lib/nodus is not a volumeClaimTemplate")
     for path in ("/var/log/nodus", "/run/nodus", "/etc/nodus"):
         f.check(path in mounts, f"{name}: nothing mounted at {path}")
+    # The emptyDir at /run/nodus is root-owned; the supervisor needs a run directory it owns.
+    f.check(env.get("NODUS_RUN_DIR", "").startswith("/run/nodus/"),
+            f"{name}: NODUS_RUN_DIR is not a directory below the /run/nodus emptyDir")
     volumes = {v["name"]: v for v in pod["spec"].get("volumes", [])}
     config_volume = volumes.get(mounts.get("/etc/nodus"), {}).get("configMap", {}).get("name")
     maps = {m["metadata"]["name"]: m for m in by_kind["ConfigMap"]}
@@ -139,6 +142,10 @@ def check_overlay(name, docs, profile_text, expected, f):
                f"{name}: /etc/nodus mounts ConfigMap {config_volume}, which is not rendered"):
         f.check(maps[config_volume]["data"].get("aurigraph.yaml") == profile_text,
                 f"{name}: the ConfigMap's aurigraph.yaml differs from configs/aurigraph.yaml")
+
+    check_peer_ports_private(name, c, pod, by_kind, pod_labels, instances, f)
+    if expected.get("tls"):
+        check_tls(name, c, volumes, f)
 
     for pdb in by_kind["PodDisruptionBudget"]:
         f.check(labels_match(pdb["spec"]["selector"]["matchLabels"], pod_labels),
@@ -162,6 +169,53 @@ def check_overlay(name, docs, profile_text, expected, f):
         policy = vpa["spec"]["resourcePolicy"]["containerPolicies"][0]
         f.check(policy["containerName"] == "aurigraph" and "minAllowed" in policy and
                 "maxAllowed" in policy, f"{name}: VPA container policy incomplete")
+
+
+def check_peer_ports_private(name, c, pod, by_kind, pod_labels, instances, f):
+    """No peer port (9006+10i) is declared, and a NetworkPolicy admits ingress to the pod on
+    the declared ports only: instances talk to their peers over the pod's loopback, and any
+    process that reached a plaintext peer port could speak for an instance."""
+    peer_ports = {9006 + 10 * i for i in range(8)}
+    declared = {p["containerPort"] for p in c.get("ports", [])}
+    f.check(not (declared & peer_ports), f"{name}: declares peer ports {sorted(declared & peer_ports)}")
+    policies = [p for p in by_kind.get("NetworkPolicy", [])
+                if labels_match(p["spec"].get("podSelector", {}).get("matchLabels", {}),
+                                pod_labels)]
+    if not f.check(policies, f"{name}: no NetworkPolicy selects the aurigraph pods"):
+        return
+    for policy in policies:
+        spec = policy["spec"]
+        f.check("Ingress" in spec.get("policyTypes", []),
+                f"{name}: NetworkPolicy {policy['metadata']['name']} does not restrict ingress")
+        admitted = set()
+        for rule in spec.get("ingress", []):
+            f.check(rule.get("ports"), f"{name}: a NetworkPolicy ingress rule admits every port")
+            for p in rule.get("ports", []):
+                port = p.get("port")
+                if isinstance(port, str):
+                    port = next((q["containerPort"] for q in c.get("ports", [])
+                                 if q.get("name") == port), None)
+                if port is None:
+                    f.check(False, f"{name}: a NetworkPolicy port names no container port")
+                    continue
+                admitted.update(range(port, p.get("endPort", port) + 1))
+        f.check(not (admitted & peer_ports),
+                f"{name}: the NetworkPolicy admits peer ports {sorted(admitted & peer_ports)}")
+        public = {9002} | {9003 + 10 * i + o for i in range(instances) for o in (0, 1, 2, 4)}
+        f.check(public <= admitted,
+                f"{name}: the NetworkPolicy blocks public ports {sorted(public - admitted)}")
+
+
+def check_tls(name, c, volumes, f):
+    """Production: mTLS between instances from a Secret made with `nodus certs`."""
+    mounts = {m["mountPath"]: m["name"] for m in c.get("volumeMounts", [])}
+    secret = volumes.get(mounts.get("/etc/nodus-tls"), {}).get("secret", {})
+    f.check(secret.get("secretName"), f"{name}: no Secret mounted at /etc/nodus-tls")
+    args = " ".join(c.get("args", []))
+    for key, value in (("ca_file", "/etc/nodus-tls/ca.pem"),
+                       ("cert_file", "/etc/nodus-tls/aurigraph-{instance}.pem"),
+                       ("key_file", "/etc/nodus-tls/aurigraph-{instance}.key")):
+        f.check(f"tls.{key}={value}" in args, f"{name}: args do not set tls.{key}={value}")
 
 
 def main():

@@ -18,5 +18,6 @@ int run_restart(const std::vector<std::string>& args);
 int run_failover(const std::vector<std::string>& args);
 int run_down(const std::vector<std::string>& args);
 int run_cleanup(const std::vector<std::string>& args);
+int run_certs(const std::vector<std::string>& args);
 
 }  // namespace nodus::cli

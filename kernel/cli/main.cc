@@ -27,6 +27,8 @@ commands:
   plugins inspect FILE [-o json]     print a plugin's descriptor
   config validate FILE               check a profile and its plugins' config; exit 2 on error
   config render FILE                 print the effective profile after overrides
+  certs init DIR                     make a CA for mTLS between instances (docs/security.md)
+  certs issue DIR --profile FILE     sign certificates for every instance, supervisor, operator
   version                            print version and ABI fingerprint
 
 Run `nodus <command> --help` for the options of a command.
@@ -55,6 +57,7 @@ int main(int argc, char** argv) {
     if (verb == "cleanup") return nodus::cli::run_cleanup(args);
     if (verb == "plugins") return nodus::cli::run_plugins(args);
     if (verb == "config") return nodus::cli::run_config(args);
+    if (verb == "certs") return nodus::cli::run_certs(args);
     if (verb == "version" || verb == "--version") {
       std::printf("nodus %s\nabi %s\n", nodus::sdk_version(), nodus::abi_fingerprint());
       return nodus::cli::kExitOk;

@@ -286,16 +286,18 @@ Result<std::unique_ptr<Node>> Node::create(const Profile& profile, uint32_t inde
   if (peer_port != 0) {
     GrpcTransportOptions t;
     t.self = index;
+    t.cluster = profile.name;
     t.listen_address = host_port(profile.bind_host, peer_port);
     for (uint32_t i = 0; i < profile.instances; ++i) {
       if (i == index) continue;
       t.peers.push_back({i, host_port(profile.bind_host, profile.ports_for(i).at("peer"))});
     }
     if (profile.tls.enabled()) {  // mTLS between instances (profile `tls:` section)
-      NODUS_ASSIGN_OR_RETURN(
-          t.credentials,
-          make_tls_credentials({profile.tls.ca_file, profile.tls.cert_file, profile.tls.key_file,
-                                profile.tls.require_client_cert}));
+      NODUS_ASSIGN_OR_RETURN(t.credentials,
+                             make_tls_credentials(tls_files_for_instance(
+                                 {profile.tls.ca_file, profile.tls.cert_file, profile.tls.key_file,
+                                  profile.tls.require_client_cert},
+                                 index)));
     }
     impl->transport_log =
         std::make_unique<ComponentLogger>(impl->sink, info.node_name, "transport");

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <vector>
 
@@ -10,6 +11,7 @@
 #include "config/profile.h"
 #include "supervisor/control_grpc.h"
 #include "supervisor/preflight.h"
+#include "transport/tls_credentials.h"
 
 namespace nodus::kernel {
 namespace fs = std::filesystem;
@@ -27,6 +29,30 @@ Status from_grpc(const grpc::Status& st, const std::string& target) {
     return unavailable("control API " + target + ": " + st.error_message());
   }
   return {static_cast<StatusCode>(st.error_code()), st.error_message()};
+}
+
+// Plaintext for the unix socket and loopback TCP; mTLS with the operator's certificate from
+// NODUS_CONTROL_CA, NODUS_CONTROL_CERT and NODUS_CONTROL_KEY when they are set (a TCP
+// control address off loopback, docs/security.md).
+Result<std::shared_ptr<grpc::ChannelCredentials>> control_credentials(const std::string& target) {
+  const char* names[] = {"NODUS_CONTROL_CA", "NODUS_CONTROL_CERT", "NODUS_CONTROL_KEY"};
+  std::string files[3];
+  int set = 0;
+  for (int i = 0; i < 3; ++i) {
+    const char* v = std::getenv(names[i]);
+    if (v != nullptr && *v != '\0') {
+      files[i] = v;
+      ++set;
+    }
+  }
+  if (set == 0 || target.rfind("unix:", 0) == 0) return grpc::InsecureChannelCredentials();
+  if (set != 3) {
+    return invalid_argument(
+        "NODUS_CONTROL_CA, NODUS_CONTROL_CERT and NODUS_CONTROL_KEY must be set together");
+  }
+  NODUS_ASSIGN_OR_RETURN(TransportCredentials tls,
+                         make_tls_credentials({files[0], files[1], files[2], true}));
+  return tls.channel;
 }
 
 }  // namespace
@@ -83,9 +109,16 @@ Result<std::unique_ptr<ControlClient>> ControlClient::connect(const fs::path& ru
     return unavailable("the cluster in " + run_dir.string() +
                        " is starting or stopping (no control.addr yet); try again");
   }
+  NODUS_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ChannelCredentials> creds,
+                         control_credentials(target));
+  // A supervisor listening on every address is reached on loopback, which its certificate names.
+  for (const char* any : {"0.0.0.0:", "[::]:"}) {
+    if (target.rfind(any, 0) == 0) {
+      target = (any[0] == '[' ? "[::1]:" : "127.0.0.1:") + target.substr(std::strlen(any));
+    }
+  }
   auto impl = std::make_unique<Impl>();
-  impl->stub =
-      nodus::v1::Control::NewStub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  impl->stub = nodus::v1::Control::NewStub(grpc::CreateChannel(target, creds));
   return std::unique_ptr<ControlClient>(new ControlClient(std::move(impl), target));
 }
 

@@ -4,6 +4,8 @@
 // <run_dir>/supervisor.lock while it runs. A verb takes --run-dir, else NODUS_RUN_DIR, else
 // the run directory of --profile, else the single .nodus/*/run directory below the working
 // directory that has a running supervisor.
+// A TCP control address with mTLS needs the operator's certificate: NODUS_CONTROL_CA,
+// NODUS_CONTROL_CERT and NODUS_CONTROL_KEY (made by `nodus certs`, docs/security.md).
 //
 //   NODUS_ASSIGN_OR_RETURN(auto client, ControlClient::connect(find_run_dir(flag, profile)));
 //   NODUS_ASSIGN_OR_RETURN(nodus::v1::StatusReply s, client->status());

@@ -11,6 +11,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "supervisor/control_access.h"
 #include "supervisor/control_grpc.h"
 #include "supervisor/supervisor.h"
 
@@ -27,20 +28,32 @@ constexpr int kProbeTimeoutMs = 1000;
 
 }  // namespace
 
+// Refuses the call unless the caller may use the API (see control_access.h). Only TCP with
+// mTLS needs a check per call: unix-socket callers were checked when they connected.
+#define NODUS_CONTROL_AUTHORIZE(context)                          \
+  do {                                                            \
+    if (grpc::Status denied = authorize(context); !denied.ok()) { \
+      return denied;                                              \
+    }                                                             \
+  } while (false)
+
 class ControlServer::Service final : public nodus::v1::Control::Service {
  public:
-  explicit Service(Supervisor& supervisor) : supervisor_(supervisor) {}
+  Service(Supervisor& supervisor, const ControlServerOptions& options)
+      : supervisor_(supervisor), options_(options) {}
 
-  grpc::Status Status(grpc::ServerContext*, const nodus::v1::StatusRequest*,
+  grpc::Status Status(grpc::ServerContext* context, const nodus::v1::StatusRequest*,
                       nodus::v1::StatusReply* reply) override {
+    NODUS_CONTROL_AUTHORIZE(context);
     auto st = supervisor_.status();
     if (!st.ok()) return to_grpc(st.status());
     *reply = std::move(*st);
     return grpc::Status::OK;
   }
 
-  grpc::Status Health(grpc::ServerContext*, const nodus::v1::HealthRequest*,
+  grpc::Status Health(grpc::ServerContext* context, const nodus::v1::HealthRequest*,
                       nodus::v1::HealthReply* reply) override {
+    NODUS_CONTROL_AUTHORIZE(context);
     auto st = supervisor_.status();
     if (!st.ok()) return to_grpc(st.status());
     bool all = true;
@@ -64,26 +77,30 @@ class ControlServer::Service final : public nodus::v1::Control::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status Scale(grpc::ServerContext*, const nodus::v1::ScaleRequest* req,
+  grpc::Status Scale(grpc::ServerContext* context, const nodus::v1::ScaleRequest* req,
                      nodus::v1::ScaleReply* reply) override {
+    NODUS_CONTROL_AUTHORIZE(context);
     auto st = supervisor_.scale(req->instances());
     if (!st.ok()) return to_grpc(st.status());
     *reply = *st;
     return grpc::Status::OK;
   }
 
-  grpc::Status Restart(grpc::ServerContext*, const nodus::v1::RestartRequest* req,
+  grpc::Status Restart(grpc::ServerContext* context, const nodus::v1::RestartRequest* req,
                        nodus::v1::RestartReply*) override {
+    NODUS_CONTROL_AUTHORIZE(context);
     return to_grpc(supervisor_.restart(req->index()));
   }
 
-  grpc::Status Down(grpc::ServerContext*, const nodus::v1::DownRequest*,
+  grpc::Status Down(grpc::ServerContext* context, const nodus::v1::DownRequest*,
                     nodus::v1::DownReply*) override {
+    NODUS_CONTROL_AUTHORIZE(context);
     return to_grpc(supervisor_.down());
   }
 
-  grpc::Status Failover(grpc::ServerContext*, const nodus::v1::FailoverRequest* req,
+  grpc::Status Failover(grpc::ServerContext* context, const nodus::v1::FailoverRequest* req,
                         nodus::v1::FailoverReply* reply) override {
+    NODUS_CONTROL_AUTHORIZE(context);
     std::optional<uint32_t> to;
     if (req->has_to()) to = req->to();
     auto result = supervisor_.failover(to);
@@ -93,23 +110,66 @@ class ControlServer::Service final : public nodus::v1::Control::Service {
   }
 
  private:
+  grpc::Status authorize(grpc::ServerContext* context) const {
+    if (!options_.tls) return grpc::Status::OK;
+    const auto auth = context->auth_context();
+    if (auth && is_operator(*auth, options_.cluster)) return grpc::Status::OK;
+    const std::string why = "control API: " + context->peer() +
+                            " is not the operator (its certificate must name " +
+                            operator_uri(options_.cluster) + ")";
+    if (options_.warn) options_.warn(why);
+    return {grpc::StatusCode::PERMISSION_DENIED, why};
+  }
+
   Supervisor& supervisor_;
+  const ControlServerOptions options_;
 };
 
 Result<std::unique_ptr<ControlServer>> ControlServer::start(Supervisor& supervisor,
-                                                            const std::string& address) {
+                                                            const ControlServerOptions& options) {
+  const std::string& address = options.address;
+  const bool unix_socket = address.rfind("unix:", 0) == 0;
+  const bool mtls = options.tls && options.tls->require_client_cert;
+  NODUS_RETURN_IF_ERROR(check_control_address(address, mtls));
+  // Unix sockets are checked per connection (SO_PEERCRED); loopback TCP is open to local
+  // users by design (docs/security.md); anything else passed the check above only with mTLS.
+  const bool use_tls = !unix_socket && !check_control_address(address, false).ok();
+  if (!options.run_dir.empty()) NODUS_RETURN_IF_ERROR(make_private_dir(options.run_dir));
   std::unique_ptr<ControlServer> server(new ControlServer());
-  server->service_ = std::make_unique<Service>(supervisor);
+  ControlServerOptions service_options = options;
+  if (!use_tls) service_options.tls.reset();
+  server->service_ = std::make_unique<Service>(supervisor, service_options);
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port);
+  if (!unix_socket) {
+    std::shared_ptr<grpc::ServerCredentials> creds = grpc::InsecureServerCredentials();
+    if (use_tls) {
+      NODUS_ASSIGN_OR_RETURN(TransportCredentials tls, make_tls_credentials(*options.tls));
+      creds = tls.server;
+    }
+    builder.AddListeningPort(address, creds, &port);
+  }
   builder.RegisterService(server->service_.get());
   server->server_ = builder.BuildAndStart();
-  if (!server->server_ || (address.rfind("unix:", 0) != 0 && port == 0)) {
+  if (!server->server_ || (!unix_socket && port == 0)) {
     return unavailable("control API: cannot listen on " + address);
   }
   server->target_ = address;
-  if (address.rfind("unix:", 0) != 0) {
+  if (unix_socket) {
+    // gRPC would create the socket with the umask's mode and admit anyone who can open it;
+    // our listener makes it 0600 in a 0700 directory and checks each caller's uid.
+    const std::filesystem::path socket = address.substr(std::string_view("unix:").size());
+    NODUS_RETURN_IF_ERROR(make_private_dir(socket.parent_path()));
+    auto warn = options.warn;
+    NODUS_ASSIGN_OR_RETURN(
+        server->listener_,
+        UnixControlListener::open(
+            socket, *server->server_, default_control_uids(), [warn](uid_t uid, pid_t pid) {
+              if (!warn) return;
+              warn("control API: refused a connection from uid " + std::to_string(uid) + " (pid " +
+                   std::to_string(pid) + "): only root and the supervisor's user may use it");
+            }));
+  } else {
     // HOST:0 picks a port; publish the one we got.
     const auto colon = address.rfind(':');
     server->target_ = address.substr(0, colon) + ":" + std::to_string(port);
@@ -122,6 +182,7 @@ ControlServer::~ControlServer() {
 }
 
 void ControlServer::stop() {
+  if (listener_) listener_->stop();  // no new connections while the server drains
   if (server_) {
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
     server_->Wait();

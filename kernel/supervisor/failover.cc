@@ -64,8 +64,12 @@ Result<nodus::v1::FailoverReply> Supervisor::failover(std::optional<uint32_t> to
   if (profile_.tls.enabled()) {
     NODUS_ASSIGN_OR_RETURN(
         TransportCredentials tls,
-        make_tls_credentials({profile_.tls.ca_file, profile_.tls.cert_file, profile_.tls.key_file,
-                              profile_.tls.require_client_cert}));
+        // The request claims to come from the leader itself (the only sender a node accepts
+        // from its local supervisor), so it presents the leader's own certificate.
+        make_tls_credentials(
+            tls_files_for_instance({profile_.tls.ca_file, profile_.tls.cert_file,
+                                    profile_.tls.key_file, profile_.tls.require_client_cert},
+                                   leader->index())));
     creds = tls.channel;
   }
   const std::string target_addr =

@@ -76,10 +76,19 @@ Result<std::unique_ptr<Supervisor>> Supervisor::create(Profile profile, Supervis
   const Profile& p = sup->profile_;
   NODUS_RETURN_IF_ERROR(check_ports_free(p, 0, p.instances));
   NODUS_RETURN_IF_ERROR(check_data_dirs(p, 0, p.instances));
-  auto control =
-      ControlServer::start(*sup, sup->options_.control_address.empty()
-                                     ? "unix:" + (sup->run_dir_ / "control.sock").string()
-                                     : sup->options_.control_address);
+  ControlServerOptions control_options;
+  control_options.address = sup->options_.control_address.empty()
+                                ? "unix:" + (sup->run_dir_ / "control.sock").string()
+                                : sup->options_.control_address;
+  control_options.run_dir = sup->run_dir_;
+  control_options.cluster = p.name;
+  if (p.tls.enabled()) {
+    control_options.tls = tls_files_for_instance(
+        TlsFiles{p.tls.ca_file, p.tls.cert_file, p.tls.key_file, p.tls.require_client_cert},
+        "supervisor");
+  }
+  control_options.warn = [log = sup->log_.get()](const std::string& what) { log->warn(what); };
+  auto control = ControlServer::start(*sup, control_options);
   if (!control.ok()) return control.status();
   sup->control_ = std::move(*control);
   NODUS_RETURN_IF_ERROR(sup->serve_aggregate_metrics());

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "transport/internal/peer_grpc.h"
+#include "transport/internal/peer_identity.h"
 #include "transport/internal/peer_link.h"
 #include "transport/internal/peer_service.h"
 
@@ -117,7 +118,11 @@ GrpcTransport::GrpcTransport(GrpcTransportOptions options, nodus::Executor& exec
       logger_(logger),
       handles_(metrics),
       registry_(std::make_shared<internal::HandlerRegistry>()),
-      peers_(without_self(options_.peers, options_.self)) {}
+      directory_(std::make_shared<internal::PeerDirectory>()),
+      peers_(without_self(options_.peers, options_.self)) {
+  directory_->set(peers_);
+  directory_->set_self(options_.listen_address);
+}
 
 GrpcTransport::~GrpcTransport() {
   stop();
@@ -158,9 +163,9 @@ nodus::Status GrpcTransport::start() {
 
 nodus::Status GrpcTransport::start_server() {
   const std::string& address = options_.listen_address;
-  service_ = std::make_unique<internal::PeerService>(
-      internal::PeerServiceDeps{options_.self, registry_, &executor_, &handles_, &logger_,
-                                options_.receive_pending_max, options_.max_message_bytes});
+  service_ = std::make_unique<internal::PeerService>(internal::PeerServiceDeps{
+      options_.self, registry_, &executor_, &handles_, &logger_, options_.receive_pending_max,
+      options_.max_message_bytes, options_.cluster, directory_});
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(address, options_.credentials.server, &port);
@@ -238,6 +243,7 @@ nodus::Status GrpcTransport::set_peers(std::vector<nodus::PeerInfo> peers) {
         retired.push_back(std::move(link));
       links_.swap(next);
     }
+    directory_->set(peers);
     peers_ = std::move(peers);
   }
   for (auto& link : retired)

@@ -47,6 +47,7 @@
 namespace nodus::kernel {
 
 namespace internal {
+class PeerDirectory;
 class PeerLink;
 class PeerService;
 struct OutstandingCall;
@@ -61,6 +62,10 @@ struct TransportCredentials {
 
 struct GrpcTransportOptions {
   nodus::PeerId self = 0;
+  // The profile name. With mTLS a peer's certificate must name it and the peer's instance in
+  // a URI subjectAltName "nodus://<cluster>/instance/<id>" (`nodus certs`); see
+  // internal/peer_identity.h for how each inbound sender id is checked.
+  std::string cluster;
   std::string listen_address;          // "127.0.0.1:9004"; port 0 picks a free port (bound_port())
   std::vector<nodus::PeerInfo> peers;  // an entry for `self` is ignored
   size_t max_message_bytes = 4 << 20;  // per serialized envelope / request / reply
@@ -120,6 +125,7 @@ class GrpcTransport final : public nodus::Transport {
   nodus::Logger& logger_;
   const internal::TransportMetrics handles_;
   const std::shared_ptr<internal::HandlerRegistry> registry_;
+  const std::shared_ptr<internal::PeerDirectory> directory_;  // peers_, for the server
 
   mutable std::mutex mu_;
   State state_ = State::kNew;                                           // guarded by mu_

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -233,7 +234,9 @@ TEST_F(GrpcTransportTest, MessagesFlowAgainAfterPeerRestart) {
   b->stop();
   b.reset();
 
-  auto again = make(options(1, port));
+  auto o = options(1, port);
+  o.peers = {{0, address(*a)}};  // as before the restart: a node accepts its configured peers
+  auto again = make(std::move(o));
   auto second = std::make_shared<Mailbox<std::string>>();
   ASSERT_TRUE(
       again
@@ -254,7 +257,9 @@ TEST_F(GrpcTransportTest, MessagesFlowAgainAfterPeerRestart) {
 TEST_F(GrpcTransportTest, CorruptMessageIsCountedAndTheStreamGoesOn) {
   // Goal: bytes that do not decode as an Envelope are dropped and counted, the node does not
   // crash, and the next valid message on the same stream is still delivered.
-  auto b = make(options(1));
+  auto ob = options(1);
+  ob.peers = {{0, "127.0.0.1:1"}};  // the sender must be a configured peer
+  auto b = make(std::move(ob));
   auto inbox = std::make_shared<Mailbox<std::string>>();
   ASSERT_TRUE(b->on_message("ch", [inbox](nodus::PeerId, std::string payload) {
                  inbox->push(std::move(payload));
@@ -287,6 +292,100 @@ TEST_F(GrpcTransportTest, CorruptMessageIsCountedAndTheStreamGoesOn) {
   EXPECT_TRUE(writer->WritesDone());
   EXPECT_TRUE(writer->Finish().ok());
   EXPECT_TRUE(logger_.contains("dropped a corrupt message"));
+}
+
+// Writes raw Envelopes to a node's Stream method, as any process that reaches the port could.
+class RawStream {
+ public:
+  explicit RawStream(const std::string& address)
+      : channel_(grpc::CreateChannel(address, grpc::InsecureChannelCredentials())),
+        writer_(grpc::internal::ClientWriterFactory<grpc::ByteBuffer>::Create(
+            channel_.get(),
+            grpc::internal::RpcMethod("/nodus.v1.Peer/Stream",
+                                      grpc::internal::RpcMethod::CLIENT_STREAMING),
+            &context_, &ack_)) {}
+  bool send(nodus::PeerId from, const std::string& payload) {
+    nodus::v1::Envelope e;
+    e.set_from(from);
+    e.set_channel("ch");
+    e.set_payload(payload);
+    grpc::ByteBuffer bytes;
+    bool own = false;
+    return grpc::SerializationTraits<nodus::v1::Envelope>::Serialize(e, &bytes, &own).ok() &&
+           writer_->Write(bytes);
+  }
+  bool close() { return writer_->WritesDone() && writer_->Finish().ok(); }
+
+ private:
+  std::shared_ptr<grpc::Channel> channel_;
+  grpc::ClientContext context_;
+  grpc::ByteBuffer ack_;
+  std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>> writer_;
+};
+
+// A unary Call with a chosen `from`, as any process that reaches the port could make it.
+grpc::Status raw_call(const std::string& address, nodus::PeerId from, const std::string& method) {
+  auto stub =
+      nodus::v1::Peer::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  nodus::v1::CallRequest request;
+  request.set_from(from);
+  request.set_method(method);
+  nodus::v1::CallResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 5s);
+  return stub->Call(&context, request, &response);
+}
+
+TEST_F(GrpcTransportTest, ForgedSenderOverPlaintextIsDroppedAndCounted) {
+  // Goal: without TLS, a message or call claiming a sender that is not a configured peer, a
+  // peer configured at another IP address, or a second sender on one stream reaches no
+  // handler and is counted; a sender that matches its configuration is delivered.
+  auto ob = options(1);
+  ob.peers = {{0, "127.0.0.1:1"}, {2, "127.0.0.2:1"}, {3, "127.0.0.1:2"}};
+  auto b = make(std::move(ob));
+  auto inbox = std::make_shared<Mailbox<std::string>>();
+  ASSERT_TRUE(b->on_message("ch", [inbox](nodus::PeerId from, std::string payload) {
+                 inbox->push(std::to_string(from) + ":" + payload);
+               }).ok());
+  std::atomic<int> served = 0;
+  ASSERT_TRUE(b->on_call("m", [&served](nodus::PeerId, std::string, nodus::CallReply reply) {
+                 ++served;
+                 reply(std::string("ok"));
+               }).ok());
+  ASSERT_TRUE(b->start().ok());
+  {
+    RawStream unknown(address(*b));
+    ASSERT_TRUE(unknown.send(7, "unknown"));  // not a configured peer
+    EXPECT_TRUE(unknown.close());
+  }
+  {
+    RawStream elsewhere(address(*b));
+    ASSERT_TRUE(elsewhere.send(2, "elsewhere"));  // peer 2 lives at 127.0.0.2
+    EXPECT_TRUE(elsewhere.close());
+  }
+  {
+    RawStream switching(address(*b));
+    ASSERT_TRUE(switching.send(0, "genuine"));
+    ASSERT_TRUE(switching.send(3, "switched"));  // the stream is peer 0's
+    ASSERT_TRUE(switching.send(0, "again"));
+    EXPECT_TRUE(switching.close());
+  }
+  ASSERT_TRUE(inbox->wait_size(2));
+  EXPECT_EQ(inbox->items(), (std::vector<std::string>{"0:genuine", "0:again"}));
+  EXPECT_EQ(metrics_.value("nodus_transport_messages_dropped_total", {{"reason", "forged_sender"}}),
+            3);
+  EXPECT_TRUE(logger_.contains("forged sender"));
+
+  const grpc::Status forged = raw_call(address(*b), 2, "m");
+  EXPECT_EQ(forged.error_code(), grpc::StatusCode::PERMISSION_DENIED) << forged.error_message();
+  EXPECT_NE(forged.error_message().find("127.0.0.2"), std::string::npos) << forged.error_message();
+  EXPECT_EQ(raw_call(address(*b), 7, "m").error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(metrics_.value("nodus_transport_calls_refused_total", {{"reason", "forged_sender"}}),
+            2);
+  EXPECT_EQ(served.load(), 0);
+  const grpc::Status genuine = raw_call(address(*b), 0, "m");
+  EXPECT_TRUE(genuine.ok()) << genuine.error_message();
+  EXPECT_EQ(served.load(), 1);
 }
 
 TEST_F(GrpcTransportTest, OversizedPayloadIsInvalidArgument) {

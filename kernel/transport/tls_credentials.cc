@@ -2,6 +2,8 @@
 
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <string_view>
 
 namespace nodus::kernel {
 namespace {
@@ -23,6 +25,23 @@ nodus::Result<std::string> read_pem(const std::filesystem::path& file, const cha
 }
 
 }  // namespace
+
+TlsFiles tls_files_for_instance(TlsFiles files, uint32_t instance) {
+  return tls_files_for_instance(std::move(files), std::to_string(instance));
+}
+
+TlsFiles tls_files_for_instance(TlsFiles files, std::string_view instance) {
+  constexpr std::string_view kPlaceholder = "{instance}";
+  for (std::filesystem::path* file : {&files.ca_file, &files.cert_file, &files.key_file}) {
+    std::string name = file->string();
+    for (size_t at = name.find(kPlaceholder); at != std::string::npos;
+         at = name.find(kPlaceholder, at)) {
+      name.replace(at, kPlaceholder.size(), instance);
+    }
+    *file = name;
+  }
+  return files;
+}
 
 nodus::Result<TransportCredentials> make_tls_credentials(const TlsFiles& files) {
   NODUS_ASSIGN_OR_RETURN(std::string ca, read_pem(files.ca_file, "ca_file"));

@@ -25,15 +25,22 @@ using fakes::TestMetrics;
 using fakes::ThreadExecutor;
 namespace fs = std::filesystem;
 
-// Makes ca.pem/ca.key and, per name, <name>.pem/<name>.key signed by that CA for 127.0.0.1.
-bool make_pki(const fs::path& dir, const std::string& ca, const std::vector<std::string>& names) {
+// One certificate to make: file name and the URI subjectAltName (empty: none).
+struct CertSpec {
+  std::string name;
+  std::string uri;
+};
+
+// Makes <ca>.pem/<ca>.key and, per spec, <name>.pem/<name>.key signed by that CA for 127.0.0.1.
+bool make_pki(const fs::path& dir, const std::string& ca, const std::vector<CertSpec>& certs) {
   const std::string d = dir.string() + "/";
   std::string cmd = "cd " + d +
                     " && openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=" + ca +
                     " -keyout " + ca + ".key -out " + ca + ".pem";
-  for (const auto& n : names) {
+  for (const auto& [n, uri] : certs) {
+    const std::string san = "subjectAltName=IP:127.0.0.1" + (uri.empty() ? "" : ",URI:" + uri);
     cmd += " && openssl req -newkey rsa:2048 -nodes -subj /CN=" + n + " -keyout " + n +
-           ".key -out " + n + ".csr && printf 'subjectAltName=IP:127.0.0.1' > " + n +
+           ".key -out " + n + ".csr && printf '" + san + "' > " + n +
            ".ext && openssl x509 -req -in " + n + ".csr -CA " + ca + ".pem -CAkey " + ca +
            ".key -CAcreateserial -days 2 -extfile " + n + ".ext -out " + n + ".pem";
   }
@@ -45,8 +52,14 @@ class TlsTransportTest : public ::testing::Test {
   void SetUp() override {
     dir_ = fs::temp_directory_path() / ("nodus-tls-" + std::to_string(::getpid()));
     fs::create_directories(dir_);
-    ASSERT_TRUE(make_pki(dir_, "ca", {"a", "b"})) << "openssl failed";
-    ASSERT_TRUE(make_pki(dir_, "rogue", {"r"})) << "openssl failed";
+    ASSERT_TRUE(make_pki(dir_, "ca",
+                         {{"a", "nodus://test/instance/0"},
+                          {"b", "nodus://test/instance/1"},
+                          {"nameless", ""},
+                          {"other", "nodus://other/instance/0"},
+                          {"both", "nodus://test/instance/0,URI:nodus://test/instance/2"}}))
+        << "openssl failed";
+    ASSERT_TRUE(make_pki(dir_, "rogue", {{"r", "nodus://test/instance/2"}})) << "openssl failed";
   }
   void TearDown() override { fs::remove_all(dir_); }
 
@@ -56,6 +69,7 @@ class TlsTransportTest : public ::testing::Test {
   std::unique_ptr<GrpcTransport> make(nodus::PeerId self, TransportCredentials creds) {
     GrpcTransportOptions o;
     o.self = self;
+    o.cluster = "test";
     o.listen_address = "127.0.0.1:0";
     o.reconnect_backoff_initial = 20ms;
     o.reconnect_backoff_max = 200ms;
@@ -69,6 +83,19 @@ class TlsTransportTest : public ::testing::Test {
               [results](nodus::Result<std::string> r) { results->push(std::move(r)); });
     if (!results->wait_size(1)) return nodus::internal_error("no callback");
     return results->items().front();
+  }
+
+  // Calls "echo" on `b_addr` as peer `self` with the certificate `name`.
+  nodus::Result<std::string> call_as(nodus::PeerId self, const std::string& name,
+                                     const std::string& b_addr) {
+    auto creds = make_tls_credentials(files("ca", name));
+    if (!creds.ok()) return creds.status();
+    auto t = make(self, *creds);
+    if (auto st = t->start(); !st.ok()) return st;
+    if (auto st = t->set_peers({{1, b_addr}}); !st.ok()) return st;
+    auto r = call(*t, 1);
+    t->stop();
+    return r;
   }
 
   fs::path dir_;
@@ -129,6 +156,56 @@ TEST_F(TlsTransportTest, MutualTlsAcceptsTheCaAndRefusesOthers) {
 
   EXPECT_EQ(served, 1);  // nothing but the good peer reached the handler
   for (auto* t : {plain.get(), anon.get(), rogue.get(), good.get(), b.get()})
+    t->stop();
+}
+
+TEST_F(TlsTransportTest, CertificateForAnotherInstanceIsRefused) {
+  // Goal: with mTLS the certificate, not the message, names the sender: a node that claims to
+  // be instance 2 with instance 0's certificate, a certificate that names no instance, one of
+  // another cluster, or one that names two instances reaches no handler; messages are dropped
+  // and counted, calls are PERMISSION_DENIED.
+  auto b = make(1, make_tls_credentials(files("ca", "b")).value());
+  int served = 0;
+  ASSERT_TRUE(b->on_call("echo", [&served](nodus::PeerId, std::string req, nodus::CallReply r) {
+                 ++served;
+                 r(std::move(req));
+               }).ok());
+  auto inbox = std::make_shared<fakes::Mailbox<std::string>>();
+  ASSERT_TRUE(b->on_message("ch", [inbox](nodus::PeerId from, std::string payload) {
+                 inbox->push(std::to_string(from) + ":" + payload);
+               }).ok());
+  ASSERT_TRUE(b->start().ok());
+  const std::string b_addr = "127.0.0.1:" + std::to_string(b->bound_port());
+
+  for (const auto& [self, cert] : std::vector<std::pair<nodus::PeerId, std::string>>{
+           {2, "a"}, {0, "nameless"}, {0, "other"}, {0, "both"}}) {
+    auto r = call_as(self, cert, b_addr);
+    ASSERT_FALSE(r.ok()) << cert;
+    EXPECT_EQ(r.status().code(), nodus::StatusCode::kPermissionDenied) << r.status().to_string();
+  }
+  EXPECT_EQ(served, 0);
+  EXPECT_EQ(metrics_.value("nodus_transport_calls_refused_total", {{"reason", "forged_sender"}}),
+            4);
+
+  // A message from instance 0's certificate claiming to be 2 is dropped; the genuine one
+  // that follows (another node, its own certificate) arrives.
+  auto liar = make(2, make_tls_credentials(files("ca", "a")).value());
+  ASSERT_TRUE(liar->start().ok());
+  ASSERT_TRUE(liar->set_peers({{1, b_addr}}).ok());
+  ASSERT_TRUE(liar->send(1, "ch", "forged").ok());
+  ASSERT_TRUE(fakes::eventually([&] {
+    return metrics_.value("nodus_transport_messages_dropped_total",
+                          {{"reason", "forged_sender"}}) == 1;
+  }));
+  auto honest = make(0, make_tls_credentials(files("ca", "a")).value());
+  ASSERT_TRUE(honest->start().ok());
+  ASSERT_TRUE(honest->set_peers({{1, b_addr}}).ok());
+  ASSERT_TRUE(honest->send(1, "ch", "genuine").ok());
+  ASSERT_TRUE(inbox->wait_size(1));
+  EXPECT_EQ(inbox->items(), std::vector<std::string>{"0:genuine"});
+  EXPECT_TRUE(call_as(0, "a", b_addr).ok());
+  EXPECT_EQ(served, 1);
+  for (auto* t : {honest.get(), liar.get(), b.get()})
     t->stop();
 }
 

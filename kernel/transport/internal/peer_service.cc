@@ -3,6 +3,7 @@
 #include <atomic>
 #include <exception>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -46,8 +47,8 @@ void deliver_message(const HandlerRegistry& registry, nodus::Counter& no_handler
 
 class StreamReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
  public:
-  StreamReactor(const PeerServiceDeps& deps, grpc::ByteBuffer* ack)
-      : deps_(deps), ack_(ack), flow_(std::make_shared<StreamFlow>()) {
+  StreamReactor(const PeerServiceDeps& deps, grpc::ByteBuffer* ack, Caller caller)
+      : deps_(deps), ack_(ack), flow_(std::make_shared<StreamFlow>()), caller_(std::move(caller)) {
     StartRead(&raw_);
   }
 
@@ -71,6 +72,11 @@ class StreamReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
             "nodus_transport_messages_dropped_total{reason=\"corrupt\"})",
             {{"bytes", std::to_string(bytes)}, {"error", decoded.error_message()}});
       }
+      raw_.Clear();
+      StartRead(&raw_);
+      return;
+    }
+    if (!sender_allowed(envelope_.from())) {
       raw_.Clear();
       StartRead(&raw_);
       return;
@@ -101,6 +107,32 @@ class StreamReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
   void OnDone() override { delete this; }
 
  private:
+  // The first accepted envelope binds the stream to its sender; an envelope that claims another
+  // sender, or one the connection cannot vouch for, is dropped and counted.
+  bool sender_allowed(nodus::PeerId from) {
+    std::string reason;
+    if (bound_from_) {
+      if (*bound_from_ == from) return true;
+      reason = "sender " + std::to_string(from) + " from " + caller_.describe +
+               ": the stream already carries peer " + std::to_string(*bound_from_) + "'s messages";
+    } else {
+      reason = refuse_reason(caller_, from, deps_.self, *deps_.peers);
+      if (reason.empty()) {
+        bound_from_ = from;
+        return true;
+      }
+    }
+    deps_.metrics->dropped_forged.inc();
+    const uint64_t n = deps_.refusals->fetch_add(1, std::memory_order_relaxed) + 1;
+    if (log_refusal(n)) {
+      deps_.logger->warn(
+          "dropped a message with a forged sender (counted in "
+          "nodus_transport_messages_dropped_total{reason=\"forged_sender\"})",
+          {{"reason", reason}, {"refused", std::to_string(n)}});
+    }
+    return false;
+  }
+
   void post_envelope() {
     deps_.executor->post([registry = deps_.registry, flow = flow_, reactor = this,
                           no_handler = &deps_.metrics->dropped_no_handler, logger = deps_.logger,
@@ -143,6 +175,8 @@ class StreamReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
   grpc::ByteBuffer raw_;
   Envelope envelope_;
   bool corrupt_logged_ = false;
+  const Caller caller_;
+  std::optional<nodus::PeerId> bound_from_;
   std::atomic<uint64_t> received_{0};
 };
 
@@ -246,14 +280,29 @@ void dispatch_call(const HandlerRegistry& registry, nodus::Logger& logger, nodus
 
 }  // namespace
 
-grpc::ServerReadReactor<grpc::ByteBuffer>* PeerService::Stream(
-    grpc::CallbackServerContext* /*context*/, grpc::ByteBuffer* ack) {
-  return new StreamReactor(deps_, ack);
+grpc::ServerReadReactor<grpc::ByteBuffer>* PeerService::Stream(grpc::CallbackServerContext* context,
+                                                               grpc::ByteBuffer* ack) {
+  return new StreamReactor(deps_, ack, caller_of(*context, deps_.cluster));
 }
 
-grpc::ServerUnaryReactor* PeerService::Call(grpc::CallbackServerContext* /*context*/,
+grpc::ServerUnaryReactor* PeerService::Call(grpc::CallbackServerContext* context,
                                             const nodus::v1::CallRequest* request,
                                             nodus::v1::CallResponse* response) {
+  const std::string reason =
+      refuse_reason(caller_of(*context, deps_.cluster), request->from(), deps_.self, *deps_.peers);
+  if (!reason.empty()) {
+    deps_.metrics->calls_refused_forged.inc();
+    const uint64_t n = deps_.refusals->fetch_add(1, std::memory_order_relaxed) + 1;
+    if (log_refusal(n)) {
+      deps_.logger->warn(
+          "refused a call with a forged sender (counted in "
+          "nodus_transport_calls_refused_total{reason=\"forged_sender\"})",
+          {{"method", request->method()}, {"reason", reason}, {"refused", std::to_string(n)}});
+    }
+    auto* reactor = context->DefaultReactor();
+    reactor->Finish(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "peer transport: " + reason));
+    return reactor;
+  }
   auto pending = std::make_shared<PendingCall>();
   auto* reactor = new CallReactor(pending);
   pending->reactor = reactor;

@@ -25,6 +25,11 @@ struct TransportMetrics {
         dropped_rejected(dropped(metrics, "rejected")),
         dropped_stopped(dropped(metrics, "stopped")),
         dropped_corrupt(dropped(metrics, "corrupt")),
+        dropped_forged(dropped(metrics, "forged_sender")),
+        calls_refused_forged(
+            metrics.counter("nodus_transport_calls_refused_total",
+                            "Inbound calls refused before any handler ran, by reason",
+                            {{"reason", "forged_sender"}})),
         call_latency(metrics.histogram("nodus_transport_call_latency_seconds",
                                        "Latency of outgoing calls, any outcome",
                                        nodus::Histogram::latency_buckets())) {
@@ -44,12 +49,14 @@ struct TransportMetrics {
 
   nodus::Counter& sent;
   nodus::Counter& received;
-  nodus::Counter& dropped_queue_full;  // send(): the peer's queue was full
-  nodus::Counter& dropped_too_large;   // send()/call(): over max_message_bytes
-  nodus::Counter& dropped_no_handler;  // received on a channel nobody registered
-  nodus::Counter& dropped_rejected;    // the peer refused a stream (oversized or corrupt)
-  nodus::Counter& dropped_stopped;     // still queued when the transport stopped
-  nodus::Counter& dropped_corrupt;     // received bytes that do not decode as an Envelope
+  nodus::Counter& dropped_queue_full;    // send(): the peer's queue was full
+  nodus::Counter& dropped_too_large;     // send()/call(): over max_message_bytes
+  nodus::Counter& dropped_no_handler;    // received on a channel nobody registered
+  nodus::Counter& dropped_rejected;      // the peer refused a stream (oversized or corrupt)
+  nodus::Counter& dropped_stopped;       // still queued when the transport stopped
+  nodus::Counter& dropped_corrupt;       // received bytes that do not decode as an Envelope
+  nodus::Counter& dropped_forged;        // the connection cannot vouch for the claimed sender
+  nodus::Counter& calls_refused_forged;  // inbound call, same reason
   nodus::Histogram& call_latency;
   std::array<nodus::Counter*, kStatusCodeCount> calls_by_code{};
 
