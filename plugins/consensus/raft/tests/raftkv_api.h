@@ -33,6 +33,8 @@ class RaftKv {
   // applied the log reports the last command before it. Compare state_image() and Raft's
   // applied index instead.
   virtual uint64_t applied_index() const = 0;
+  // Commands that arrived twice or out of order in this incarnation (must stay 0).
+  virtual uint64_t order_errors() const = 0;
   // The whole key-value state, as a snapshot image ("key=value\n" lines in key order).
   virtual std::string state_image() const = 0;
   // The value without any barrier (for convergence checks).

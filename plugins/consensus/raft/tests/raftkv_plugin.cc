@@ -91,6 +91,7 @@ class RaftKvPlugin final : public Plugin, public RaftKv {
   }
   int64_t local_value(const std::string& key) const override { return machine_.value(key); }
   std::string state_image() const override { return machine_.image(); }
+  uint64_t order_errors() const override { return machine_.order_errors(); }
 
  private:
   PluginContext& ctx_;
