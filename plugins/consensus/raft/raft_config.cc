@@ -75,6 +75,9 @@ std::vector<ConfigKeySpec> raft_config_keys() {
        "A leader that has not heard from a quorum for an election timeout steps down"},
       {"read_mode", T::kString, false, "read_index",
        "Linearizable reads: read_index (a heartbeat round) or lease (needs check_quorum)"},
+      {"lease_clock_drift_ppm", T::kInteger, false, "50000",
+       "Lease reads: how far (ppm) any node's tick rate may stray from nominal; the lease is "
+       "shortened to (election ticks - 1) * (1 - d) / (1 + d)"},
       {"fsync", T::kString, false, "batch",
        "always: fsync each batch before acknowledging; batch: group commit, one fsync in "
        "flight; never: acknowledge without fsync (UNSAFE: power loss forgets entries)"},
@@ -151,6 +154,9 @@ Result<RaftConfig> parse_raft_config(const ConfigNode& c, uint32_t instances) {
   } else {
     return c.at("read_mode").error("must be read_index or lease");
   }
+  NODUS_ASSIGN_OR_RETURN(uint64_t drift,
+                         get_ranged(c, "lease_clock_drift_ppm", 50'000, 0, 500'000));
+  cfg.lease_clock_drift_ppm = static_cast<uint32_t>(drift);
   NODUS_ASSIGN_OR_RETURN(std::string fsync, c.get_string("fsync", "batch"));
   auto mode = parse_fsync_mode(fsync);
   if (!mode.ok()) return c.at("fsync").error(mode.status().message());

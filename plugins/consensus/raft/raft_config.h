@@ -23,6 +23,7 @@ struct RaftConfig {
   bool pre_vote = true;
   bool check_quorum = true;
   ReadMode read_mode = ReadMode::kReadIndex;
+  uint32_t lease_clock_drift_ppm = 50'000;
   FsyncMode fsync = FsyncMode::kBatch;
   uint32_t max_inflight_msgs = 256;
   uint64_t max_inflight_bytes = uint64_t{64} << 20;

@@ -147,6 +147,7 @@ Status RaftNode::open_core(LoadedState loaded) {
   cc.pre_vote = config_.pre_vote;
   cc.check_quorum = config_.check_quorum;
   cc.read_mode = config_.read_mode;
+  cc.lease_clock_drift_ppm = config_.lease_clock_drift_ppm;
   cc.max_inflight_msgs = config_.max_inflight_msgs;
   cc.max_inflight_bytes = config_.max_inflight_bytes;
   cc.max_msg_bytes = config_.max_msg_bytes;

@@ -153,6 +153,17 @@ std::optional<SnapshotReceiver::Complete> SnapshotReceiver::on_chunk(
   ack(chunk.from(), chunk.term(), image_.size(), false);
   if (!complete_ && image_.size() == total_) {
     complete_ = true;
+    reported_from_ = chunk.from();
+    reported_term_ = chunk.term();
+    return Complete{chunk.from(), chunk.term(), meta_};
+  }
+  if (complete_ && (chunk.from() != reported_from_ || chunk.term() != reported_term_)) {
+    // The image is whole but nobody took it: the core dropped the snapshot message, say
+    // because the stream's term was stale when it completed. The new stream is acknowledged
+    // as whole at once, so unless the image is reported again for it the follower never
+    // installs it and the leader restarts the stream forever.
+    reported_from_ = chunk.from();
+    reported_term_ = chunk.term();
     return Complete{chunk.from(), chunk.term(), meta_};
   }
   return std::nullopt;

@@ -96,8 +96,9 @@ class SnapshotReceiver {
   SnapshotReceiver(PeerId self, SendFn send);
 
   // Takes one chunk and acknowledges it. Returns the snapshot once the image is whole (the
-  // image stays here until take_image()). A chunk of a different snapshot than the one being
-  // assembled starts over.
+  // image stays here until take_image()), and again for the first chunk of a stream from
+  // another leader or term while the whole image was not taken. A chunk of a different
+  // snapshot than the one being assembled starts over.
   std::optional<Complete> on_chunk(const pb::SnapshotChunk& chunk);
   // The assembled image of `meta` (matching index and term), moved out; nullopt otherwise.
   std::optional<std::string> take_image(const pb::SnapshotMeta& meta);
@@ -113,6 +114,9 @@ class SnapshotReceiver {
   pb::SnapshotMeta meta_;
   uint64_t total_ = 0;
   std::string image_;
+  // The stream the complete image was last reported for.
+  PeerId reported_from_ = 0;
+  uint64_t reported_term_ = 0;
 };
 
 }  // namespace nodus::raft

@@ -42,6 +42,9 @@ Result<std::unique_ptr<Core>> Core::create(CoreConfig config, Persisted persiste
   if (config.read_mode == ReadMode::kLease && !config.check_quorum) {
     return invalid_argument("read_mode: lease reads need check_quorum");
   }
+  if (config.lease_clock_drift_ppm >= 1'000'000) {
+    return invalid_argument("lease_clock_drift_ppm: must be below 1000000");
+  }
   auto core = std::make_unique<CoreImpl>(config);
   NODUS_RETURN_IF_ERROR(core->init(std::move(persisted)));
   return std::unique_ptr<Core>(std::move(core));
@@ -89,6 +92,8 @@ void CoreImpl::reset(uint64_t term) {
     term_leader_.reset();
   }
   if (transferee_) finish_transfer(aborted("leadership lost during the transfer"));
+  lease_revoked_ = false;
+  leader_lease_tick_ = 0;
   fail_all_reads();
   leader_.reset();
   election_elapsed_ = 0;
@@ -206,6 +211,7 @@ void CoreImpl::campaign() {
 }
 
 void CoreImpl::tick() {
+  ++ticks_;
   if (is_leader()) {
     tick_heartbeat();
   } else {
@@ -297,6 +303,7 @@ void CoreImpl::step(const pb::Message& m) {
       term_leader_ = m.from();
     }
     election_elapsed_ = 0;
+    leader_lease_tick_ = std::max(leader_lease_tick_, m.lease_tick());
     if (m.type() == pb::MSG_APPEND) {
       handle_append(m);
     } else if (m.type() == pb::MSG_HEARTBEAT) {
@@ -410,6 +417,15 @@ void CoreImpl::handle_vote_response(const pb::Message& m) {
 void CoreImpl::send(pb::Message m) {
   m.set_from(config_.id);
   if (m.term() == 0) m.set_term(term_);
+  // Lease bookkeeping: the leader stamps what resets a follower's election timer with its
+  // tick; the follower's acknowledgements carry the newest stamp it received (see
+  // lease_valid()).
+  if (is_leader() && (m.type() == pb::MSG_APPEND || m.type() == pb::MSG_HEARTBEAT)) {
+    m.set_lease_tick(ticks_);
+  } else if (!is_leader() &&
+             (m.type() == pb::MSG_APPEND_RESP || m.type() == pb::MSG_HEARTBEAT_RESP)) {
+    m.set_lease_tick(leader_lease_tick_);
+  }
   msgs_.push_back(std::move(m));
 }
 

@@ -133,6 +133,8 @@ class CoreImpl final : public Core {
   void tick_reads();
   bool committed_in_term() const;
   bool lease_valid() const;
+  uint64_t lease_ticks() const;
+  void send_timeout_now(PeerId to);
 
   CoreConfig config_;
   RaftLog log_;
@@ -162,6 +164,16 @@ class CoreImpl final : public Core {
   bool leaving_ = false;         // this leader proposed its own removal
   std::optional<PeerId> transferee_;
   uint32_t transfer_elapsed_ = 0;
+  // This leader sent MSG_TIMEOUT_NOW in its term: the target may win without waiting for the
+  // voters' leases (even after the transfer timed out here, if the message was slow), so no
+  // lease read is served for the rest of the term.
+  bool lease_revoked_ = false;
+
+  // Every tick() so far, from 1 so that a lease_tick of 0 means "no heartbeat acknowledged".
+  uint64_t ticks_ = 1;
+  // Follower: the newest lease_tick of an append or heartbeat from the leader of term_; it
+  // reset the election timer, so acknowledgements echo it.
+  uint64_t leader_lease_tick_ = 0;
 
   // Elections.
   std::map<PeerId, bool> votes_;

@@ -219,14 +219,19 @@ Status CoreImpl::transfer_leadership(std::optional<PeerId> to) {
   transferee_ = target;
   transfer_elapsed_ = 0;
   if (progress_.count(target) > 0 && progress_.at(target).match == log_.last_index()) {
-    pb::Message t;
-    t.set_type(pb::MSG_TIMEOUT_NOW);
-    t.set_to(target);
-    send(std::move(t));
+    send_timeout_now(target);
   } else {
     send_append(target, true);
   }
   return {};
+}
+
+void CoreImpl::send_timeout_now(PeerId to) {
+  lease_revoked_ = true;
+  pb::Message t;
+  t.set_type(pb::MSG_TIMEOUT_NOW);
+  t.set_to(to);
+  send(std::move(t));
 }
 
 void CoreImpl::finish_transfer(Status result) {

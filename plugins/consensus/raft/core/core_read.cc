@@ -1,6 +1,9 @@
 // Linearizable reads: ReadIndex (a heartbeat round confirms leadership for a batch of reads)
 // and lease reads (check_quorum bounds how long a deposed leader can believe it leads).
+#include <algorithm>
+#include <functional>
 #include <utility>
+#include <vector>
 
 #include "core_impl.h"
 
@@ -25,14 +28,38 @@ bool CoreImpl::committed_in_term() const {
   return log_.term(log_.commit()) == term_;
 }
 
+uint64_t CoreImpl::lease_ticks() const {
+  // A follower that received a heartbeat refuses other candidates' votes until its
+  // election_ticks-th tick after that, more than election_ticks - 1 of its tick periods. The
+  // leader counts in its own ticks, which may be slower by up to (1 + d) / (1 - d).
+  const uint64_t d = config_.lease_clock_drift_ppm;
+  return (uint64_t{config_.election_ticks} - 1) * (1'000'000 - d) / (1'000'000 + d);
+}
+
 bool CoreImpl::lease_valid() const {
-  // A voter that answered this leader within the current check-quorum window (less than an
-  // election timeout ago) ignores vote requests until an election timeout after that answer,
-  // so while a quorum of them answered in this window no other leader can exist. Right after
-  // the window resets the lease is not known to hold and the read takes the ReadIndex path.
-  // This assumes the nodes' ticks run at about the same rate (bounded clock drift).
-  return config_.read_mode == ReadMode::kLease && is_leader() && committed_in_term() &&
-         quorum_active();
+  // Each voter whose heartbeat acknowledgement echoed send tick s ignores vote requests for
+  // an election timeout after it received that heartbeat, hence after s. While a quorum
+  // (this leader included, at now) acknowledged heartbeats sent less than lease_ticks() ago,
+  // no other leader can have been elected. The lease counts from the send, not from the
+  // acknowledgement's arrival, which may be arbitrarily late. A transfer's vote ignores those
+  // promises, so after MSG_TIMEOUT_NOW there is no lease (lease_revoked_).
+  if (config_.read_mode != ReadMode::kLease || !is_leader() || lease_revoked_ ||
+      !committed_in_term()) {
+    return false;
+  }
+  std::vector<uint64_t> sent;
+  for (PeerId id : voters_) {
+    if (id == config_.id) {
+      sent.push_back(ticks_);
+      continue;
+    }
+    auto it = progress_.find(id);
+    sent.push_back(it == progress_.end() ? 0 : it->second.lease_tick);
+  }
+  if (sent.size() < quorum()) return false;
+  std::sort(sent.begin(), sent.end(), std::greater<>());
+  const uint64_t start = sent[quorum() - 1];
+  return start > 0 && ticks_ - start < lease_ticks();
 }
 
 void CoreImpl::read_index(uint64_t request_id) {

@@ -16,6 +16,12 @@ void CoreImpl::step_leader(const pb::Message& m) {
     return;
   }
   it->second.recent_active = true;
+  // The follower echoes the send tick of the newest append or heartbeat it got from this
+  // leader; an echo from the future is malformed and must not extend the lease.
+  if ((m.type() == pb::MSG_APPEND_RESP || m.type() == pb::MSG_HEARTBEAT_RESP) &&
+      m.lease_tick() <= ticks_) {
+    it->second.lease_tick = std::max(it->second.lease_tick, m.lease_tick());
+  }
   switch (m.type()) {
     case pb::MSG_APPEND_RESP:
       handle_append_response(m);
@@ -72,10 +78,7 @@ void CoreImpl::handle_append_response(const pb::Message& m) {
   while (send_append(m.from(), false)) {
   }
   if (transferee_ == m.from() && it->second.match == log_.last_index()) {
-    pb::Message t;
-    t.set_type(pb::MSG_TIMEOUT_NOW);
-    t.set_to(m.from());
-    send(std::move(t));
+    send_timeout_now(m.from());
   }
 }
 

@@ -56,6 +56,9 @@ struct Progress {
   bool probe_sent = false;        // kProbe: an append is outstanding, wait for an answer
   uint64_t pending_snapshot = 0;  // kSnapshot: the snapshot index being streamed
   bool recent_active = false;     // heard from within the current election timeout
+  // The leader's tick when it sent the newest heartbeat this follower acknowledged (0: none);
+  // the follower's promise not to vote for another leader runs from no earlier than that.
+  uint64_t lease_tick = 0;
   bool learner = false;
   Inflights inflights;
 

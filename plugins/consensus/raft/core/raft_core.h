@@ -51,6 +51,10 @@ struct CoreConfig {
   bool pre_vote = true;
   bool check_quorum = true;
   ReadMode read_mode = ReadMode::kReadIndex;
+  // Lease reads: how far any node's tick rate may be from the nominal rate, in parts per
+  // million. A follower whose ticks run fast forgets its leader sooner than the leader's
+  // slow ticks say, so the lease is shortened by the worst ratio (1 - d) / (1 + d).
+  uint32_t lease_clock_drift_ppm = 50'000;
   // Flow control per follower: at most this many MSG_APPEND and bytes in flight.
   uint32_t max_inflight_msgs = 256;
   uint64_t max_inflight_bytes = uint64_t{64} << 20;

@@ -26,7 +26,8 @@ TEST(RaftConfigTest, Defaults) {
   EXPECT_EQ(cfg->fsync, FsyncMode::kBatch);
   EXPECT_EQ(cfg->election_ticks(), 15u);
   EXPECT_EQ(cfg->heartbeat_ticks(), 5u);
-  EXPECT_EQ(raft_config_keys().size(), 18u);
+  EXPECT_EQ(raft_config_keys().size(), 19u);
+  EXPECT_EQ(cfg->lease_clock_drift_ppm, 50'000u);
   EXPECT_EQ(cfg->max_pending, 65536u);
 }
 
@@ -45,13 +46,15 @@ TEST(RaftConfigTest, MaxPendingRange) {
 TEST(RaftConfigTest, Values) {
   auto cfg = parse(
       "election_timeout_ms: 400\nheartbeat_ms: 100\ntick_ms: 20\nfsync: never\n"
-      "read_mode: lease\nvoters: [0, 1]\nlearners: [2]\nsnapshot_chunk_bytes: 64KiB\n");
+      "read_mode: lease\nvoters: [0, 1]\nlearners: [2]\nsnapshot_chunk_bytes: 64KiB\n"
+      "lease_clock_drift_ppm: 200000\n");
   ASSERT_TRUE(cfg.ok()) << cfg.status().to_string();
   EXPECT_EQ(cfg->election_timeout_max_ms, 800u);
   EXPECT_EQ(cfg->election_ticks(), 20u);
   EXPECT_EQ(cfg->heartbeat_ticks(), 5u);
   EXPECT_EQ(cfg->fsync, FsyncMode::kNever);
   EXPECT_EQ(cfg->read_mode, ReadMode::kLease);
+  EXPECT_EQ(cfg->lease_clock_drift_ppm, 200'000u);
   EXPECT_EQ(cfg->learners, std::vector<PeerId>({2}));
   EXPECT_EQ(cfg->snapshot_chunk_bytes, 64u * 1024);
 }
@@ -65,6 +68,7 @@ TEST(RaftConfigTest, ErrorsNameTheKey) {
       {"fsync: sometimes", "fsync"},
       {"read_mode: lease\ncheck_quorum: false", "read_mode"},
       {"read_mode: eventually", "read_mode"},
+      {"lease_clock_drift_ppm: 1000000", "lease_clock_drift_ppm"},
       {"voters: [0, 7]", "voters"},
       {"voters: [0, 0]", "voters"},
       {"voters: [0, 1]\nlearners: [1]", "learners"},

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -56,17 +57,19 @@ struct Cluster {
       out += "node " + std::to_string(i) + ": ";
       if (Consensus* r = raft(i)) {
         const ConsensusState s = r->state();
-        out += std::string(consensus_role_name(s.role)) + " term " + std::to_string(s.term) +
-               " leader " + (s.leader ? std::to_string(*s.leader) : "-") + " commit " +
-               std::to_string(s.commit_index) + " applied " + std::to_string(s.applied_index) +
-               " last " + std::to_string(s.last_index) + " kv_applied " +
-               std::to_string(kv(i) ? kv(i)->applied_index() : 0) + " dropped " +
-               std::to_string(sim.metric_value(i, "nodus_raft_messages_dropped_total")) +
-               " snap_recv " +
-               std::to_string(sim.metric_value(i, "nodus_raft_snapshots_received_total")) +
-               " snap_sent " +
-               std::to_string(sim.metric_value(i, "nodus_raft_snapshots_sent_total")) + " fsyncs " +
-               std::to_string(sim.metric_value(i, "nodus_raft_fsync_seconds")) + "\n";
+        out +=
+            std::string(consensus_role_name(s.role)) + " term " + std::to_string(s.term) +
+            " leader " + (s.leader ? std::to_string(*s.leader) : "-") + " commit " +
+            std::to_string(s.commit_index) + " applied " + std::to_string(s.applied_index) +
+            " last " + std::to_string(s.last_index) + " kv_applied " +
+            std::to_string(kv(i) ? kv(i)->applied_index() : 0) + " kv_state " +
+            (kv(i) ? std::to_string(std::hash<std::string>{}(kv(i)->state_image()) % 100000)
+                   : std::string("-")) +
+            " dropped " + std::to_string(sim.metric_value(i, "nodus_raft_messages_dropped_total")) +
+            " snap_recv " +
+            std::to_string(sim.metric_value(i, "nodus_raft_snapshots_received_total")) +
+            " snap_sent " + std::to_string(sim.metric_value(i, "nodus_raft_snapshots_sent_total")) +
+            " fsyncs " + std::to_string(sim.metric_value(i, "nodus_raft_fsync_seconds")) + "\n";
       } else {
         out += "down\n";
       }
@@ -84,14 +87,22 @@ struct Cluster {
     }
     return std::nullopt;
   }
-  // Every node is up, knows the same leader and applied the same index.
+  // Every node is up, knows a leader, applied the same log index and holds the same key-value
+  // state, and no state machine saw a command twice or out of order. The KV's own applied
+  // index is not compared: it skips no-op entries (see RaftKv::applied_index). A run in which
+  // no command ever committed (possible under the harshest schedules) converges too, once the
+  // leaders' no-op entries are applied everywhere.
   bool converged() {
     std::optional<uint64_t> applied;
+    std::optional<std::string> image;
     for (SimNodeId i = 0; i < sim.size(); ++i) {
-      if (!kv(i) || !raft(i)->state().leader) return false;
-      const uint64_t a = kv(i)->applied_index();
+      if (!kv(i) || !raft(i)->state().leader || kv(i)->order_errors() > 0) return false;
+      const uint64_t a = raft(i)->state().applied_index;
       if (a == 0 || (applied && *applied != a)) return false;
       applied = a;
+      std::string state = kv(i)->state_image();
+      if (image && *image != state) return false;
+      image = std::move(state);
     }
     return true;
   }
@@ -116,6 +127,16 @@ struct Cluster {
   SimCluster sim;
   std::map<uint64_t, SimNodeId> leaders;
 };
+
+// A put that failed with this status never reached any log: no leader known here, the leader
+// was moving (transfer) or the node asked was no leader, or the command was invalid.
+bool refused_before_log(const Status& s) {
+  const std::string& m = s.message();
+  return s.code() == StatusCode::kInvalidArgument ||
+         m.find("no raft leader known") != std::string::npos ||
+         m.find("leadership transfer in progress") != std::string::npos ||
+         m.find("not the raft leader") != std::string::npos;
+}
 
 // Closed-loop clients: one operation at a time to a random live node; an operation without an
 // answer (node crashed, timeout) stays open in the history, and the client moves on.
@@ -160,8 +181,7 @@ class Workload {
           if (s.ok()) {
             h_.complete(op, 0, c_.sim.now());
             ++completed_;
-          } else if (s.message().find("no raft leader known") != std::string::npos ||
-                     s.code() == StatusCode::kInvalidArgument) {
+          } else if (refused_before_log(s)) {
             h_.fail(op);  // refused before it reached any log
           } else {        // may or may not have been applied; stays open
             errors_[s.to_string().substr(0, 60)]++;
@@ -209,15 +229,19 @@ struct Outcome {
   size_t completed = 0;
   uint64_t trace = 0;
   std::string faults;
+  double snapshots_received = 0;  // over every node's last incarnation
 };
 
-Outcome run_kv(uint64_t seed, uint32_t faults, Duration chaos, const std::string& kv_config = "") {
+// `setup` runs once the cluster started, before the faults and clients (extra drivers).
+Outcome run_kv(uint64_t seed, uint32_t faults, Duration chaos, const std::string& kv_config = "",
+               const std::string& raft_config = kRaftConfig,
+               const std::function<void(Cluster&)>& setup = nullptr, FaultPlan plan = {}) {
   Cluster c(seed);
   Outcome out;
-  out.status = c.start(kRaftConfig, kv_config);
+  out.status = c.start(raft_config, kv_config);
   if (!out.status.ok()) return out;
+  if (setup) setup(c);
   KvHistory history;
-  FaultPlan plan;
   plan.kinds = faults;
   FaultInjector nemesis(c.sim, plan);
   nemesis.schedule(chaos);
@@ -228,6 +252,8 @@ Outcome run_kv(uint64_t seed, uint32_t faults, Duration chaos, const std::string
   if (c.sim.failure().ok() && !c.sim.run_until([&] { return c.converged(); }, seconds(20))) {
     c.sim.fail(failed_precondition("cluster did not converge after the heal\n" + c.dump()));
   }
+  for (SimNodeId i = 0; i < c.sim.size(); ++i)
+    out.snapshots_received += c.sim.metric_value(i, "nodus_raft_snapshots_received_total");
   out.trace = c.sim.trace_hash();
   out.completed = clients.completed();
   out.faults = nemesis.describe() + clients.describe() + "events " +
@@ -288,6 +314,90 @@ INSTANTIATE_TEST_SUITE_P(Faults, RaftUnderFault,
                          [](const ::testing::TestParamInfo<uint32_t>& p) {
                            return std::string(fault_kind_name(p.param));
                          });
+
+// Goal: the seeds that failed the 10,000-seed sweep stay fixed, in every test run. Each also
+// shows that it still reaches the snapshot path it broke on (a change of the random draws
+// that stops a seed from getting there fails here rather than passing without testing).
+struct RegressionSeed {
+  uint64_t seed;
+  uint32_t faults;
+};
+
+void PrintTo(const RegressionSeed& p, std::ostream* os) {
+  *os << fault_kind_name(p.faults) << " seed " << p.seed;
+}
+
+class RaftRegressionSeed : public ::testing::TestWithParam<RegressionSeed> {};
+
+TEST_P(RaftRegressionSeed, ConvergesAndStaysLinearizable) {
+  const RegressionSeed p = GetParam();
+  Outcome r = run_kv(p.seed, p.faults, seconds(3));
+  ASSERT_TRUE(r.status.ok()) << "seed " << p.seed << " " << fault_kind_name(p.faults) << ": "
+                             << r.status.to_string() << "\nfaults:\n"
+                             << r.faults;
+  EXPECT_GE(r.snapshots_received, 1) << "seed " << p.seed << " no longer installs a snapshot";
+  EXPECT_GT(r.completed, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    LongRun, RaftRegressionSeed,
+    // partition: a follower's image completed in a term it had already left; the next
+    // leader's stream of the same snapshot was acknowledged whole and never installed.
+    // crash_lose_unsynced: a node restored from a snapshot taken at a no-op entry; the
+    // convergence check compared the KV's last-command index instead of the state.
+    ::testing::Values(RegressionSeed{1815, kFaultPartition}, RegressionSeed{5792, kFaultPartition},
+                      RegressionSeed{2153, kFaultCrashLoseUnsynced},
+                      RegressionSeed{7651, kFaultCrashLoseUnsynced}),
+    [](const ::testing::TestParamInfo<RegressionSeed>& p) {
+      return std::string(fault_kind_name(p.param.faults)) + "_" + std::to_string(p.param.seed);
+    });
+
+// Moves leadership every `period` until `until`: the leader hands over to a random other node.
+void transfer_repeatedly(Cluster& c, Duration period, Duration until, size_t* transfers) {
+  c.sim.at(period, [&c, period, until, transfers] {
+    if (c.sim.now().time_since_epoch() >= until) return;
+    if (auto l = c.leader()) {
+      const auto target = static_cast<PeerId>((*l + 1 + c.sim.random().uniform(0, 1)) % 3);
+      c.sim.post(*l, [&c, l = *l, target, transfers] {
+        if (Consensus* r = c.raft(l)) {
+          r->transfer_leadership(target, [transfers](Status s) { *transfers += s.ok() ? 1 : 0; });
+        }
+      });
+    }
+    transfer_repeatedly(c, period, until, transfers);
+  });
+}
+
+// Goal: lease reads (read_mode: lease) stay linearizable while leadership moves every 150 ms
+// and the nodes' clocks run at different rates (up to 8% off, within lease_clock_drift_ppm),
+// with messages dropped, delayed and reordered so a deposed leader may hear late that it was
+// deposed. Before the fix the old leader served reads from a lease that the transfer had
+// voided, or that a late acknowledgement or a fast follower's clock had outlived.
+TEST(RaftSim, LeaseReadsLinearizableAcrossTransfersAndDrift) {
+  const std::string config =
+      std::string(kRaftConfig) + "read_mode: lease\nlease_clock_drift_ppm: 100000\n";
+  size_t completed = 0;
+  size_t transfers = 0;
+  for (uint64_t seed : sim_seeds(40)) {
+    auto setup = [&transfers](Cluster& c) {
+      for (SimNodeId i = 0; i < c.sim.size(); ++i) {
+        c.sim.set_clock_drift_ppm(
+            i, static_cast<double>(c.sim.random().uniform(0, 160'000)) - 80'000.0);
+      }
+      transfer_repeatedly(c, milliseconds(150), seconds(3), &transfers);
+    };
+    FaultPlan plan;
+    plan.drop = 0.2;
+    plan.delay_max = milliseconds(100);
+    Outcome r = run_kv(seed, kFaultDrop | kFaultDelay | kFaultReorder | kFaultOneWayPartition,
+                       seconds(3), "", config, setup, plan);
+    ASSERT_TRUE(r.status.ok()) << replay_hint(seed) << r.status.to_string() << "\nfaults:\n"
+                               << r.faults;
+    completed += r.completed;
+  }
+  EXPECT_GT(completed, 0u);
+  EXPECT_GT(transfers, 0u) << "no leadership transfer succeeded: the test tested nothing";
+}
 
 // Goal: the same seed replays the same run.
 TEST(RaftSim, SameSeedSameTrace) {
@@ -460,6 +570,68 @@ TEST(RaftScenario, LeadershipTransfer) {
     EXPECT_TRUE(result->ok()) << result->to_string() << " " << replay_hint(seed) << c.dump();
     EXPECT_TRUE(new_leader == target) << replay_hint(seed) << c.dump();
     EXPECT_EQ(put_many(c, target, 5, "k2"), 5u);
+    EXPECT_TRUE(c.sim.failure().ok()) << c.sim.failure().to_string();
+  }
+}
+
+// Goal: a leader that handed leadership over serves no lease read afterwards. The new leader's
+// messages to it are lost, so it learns late that it was deposed; meanwhile the new leader
+// commits a write, and a read at the old leader must not miss it (judged by the
+// linearizability checker). Every node's clock drifts, within lease_clock_drift_ppm.
+TEST(RaftScenario, LeaseReadAfterTransferIsNotStale) {
+  for (uint64_t seed : sim_seeds(3)) {
+    Cluster c(seed);
+    ASSERT_TRUE(
+        c.start(std::string(kRaftConfig) + "read_mode: lease\nlease_clock_drift_ppm: 100000\n")
+            .ok());
+    c.add_election_safety();
+    for (SimNodeId i = 0; i < 3; ++i) {
+      c.sim.set_clock_drift_ppm(i,
+                                static_cast<double>(c.sim.random().uniform(0, 160'000)) - 80'000.0);
+    }
+    auto old = wait_for_leader(c);
+    ASSERT_TRUE(old.has_value()) << replay_hint(seed);
+    KvHistory h;
+    auto put = [&](SimNodeId node, int64_t value) {
+      const size_t op = h.invoke(1, KvOp::put("k", value), c.sim.now());
+      bool done = false;
+      c.sim.post(node, [&, op] {
+        c.kv(node)->put("k", value, [&, op](Status s) {
+          if (s.ok()) h.complete(op, 0, c.sim.now());
+          done = true;
+        });
+      });
+      c.sim.run_until([&] { return done; }, seconds(3));
+    };
+    put(*old, 1);
+    c.sim.run_for(milliseconds(200));  // both followers acknowledge it: the target is caught up
+    const SimNodeId target = (*old + 1) % 3;
+    for (SimNodeId i = 0; i < 3; ++i) {
+      if (i != *old) c.sim.network().block(i, *old);
+    }
+    c.sim.post(*old, [&] { c.raft(*old)->transfer_leadership(target, [](Status) {}); });
+    ASSERT_TRUE(c.sim.run_until(
+        [&] { return c.raft(target)->state().role == ConsensusRole::kLeader; }, seconds(2)))
+        << replay_hint(seed) << c.dump();
+    put(target, 2);
+    ASSERT_EQ(c.kv(target)->local_value("k"), 2) << replay_hint(seed);
+    c.sim.run_for(milliseconds(1));  // the read starts strictly after the write completed
+    const size_t read = h.invoke(2, KvOp::get("k"), c.sim.now());
+    bool answered = false;
+    c.sim.post(*old, [&] {
+      c.kv(*old)->get("k", [&](Result<int64_t> r) {
+        if (r.ok()) {
+          h.complete(read, *r, c.sim.now());
+        } else {
+          h.fail(read);
+        }
+        answered = true;
+      });
+    });
+    c.sim.run_until([&] { return answered; }, seconds(3));
+    EXPECT_TRUE(answered) << replay_hint(seed);
+    const Status lin = check_linearizable(h, 100'000);
+    EXPECT_TRUE(lin.ok()) << replay_hint(seed) << lin.to_string();
     EXPECT_TRUE(c.sim.failure().ok()) << c.sim.failure().to_string();
   }
 }

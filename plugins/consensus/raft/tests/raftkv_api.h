@@ -26,8 +26,17 @@ class RaftKv {
   virtual void get(const std::string& key, std::function<void(Result<int64_t>)> done) = 0;
   // The consensus object this plugin uses.
   virtual Consensus& consensus() = 0;
-  // Entries applied to this incarnation's state machine (for checks).
+  // The index of the last command applied, or of the snapshot restored, in this incarnation;
+  // 0 once a command arrived twice or out of order (for checks). Not comparable across
+  // nodes: the log's no-op and configuration entries never reach the state machine, so a
+  // node restored from a snapshot taken at such an entry reports its index while a node that
+  // applied the log reports the last command before it. Compare state_image() and Raft's
+  // applied index instead.
   virtual uint64_t applied_index() const = 0;
+  // Commands that arrived twice or out of order in this incarnation (must stay 0).
+  virtual uint64_t order_errors() const = 0;
+  // The whole key-value state, as a snapshot image ("key=value\n" lines in key order).
+  virtual std::string state_image() const = 0;
   // The value without any barrier (for convergence checks).
   virtual int64_t local_value(const std::string& key) const = 0;
 };

@@ -24,7 +24,8 @@ class KvMachine final : public StateMachine {
     values_[std::string(command.substr(0, eq))] = std::stoll(std::string(command.substr(eq + 1)));
     return "ok";
   }
-  std::string snapshot() override {
+  std::string snapshot() override { return image(); }
+  std::string image() const {
     std::string out;
     for (const auto& [k, v] : values_)
       out += k + "=" + std::to_string(v) + "\n";
@@ -89,6 +90,8 @@ class RaftKvPlugin final : public Plugin, public RaftKv {
     return machine_.order_errors() > 0 ? 0 : machine_.applied();
   }
   int64_t local_value(const std::string& key) const override { return machine_.value(key); }
+  std::string state_image() const override { return machine_.image(); }
+  uint64_t order_errors() const override { return machine_.order_errors(); }
 
  private:
   PluginContext& ctx_;

@@ -134,6 +134,46 @@ TEST(SnapshotTransferTest, ReceiverRestartAndGiveUp) {
   EXPECT_EQ(lost.sender.active(), 0u);
 }
 
+// A complete image the follower did not take (its core dropped the snapshot message because
+// the stream's term was stale by then) is reported again when a later leader streams the
+// same snapshot; acknowledging it as whole without reporting it left the follower lagging
+// forever while the leader restarted the stream (simulation seeds 1815 and 5792).
+TEST(SnapshotTransferTest, UntakenImageIsReportedAgainToTheNextStream) {
+  Harness h;
+  auto image = image_of(2'500);
+  h.sender.start(1, 2, meta_at(40), image, h.now);
+  h.pump();
+  ASSERT_TRUE(h.complete.has_value());
+  EXPECT_EQ(h.complete->term, 2u);
+  // The driver does not take the image: the core ignored the term-2 snapshot message.
+  h.complete.reset();
+  h.result.reset();
+  // Another leader, term 3, streams the same snapshot (same index and term of its entry).
+  SnapshotSender next(
+      2, h.options, [&](PeerId, std::string p) { h.wire.chunks.push_back(std::move(p)); },
+      [&](PeerId, bool ok) { h.result = ok; });
+  next.start(1, 3, meta_at(40), image, h.now);
+  while (!h.wire.chunks.empty() || !h.wire.acks.empty()) {
+    if (!h.wire.chunks.empty()) {
+      pb::SnapshotChunk chunk;
+      ASSERT_TRUE(chunk.ParseFromString(h.wire.chunks.front()));
+      h.wire.chunks.pop_front();
+      if (auto done = h.receiver->on_chunk(chunk)) h.complete = done;
+    }
+    if (!h.wire.acks.empty()) {
+      pb::SnapshotChunkAck ack;
+      ASSERT_TRUE(ack.ParseFromString(h.wire.acks.front()));
+      h.wire.acks.pop_front();
+      next.on_ack(ack, h.now);
+    }
+  }
+  ASSERT_TRUE(h.complete.has_value()) << "the whole image was acknowledged but not reported";
+  EXPECT_EQ(h.complete->from, 2u);
+  EXPECT_EQ(h.complete->term, 3u);
+  EXPECT_EQ(h.result, std::optional<bool>(true));
+  EXPECT_EQ(*h.receiver->take_image(meta_at(40)), *image);
+}
+
 // An empty image still travels (one empty last chunk) so the follower learns the metadata.
 TEST(SnapshotTransferTest, EmptyImage) {
   Harness h;

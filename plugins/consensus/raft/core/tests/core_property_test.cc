@@ -1,5 +1,6 @@
 // Randomized property test: many seeds of a small cluster under drops, reordering,
-// partitions, restarts, compactions, transfers and reads. Checked after every event:
+// partitions, restarts, compactions, transfers and reads, each node ticking at its own rate
+// (clock drift). Checked after every event:
 // at most one leader per term, committed entries never change (state machine safety), the
 // core's own invariants; a quarter of the seeds also change the membership; at the end: log
 // matching, convergence, and reads that are linearizable (a read's index covers everything
@@ -14,6 +15,7 @@
 #include <cstdlib>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "test_network.h"
 
@@ -42,6 +44,8 @@ void run_seed(uint64_t seed, size_t nodes) {
   c.check_quorum = seed % 2 == 0 || churn;
   c.pre_vote = seed % 3 != 0;
   if (c.check_quorum && seed % 3 == 1) c.read_mode = ReadMode::kLease;
+  // The nodes' tick rates below differ from nominal by up to 25%.
+  c.lease_clock_drift_ppm = 250'000;
   Network net(nodes, c);
   net.set_seed(seed * 7919);
   net.set_reorder(true);
@@ -54,6 +58,23 @@ void run_seed(uint64_t seed, size_t nodes) {
     for (PeerId i = 0; i < nodes; ++i)
       net.node(i).auto_sync = false;
   }
+  // Clock drift: every node ticks at its own rate, from 0.75x to 1.25x, drawn from the seed,
+  // so election timers and leases are judged against peers whose ticks run faster or slower.
+  // The lease must hold for any drift up to its configured bound.
+  std::vector<uint64_t> rate_per_mille(nodes);
+  std::vector<uint64_t> phase_per_mille(nodes);
+  for (PeerId i = 0; i < nodes; ++i) {
+    rate_per_mille[i] = 750 + net.random(501);
+    phase_per_mille[i] = net.random(1000);
+  }
+  auto tick_drifting = [&] {
+    for (PeerId i = 0; i < nodes; ++i) {
+      for (phase_per_mille[i] += rate_per_mille[i]; phase_per_mille[i] >= 1000;
+           phase_per_mille[i] -= 1000) {
+        net.tick(i);
+      }
+    }
+  };
   std::map<uint64_t, ReadCheck> reads;
   uint64_t next_read = 1;
   int writes = 0;
@@ -64,7 +85,7 @@ void run_seed(uint64_t seed, size_t nodes) {
     return m;
   };
   for (int round = 0; round < 300; ++round) {
-    net.tick_all();
+    tick_drifting();
     if (lazy_sync) {
       for (PeerId i = 0; i < nodes; ++i) {
         if (net.random(2) == 0) net.sync(i);

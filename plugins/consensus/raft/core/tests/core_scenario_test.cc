@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "test_network.h"
@@ -345,6 +346,149 @@ TEST(RaftCoreScenario, LeaseReadAnswersAtOnce) {
   net.process(l);
   ASSERT_EQ(net.node(l).read_states.size(), 1U);
   EXPECT_GE(net.node(l).read_states[0].index, w);
+}
+
+// Runs ticks (delivering after each) until `node` leads; false after `max_ticks`.
+bool tick_until_leader(Network& net, PeerId node, int max_ticks = 200) {
+  for (int i = 0; i < max_ticks; ++i) {
+    if (net.core(node).state().role == ConsensusRole::kLeader) return true;
+    net.run_ticks(1);
+  }
+  return net.core(node).state().role == ConsensusRole::kLeader;
+}
+
+// The node other than `old` that leads, if any.
+std::optional<PeerId> new_leader(Network& net, PeerId old) {
+  for (PeerId i = 0; i < net.size(); ++i) {
+    if (i != old && net.core(i).state().role == ConsensusRole::kLeader) return i;
+  }
+  return std::nullopt;
+}
+
+// True when every read the node answered covers `index` (a lease read that does not is
+// stale: a write at `index` committed elsewhere before the read was issued).
+bool reads_cover(Network& net, PeerId node, uint64_t index) {
+  return std::all_of(net.node(node).read_states.begin(), net.node(node).read_states.end(),
+                     [&](const ReadState& rs) { return rs.index >= index; });
+}
+
+// Goal: a leader that handed leadership over (MSG_TIMEOUT_NOW) serves no lease read: the
+// target's transfer vote ignores the voters' leases, so a new leader can commit while the old
+// one has not heard of it yet.
+TEST(RaftCoreScenario, LeaseEndsWithLeadershipTransfer) {
+  CoreConfig c = quiet_config();
+  c.read_mode = ReadMode::kLease;
+  Network net(3, c);
+  const PeerId old = *net.wait_leader();
+  write(net, "a");
+  const PeerId target = (old + 1) % 3;
+  // The old leader hears nothing more: the target's vote request and everything after it is
+  // lost on the way (or slow).
+  net.set_filter([old](const pb::Message& m) { return m.to() == old; });
+  ASSERT_TRUE(net.core(old).transfer_leadership(target).ok());
+  net.process(old);
+  net.deliver();
+  ASSERT_TRUE(tick_until_leader(net, target));
+  auto w = net.core(target).propose("b");
+  ASSERT_TRUE(w.ok());
+  net.process(target);
+  net.deliver();
+  ASSERT_GE(net.core(target).state().commit_index, *w);
+  ASSERT_EQ(net.core(old).state().role, ConsensusRole::kLeader);  // it does not know yet
+  net.core(old).read_index(1);
+  net.process(old);
+  EXPECT_TRUE(reads_cover(net, old, *w)) << "stale lease read after a transfer";
+}
+
+// Goal: the lease counts from when the acknowledged heartbeat was sent, not from when its
+// acknowledgement arrived: an old acknowledgement that arrives late (here: again and again)
+// must not extend the lease past the follower's promise, which began when it received that
+// heartbeat.
+TEST(RaftCoreScenario, LeaseCountsFromHeartbeatSend) {
+  CoreConfig c = quiet_config();
+  c.read_mode = ReadMode::kLease;
+  Network net(3, c);
+  const PeerId old = *net.wait_leader();
+  write(net, "a");
+  const PeerId slow = (old + 1) % 3;
+  // Capture one heartbeat acknowledgement of `slow`; then cut the old leader off.
+  std::optional<pb::Message> late_ack;
+  net.set_filter([&](const pb::Message& m) {
+    if (m.type() == pb::MSG_HEARTBEAT_RESP && m.from() == slow && m.to() == old) {
+      if (!late_ack) late_ack = m;
+      return true;
+    }
+    return false;
+  });
+  for (int i = 0; i < 5 && !late_ack; ++i)
+    net.run_ticks(1);
+  ASSERT_TRUE(late_ack.has_value());
+  net.set_filter(nullptr);
+  net.isolate(old);
+  // The old acknowledgement keeps arriving at the old leader (a network that delivers late),
+  // while the others elect a new leader once `slow`'s promise to the old leader ran out.
+  for (int i = 0; i < 200 && !new_leader(net, old); ++i) {
+    net.core(old).step(*late_ack);
+    net.process(old);
+    net.run_ticks(1);
+  }
+  const std::optional<PeerId> next = new_leader(net, old);
+  ASSERT_TRUE(next.has_value());
+  auto w = net.core(*next).propose("b");
+  ASSERT_TRUE(w.ok());
+  net.process(*next);
+  net.deliver();
+  ASSERT_GE(net.core(*next).state().commit_index, *w);
+  net.core(old).step(*late_ack);
+  net.process(old);
+  if (net.core(old).state().role != ConsensusRole::kLeader) return;  // stepped down: no lease
+  net.core(old).read_index(1);
+  net.process(old);
+  EXPECT_TRUE(reads_cover(net, old, *w)) << "stale lease read from a late acknowledgement";
+}
+
+// Goal: with clock drift up to the configured bound, the lease ends before a faster follower's
+// promise does: here the followers tick 1.4 times as fast as the leader (bound: 20%). Every
+// phase of the leader's check-quorum window and several election timeouts are tried.
+TEST(RaftCoreScenario, LeaseAllowsForClockDrift) {
+  int elected = 0;
+  for (uint64_t seed = 1; seed <= 10; ++seed) {
+    for (int phase = 0; phase < 10; ++phase) {
+      CoreConfig c = quiet_config();
+      c.seed = seed;
+      c.read_mode = ReadMode::kLease;
+      c.lease_clock_drift_ppm = 200'000;
+      Network net(3, c);
+      const PeerId old = *net.wait_leader();
+      write(net, "a");
+      net.run_ticks(1 + phase);  // fresh heartbeat rounds, acknowledged by both
+      net.isolate(old);
+      // The old leader ticks 5 times for every 7 ticks of the others.
+      uint64_t w = 0;
+      for (int i = 0; i < 400; ++i) {
+        for (PeerId n = 0; n < 3; ++n) {
+          if (n != old || i % 7 < 5) net.tick(n);
+        }
+        net.deliver();
+        const std::optional<PeerId> next = new_leader(net, old);
+        if (w == 0 && next) {
+          auto r = net.core(*next).propose("b");
+          ASSERT_TRUE(r.ok());
+          w = *r;
+          net.process(*next);
+          net.deliver();
+          ++elected;
+        }
+        if (w == 0 || !next || net.core(*next).state().commit_index < w) continue;
+        if (net.core(old).state().role != ConsensusRole::kLeader) break;
+        net.core(old).read_index(100 + static_cast<uint64_t>(i));
+        net.process(old);
+        ASSERT_TRUE(reads_cover(net, old, w))
+            << "stale lease read under clock drift, seed " << seed << " phase " << phase;
+      }
+    }
+  }
+  EXPECT_EQ(elected, 100) << "some runs elected no new leader";
 }
 
 // Goal: flow control: a follower that stops acknowledging has at most max_inflight_msgs
