@@ -1,12 +1,21 @@
-# The suites that the ThreadSanitizer lane of scripts/test.sh runs: the concurrency-heavy ones
-# (executor and event bus, file storage and the append log, the peer transport, the supervisor,
-# the Raft driver). Their cases carry the label "tsan", and the target `tsan_suites` builds
-# exactly these, so the tsan preset never has to build the whole tree.
+# Suites that scripts/test.sh runs on more than the dev and asan-ubsan builds. Their cases carry
+# the lane's label, and the lane's target builds exactly them, so neither lane has to build the
+# whole tree:
+#   tsan     (target tsan_suites): the concurrency-heavy suites (executor and event bus, file
+#            storage and the append log, the peer transport, the supervisor, the Raft driver);
+#   release  (target release_suites): the simulation, Raft, ledger, storage, loader and
+#            supervisor suites on the optimised build that users run, where NDEBUG is set.
 set(NODUS_TSAN_SUITES
   runtime_executor_test runtime_event_bus_test runtime_file_storage_test grpc_transport_test
   supervisor_unit_test supervisor_test raft_driver_test)
+set(NODUS_RELEASE_SUITES
+  nodus_sim_test counter_sim_test gcounter_sim_test raft_core_test raft_driver_test
+  raft_plugin_test raft_sim_test raft_crash_disk_test raft_smoke_test raft_failover_test
+  ledger_core_test ledger_plugin_test ledger_sim_test runtime_file_storage_test loader_test
+  supervisor_test)
 if(NODUS_BUILD_TESTS)
   add_custom_target(tsan_suites)
+  add_custom_target(release_suites)
 endif()
 
 # nodus_add_test(<name> SOURCES ... [LIBRARIES ...] [LABELS ...])
@@ -22,10 +31,13 @@ function(nodus_add_test name)
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 120)
   endif()
-  if(name IN_LIST NODUS_TSAN_SUITES)
-    list(APPEND ARG_LABELS tsan)
-    add_dependencies(tsan_suites ${name})
-  endif()
+  foreach(lane tsan release)
+    string(TOUPPER ${lane} upper)
+    if(name IN_LIST NODUS_${upper}_SUITES)
+      list(APPEND ARG_LABELS ${lane})
+      add_dependencies(${lane}_suites ${name})
+    endif()
+  endforeach()
   gtest_discover_tests(${name}
     DISCOVERY_TIMEOUT 60
     PROPERTIES TIMEOUT ${ARG_TIMEOUT} LABELS "${ARG_LABELS}")

@@ -7,7 +7,12 @@ cd "$(dirname "$0")/.."
 preset=${1:-dev}
 shift || true
 launcher=()
-command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+if command -v ccache >/dev/null; then
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  # Paths inside the checkout are hashed relative to it, so a second clone or worktree (CI
+  # clones afresh) reuses what another one compiled.
+  export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$PWD}" CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-1}"
+fi
 cmake --preset "$preset" "${launcher[@]}" >/dev/null
 targets=()
 (($#)) && targets=(--target "$@")
