@@ -60,6 +60,8 @@ Status RaftNode::start() {
       bootstrap.add_learners(l);
   }
   NODUS_ASSIGN_OR_RETURN(LoadedState loaded, storage_->load(bootstrap, !joining));
+  NODUS_ASSIGN_OR_RETURN(const uint64_t read_epoch, storage_->take_read_epoch());
+  next_read_id_ = (read_epoch << kReadIdEpochShift) | 1;
   // A joining node's empty configuration is only a placeholder: it must not be stored, and
   // the node must not take part, until it learned the cluster's initial configuration (see
   // ask_initial_conf): entries from index 1 only make sense on top of that one.
@@ -831,6 +833,12 @@ void RaftNode::read_index(DoneCallback done) {
   if (!started_ || stopped_) return done(failed_precondition("raft is not running"));
   if (!broken_.ok()) return done(unavailable("raft node failed: " + broken_.to_string()));
   if (pending_.full()) return done(pending_full("read"));
+  if ((next_read_id_ & ((uint64_t{1} << kReadIdEpochShift) - 1)) == 0) {
+    // This epoch's ids are used up: take a new epoch rather than wrap into an old one.
+    auto epoch = storage_->take_read_epoch();
+    if (!epoch.ok()) return done(epoch.status());
+    next_read_id_ = (*epoch << kReadIdEpochShift) | 1;
+  }
   const uint64_t id = next_read_id_++;
   PendingEntry entry;
   entry.done = std::move(done);

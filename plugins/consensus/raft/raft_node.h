@@ -138,7 +138,7 @@ class RaftNode final : public Consensus {
 
   // Every callback owed an answer, bounded by max_pending (see pending_table.h).
   PendingTable pending_;
-  uint64_t next_read_id_ = 1;
+  uint64_t next_read_id_ = 0;  // set at start(); see kReadEpochKey in raft_storage.h
   std::optional<DoneCallback> transfer_done_;
   std::optional<PeerId> transfer_target_;
   std::optional<Status> transfer_result_;  // the core's abort, held until a leader is known

@@ -1,6 +1,7 @@
 #include "raft_storage.h"
 
 #include <algorithm>
+#include <charconv>
 #include <utility>
 
 namespace nodus::raft {
@@ -97,6 +98,25 @@ Status RaftStorage::drop_whole_log_and_restart_at(uint64_t next_index) {
 
 Status RaftStorage::save_initial_conf(const pb::ConfState& conf) {
   return storage_.put_state(kInitialConfKey, conf.SerializeAsString());
+}
+
+Result<uint64_t> RaftStorage::take_read_epoch() {
+  NODUS_ASSIGN_OR_RETURN(std::optional<std::string> stored, storage_.get_state(kReadEpochKey));
+  uint64_t last = 0;
+  if (stored) {
+    const auto [end, ec] = std::from_chars(stored->data(), stored->data() + stored->size(), last);
+    if (ec != std::errc() || end != stored->data() + stored->size()) {
+      return data_loss("raft read epoch '" + std::string(kReadEpochKey) + "' under " +
+                       storage_.directory().string() + " is not a number");
+    }
+  }
+  // 2^24 epochs of 2^40 reads each: far beyond any node's life, and refused rather than reused.
+  if (last + 1 >= (uint64_t{1} << (64 - kReadIdEpochShift))) {
+    return failed_precondition("raft read epochs under " + storage_.directory().string() +
+                               " are used up");
+  }
+  NODUS_RETURN_IF_ERROR(storage_.put_state(kReadEpochKey, std::to_string(last + 1)));
+  return last + 1;
 }
 
 Result<LoadedState> RaftStorage::load(const pb::ConfState& bootstrap, bool store_bootstrap) {

@@ -47,6 +47,14 @@ inline constexpr std::string_view kLogName = "raft";
 inline constexpr std::string_view kHardStateKey = "raft.hardstate";
 inline constexpr std::string_view kSnapshotName = "raft.snapshot";
 inline constexpr std::string_view kInitialConfKey = "raft.initconf";
+inline constexpr std::string_view kReadEpochKey = "raft.readepoch";
+
+// Read requests carry an id that the leader echoes in its answer. Ids are
+// (epoch << kReadIdEpochShift) | counter, and the epoch is taken durably at every start (and
+// whenever a counter range runs out), so no id is ever issued twice by one node: a leader's
+// late answer to a read sent before a restart cannot be taken for a newer read with the same
+// id, which would serve that read at an older, stale index.
+inline constexpr int kReadIdEpochShift = 40;
 
 // What load() found on disk.
 struct LoadedState {
@@ -83,6 +91,10 @@ class RaftStorage {
   Result<LoadedState> load(const pb::ConfState& bootstrap, bool store_bootstrap = true);
   // Stores the initial configuration (a joining node, once it learned the cluster's).
   Status save_initial_conf(const pb::ConfState& conf);
+  // Takes the next read-id epoch (1 on the first call in a data directory) and stores it
+  // before returning it, so no later call, in this process or a restarted one, returns it
+  // again. See kReadEpochKey.
+  Result<uint64_t> take_read_epoch();
 
   void set_on_synced(SyncedCallback cb) { on_synced_ = std::move(cb); }
   void set_on_sync_failed(SyncFailedCallback cb) { on_sync_failed_ = std::move(cb); }

@@ -16,6 +16,7 @@ namespace {
 
 using nodus::testing::ManualExecutor;
 using nodus::testing::MemoryStorage;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 pb::Entry entry(uint64_t index, uint64_t term, std::string data = "x") {
@@ -191,6 +192,35 @@ TEST(RaftStorageTest, CorruptInitialConfigurationIsDataLoss) {
   ASSERT_FALSE(loaded.ok());
   EXPECT_EQ(loaded.status().code(), StatusCode::kDataLoss);
   EXPECT_THAT(loaded.status().message(), HasSubstr("raft.initconf"));
+}
+
+// Goal: every start takes a read-id epoch that no earlier start had, and it is durable before it
+// is used (a crash right after cannot hand it out again), so read ids never repeat across
+// restarts and a late answer to a read from before a restart cannot satisfy a newer read.
+TEST(RaftStorageTest, ReadEpochsNeverRepeatAcrossRestarts) {
+  MemoryStorage disk;
+  ManualExecutor clock;
+  std::vector<uint64_t> epochs;
+  for (int start = 0; start < 3; ++start) {
+    auto rs = open(disk, FsyncMode::kAlways, clock);
+    auto epoch = rs->take_read_epoch();
+    ASSERT_TRUE(epoch.ok()) << epoch.status().to_string();
+    epochs.push_back(*epoch);
+    disk.crash();  // what was not durable is gone
+  }
+  EXPECT_THAT(epochs, ElementsAre(1, 2, 3));
+
+  ASSERT_TRUE(disk.put_state(kReadEpochKey, "x7").ok());
+  auto rs = open(disk, FsyncMode::kAlways, clock);
+  auto bad = rs->take_read_epoch();
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kDataLoss);
+  EXPECT_THAT(bad.status().message(), HasSubstr("raft.readepoch"));
+
+  ASSERT_TRUE(disk.put_state(kReadEpochKey, std::to_string((uint64_t{1} << 24) - 1)).ok());
+  auto spent = rs->take_read_epoch();
+  ASSERT_FALSE(spent.ok());
+  EXPECT_EQ(spent.status().code(), StatusCode::kFailedPrecondition);
 }
 
 // batch: one sync in flight; everything appended meanwhile is covered by the next one.
