@@ -92,27 +92,36 @@ Result<nodus::v1::FailoverReply> Supervisor::failover(std::optional<uint32_t> to
   if (!reply.ParseFromString(resp.payload())) {
     return internal_error(who + ": malformed FailoverReply");
   }
-  // Confirm from the instances' own reports (sent at once on a role change): the leader is
-  // the instance other than the previous one that says so.
+  // Confirm from the instances' own reports (sent at once on a role change, which each
+  // instance notices within 100 ms): the leader is the instance other than the previous one
+  // that says so, and the previous one no longer says so. Only then does `nodus status`, run
+  // right after the command, show the new leader alone.
   const auto settle_until = std::chrono::steady_clock::now() + kRoleSettle;
   bool confirmed = false;
   while (!confirmed && std::chrono::steady_clock::now() < settle_until) {
     auto now = this->status();
     if (!now.ok()) break;
+    const nodus::v1::InstanceStatus* next = nullptr;
+    bool previous_still_leads = false;
     for (const auto& inst : now->instances()) {
-      if (inst.role() == "leader" && inst.index() != reply.previous() && inst.pid() > 0) {
-        if (inst.index() != reply.leader()) reply.clear_term();
-        reply.set_leader(inst.index());
-        confirmed = true;
-        break;
+      if (inst.role() != "leader" || inst.pid() <= 0) continue;
+      if (inst.index() == reply.previous()) {
+        previous_still_leads = true;
+      } else if (next == nullptr) {
+        next = &inst;
       }
+    }
+    if (next != nullptr && !previous_still_leads) {
+      if (next->index() != reply.leader()) reply.clear_term();
+      reply.set_leader(next->index());
+      confirmed = true;
     }
     if (!confirmed) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   if (!confirmed) {
     return unavailable(who +
-                       " handed over leadership, but no other instance reported the leader "
-                       "role within 3 s; see `nodus status`");
+                       " handed over leadership, but within 3 s no other instance reported "
+                       "the leader role while it had given it up; see `nodus status`");
   }
   log_->info("leadership moved from instance " + std::to_string(reply.previous()) +
              " to instance " + std::to_string(reply.leader()));
