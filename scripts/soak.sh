@@ -117,7 +117,7 @@ targets=$(field '",".join("127.0.0.1:%d" % i["ports"]["grpc"] for i in d["instan
   --json "$work/load.json" >"$work/load.log" 2>&1 &
 load=$!
 
-declare -A rss_first
+declare -A rss_first=()
 start=$(date +%s)
 next_fault=$((start + every))
 n=0
@@ -148,7 +148,7 @@ while kill -0 "$load" 2>/dev/null && (($(date +%s) - start < duration)); do
   sleep 1
 done
 
-declare -A rss_last
+declare -A rss_last=()
 for ((i = 0; i < instances; ++i)); do rss_last[$i]=$(rss_kb "$(pid_of "$i")"); done
 restarts=$(field '",".join("%d:%d" % (i["index"], i.get("restarts",0)) for i in d["instances"])')
 code=0
