@@ -38,7 +38,10 @@ function(nodus_add_test name)
       add_dependencies(${lane}_suites ${name})
     endif()
   endforeach()
+  # gtest_discover_tests splits a list value of PROPERTIES into separate arguments, so a case
+  # gets one label that joins them with '-' (sim-release); select with ctest -L '(^|-)sim(-|$)'.
+  list(JOIN ARG_LABELS "-" label)
   gtest_discover_tests(${name}
     DISCOVERY_TIMEOUT 60
-    PROPERTIES TIMEOUT ${ARG_TIMEOUT} LABELS "${ARG_LABELS}")
+    PROPERTIES TIMEOUT ${ARG_TIMEOUT} LABELS "${label}")
 endfunction()

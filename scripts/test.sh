@@ -31,6 +31,6 @@ if ((!quick)); then
     echo "=== build: $lane (the suites of NODUS_${lane^^}_SUITES)"
     scripts/build.sh "$lane" "${lane}_suites"
     echo "=== test: $lane"
-    ctest --preset "$lane" --no-tests=error -L "^${lane}\$"
+    ctest --preset "$lane" --no-tests=error -L "(^|-)${lane}(-|\$)"
   done
 fi
