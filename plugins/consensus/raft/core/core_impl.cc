@@ -162,12 +162,16 @@ void CoreImpl::start_election(bool transfer) {
     ++counters_.pre_votes_started;
     votes_[config_.id] = true;
     if (tally_votes() == VoteResult::kWon) {
-      start_election(true);
+      start_vote(false);
       return;
     }
     send_vote_requests(pb::MSG_PRE_VOTE, term_ + 1, false);
     return;
   }
+  start_vote(transfer);
+}
+
+void CoreImpl::start_vote(bool transfer) {
   become_candidate();
   ++counters_.elections_started;
   votes_[config_.id] = true;
@@ -401,7 +405,7 @@ void CoreImpl::handle_vote_response(const pb::Message& m) {
   switch (tally_votes()) {
     case VoteResult::kWon:
       if (role_ == ConsensusRole::kPreCandidate) {
-        start_election(true);
+        start_vote(false);
       } else {
         become_leader();
       }

@@ -80,6 +80,10 @@ class CoreImpl final : public Core {
   void become_candidate();
   void become_leader();
   void start_election(bool transfer);
+  // The real election, after a won pre-vote or without one. Only a leadership transfer sets
+  // `transfer` on the vote requests: it lets voters ignore their check-quorum lease, which a
+  // won pre-vote must not (a voter may have heard from the leader again since).
+  void start_vote(bool transfer);
   void send_vote_requests(pb::MessageType type, uint64_t term, bool transfer);
   void reset_randomized_timeout();
   bool promotable() const { return voters_.count(config_.id) > 0; }

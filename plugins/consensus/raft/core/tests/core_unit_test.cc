@@ -128,6 +128,25 @@ TEST(RaftCore, LeaseIgnoresDisruptiveVotes) {
   EXPECT_EQ(core->state().term, 2U);
 }
 
+// Goal: the vote that follows a won pre-vote is an ordinary one. Only a leadership transfer
+// may ask voters to ignore their check-quorum lease; otherwise a node cut off from a live
+// leader could win a pre-vote from a voter that then hears from the leader again, and still
+// depose that leader (and break the promise lease reads rely on).
+TEST(RaftCore, VoteAfterPreVoteIsNotATransfer) {
+  auto core = make(0, three_voters(1));
+  core->campaign();
+  auto sent = drain(*core);
+  ASSERT_EQ(sent.size(), 2U);
+  EXPECT_EQ(sent[0].type(), pb::MSG_PRE_VOTE);
+  core->step(msg(pb::MSG_PRE_VOTE_RESP, 1, 0, 2));
+  sent = drain(*core);
+  ASSERT_EQ(sent.size(), 2U);
+  for (const auto& m : sent) {
+    EXPECT_EQ(m.type(), pb::MSG_VOTE);
+    EXPECT_FALSE(m.transfer()) << "to " << m.to();
+  }
+}
+
 // Goal: step() survives garbage: out-of-range ids, huge indexes and terms, malformed entries
 // and contexts, with the invariants intact.
 TEST(RaftCore, StepIsTotal) {

@@ -51,6 +51,7 @@ void Network::process(PeerId id) {
   Core& c = *n.core;
   for (int guard = 0; guard < 1000 && c.has_ready(); ++guard) {
     Ready rd = c.ready();
+    if (observer_) observer_(id, rd);
     if (rd.hard_state) n.hard_state = *rd.hard_state;
     if (rd.snapshot && n.skip_snapshot_installs > 0) {
       --n.skip_snapshot_installs;
@@ -149,11 +150,19 @@ bool Network::blocked(PeerId from, PeerId to) const {
 
 bool Network::deliver_one() {
   if (queue_.empty()) return false;
-  size_t pos = reorder_ ? static_cast<size_t>(random(std::min<size_t>(queue_.size(), 8))) : 0;
-  pb::Message m = queue_[pos];
-  auto image = images_[pos];
+  deliver_at(reorder_ ? static_cast<size_t>(random(std::min<size_t>(queue_.size(), 8))) : 0);
+  return true;
+}
+
+void Network::drop_at(size_t pos) {
   queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(pos));
   images_.erase(images_.begin() + static_cast<std::ptrdiff_t>(pos));
+}
+
+bool Network::deliver_at(size_t pos) {
+  pb::Message m = queue_[pos];
+  auto image = images_[pos];
+  drop_at(pos);
   const bool lost = m.to() >= nodes_.size() || blocked(m.from(), m.to()) ||
                     (filter_ && filter_(m)) ||
                     (drop_per_mille_ > 0 && random(1000) < drop_per_mille_);
@@ -162,7 +171,7 @@ bool Network::deliver_one() {
     nodes_[m.from()].core->report_snapshot(m.to(), !lost);
     process(m.from());
   }
-  if (lost) return true;
+  if (lost) return false;
   TestNode& n = nodes_[m.to()];
   if (image) n.incoming_image = image;
   n.core->step(m);

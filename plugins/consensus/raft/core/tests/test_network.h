@@ -59,6 +59,13 @@ class Network {
   void deliver(size_t max_messages = 100000);
   // Delivers only the first queued message; false when none.
   bool deliver_one();
+  // Delivers the queued message at `pos` (dropping it when a cut, the filter or the drop rate
+  // says so); false when it was lost on the way.
+  bool deliver_at(size_t pos);
+  // Removes the queued message at `pos` without delivering it.
+  void drop_at(size_t pos);
+  // The messages waiting for delivery, oldest first.
+  const std::deque<pb::Message>& queue() const { return queue_; }
   void tick(PeerId id);
   void tick_all();
   // Ticks every node `n` times, delivering after each round.
@@ -77,6 +84,8 @@ class Network {
   // Shuffles delivery order (reordering) instead of FIFO.
   void set_reorder(bool on) { reorder_ = on; }
 
+  // Called with every Ready a node hands out, before the driver acts on it (transcripts).
+  void set_observer(std::function<void(PeerId, const Ready&)> f) { observer_ = std::move(f); }
   // Messages for which the filter returns true are dropped (targeted message loss).
   void set_filter(std::function<bool(const pb::Message&)> f) { filter_ = std::move(f); }
   // Replaces a node's disk and core with the given persisted state.
@@ -119,6 +128,7 @@ class Network {
   uint32_t drop_per_mille_ = 0;
   bool reorder_ = false;
   std::function<bool(const pb::Message&)> filter_;
+  std::function<void(PeerId, const Ready&)> observer_;
   uint64_t rng_ = 12345;
   std::map<uint64_t, std::pair<uint64_t, std::string>> committed_;  // index -> (term, data)
   std::map<uint64_t, PeerId> leaders_;                              // term -> leader
