@@ -13,7 +13,7 @@
 #include <string>
 
 #include "family_convert.h"
-#include "runtime/metrics_registry.h"
+#include "kernel/runtime/metrics_registry.h"
 
 namespace {
 

@@ -10,7 +10,7 @@
 #include <memory>
 #include <string>
 
-#include "loader/plugin_loader.h"
+#include "kernel/loader/plugin_loader.h"
 #include "nodus/testing/test_node.h"
 
 namespace {

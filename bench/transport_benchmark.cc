@@ -21,10 +21,10 @@
 #include <utility>
 #include <vector>
 
-#include "runtime/executor.h"
-#include "runtime/logger.h"
-#include "runtime/metrics_registry.h"
-#include "transport/grpc_transport.h"
+#include "kernel/runtime/executor.h"
+#include "kernel/runtime/logger.h"
+#include "kernel/runtime/metrics_registry.h"
+#include "kernel/transport/grpc_transport.h"
 
 namespace {
 

@@ -62,7 +62,7 @@ mkdir -p "$root/usr/bin" "$root/usr/lib/nodus/plugins" "$root/etc/nodus"
 cp "$install_dir/bin/nodus" "$root/usr/bin/nodus"
 cp -P "$install_dir"/lib/libnodus_sdk.so* "$root/usr/lib/"
 for plugin in "$install_dir"/lib/nodus/plugins/*.so; do
-  case "$(basename "$plugin")" in libnodus_examples_*) continue ;; esac
+  case "$(basename "$plugin")" in libnodus_simtest_*) continue ;; esac
   cp "$plugin" "$root/usr/lib/nodus/plugins/"
 done
 cp "$profile" "$root/etc/nodus/aurigraph.yaml"

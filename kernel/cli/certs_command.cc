@@ -6,11 +6,11 @@
 #include <string>
 #include <vector>
 
-#include "cli/commands.h"
-#include "cli/options.h"
-#include "supervisor/control_access.h"
-#include "transport/cert_authority.h"
-#include "transport/tls_credentials.h"
+#include "kernel/cli/commands.h"
+#include "kernel/cli/options.h"
+#include "kernel/supervisor/control_access.h"
+#include "kernel/transport/cert_authority.h"
+#include "kernel/transport/tls_credentials.h"
 
 namespace nodus::cli {
 namespace po = boost::program_options;

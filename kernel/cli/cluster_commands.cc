@@ -10,11 +10,11 @@
 #include <optional>
 #include <thread>
 
-#include "cli/commands.h"
-#include "cli/options.h"
-#include "runtime/json_writer.h"
-#include "supervisor/control_client.h"
-#include "supervisor/preflight.h"
+#include "kernel/cli/commands.h"
+#include "kernel/cli/options.h"
+#include "kernel/runtime/json_writer.h"
+#include "kernel/supervisor/control_client.h"
+#include "kernel/supervisor/preflight.h"
 
 namespace nodus::cli {
 namespace po = boost::program_options;

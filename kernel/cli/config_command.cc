@@ -2,9 +2,9 @@
 #include <cstdio>
 #include <iostream>
 
-#include "cli/commands.h"
-#include "cli/options.h"
-#include "node/node.h"
+#include "kernel/cli/commands.h"
+#include "kernel/cli/options.h"
+#include "kernel/node/node.h"
 
 namespace nodus::cli {
 namespace po = boost::program_options;

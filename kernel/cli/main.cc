@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "cli/commands.h"
-#include "cli/options.h"
+#include "kernel/cli/commands.h"
+#include "kernel/cli/options.h"
 #include "nodus/abi.h"
 #include "nodus/version.h"
 

@@ -13,9 +13,9 @@
 #include <iostream>
 #include <string>
 
-#include "cli/commands.h"
-#include "cli/options.h"
-#include "node/node.h"
+#include "kernel/cli/commands.h"
+#include "kernel/cli/options.h"
+#include "kernel/node/node.h"
 
 namespace nodus::cli {
 namespace po = boost::program_options;

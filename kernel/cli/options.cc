@@ -1,10 +1,10 @@
-#include "cli/options.h"
+#include "kernel/cli/options.h"
 
 #include <cstdio>
 #include <cstdlib>
 #include <utility>
 
-#include "config/overrides.h"
+#include "kernel/config/overrides.h"
 
 namespace nodus::cli {
 namespace po = boost::program_options;

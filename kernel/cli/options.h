@@ -11,7 +11,7 @@
 
 #include <boost/program_options.hpp>
 
-#include "config/profile.h"
+#include "kernel/config/profile.h"
 
 namespace nodus::cli {
 

@@ -2,10 +2,10 @@
 #include <cstdio>
 #include <iostream>
 
-#include "cli/commands.h"
-#include "cli/options.h"
-#include "loader/plugin_loader.h"
-#include "runtime/json_writer.h"
+#include "kernel/cli/commands.h"
+#include "kernel/cli/options.h"
+#include "kernel/loader/plugin_loader.h"
+#include "kernel/runtime/json_writer.h"
 
 namespace nodus::cli {
 namespace po = boost::program_options;

@@ -5,9 +5,9 @@
 #include <cstdio>
 #include <iostream>
 
-#include "cli/commands.h"
-#include "cli/options.h"
-#include "supervisor/supervisor.h"
+#include "kernel/cli/commands.h"
+#include "kernel/cli/options.h"
+#include "kernel/supervisor/supervisor.h"
 
 namespace nodus::cli {
 namespace po = boost::program_options;

@@ -1,4 +1,4 @@
-#include "config/node_util.h"
+#include "kernel/config/node_util.h"
 
 #include <utility>
 #include <vector>

@@ -1,10 +1,10 @@
-#include "config/overrides.h"
+#include "kernel/config/overrides.h"
 
 #include <array>
 #include <utility>
 
-#include "config/node_util.h"
-#include "config/yaml_loader.h"
+#include "kernel/config/node_util.h"
+#include "kernel/config/yaml_loader.h"
 
 namespace nodus::kernel {
 namespace {

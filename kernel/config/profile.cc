@@ -1,10 +1,10 @@
-#include "config/profile.h"
+#include "kernel/config/profile.h"
 
 #include <cassert>
 #include <utility>
 
-#include "config/profile_sections.h"
-#include "config/yaml_loader.h"
+#include "kernel/config/profile_sections.h"
+#include "kernel/config/yaml_loader.h"
 
 namespace nodus::kernel {
 namespace {

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "config/overrides.h"
+#include "kernel/config/overrides.h"
 #include "nodus/config.h"
 #include "nodus/services/logger.h"
 #include "nodus/status.h"

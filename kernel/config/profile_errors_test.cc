@@ -5,11 +5,11 @@
 #include <filesystem>
 #include <fstream>
 
-#include "config/profile.h"
+#include "kernel/config/profile.h"
 
-#include "config/yaml_loader.h"
+#include "kernel/config/yaml_loader.h"
 
-#include "runtime/temp_dir_for_test.h"
+#include "kernel/runtime/temp_dir_for_test.h"
 
 namespace nodus::kernel {
 namespace {

@@ -1,4 +1,4 @@
-#include "config/profile_sections.h"
+#include "kernel/config/profile_sections.h"
 
 #include <arpa/inet.h>
 

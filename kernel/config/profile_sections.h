@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "config/profile.h"
+#include "kernel/config/profile.h"
 #include "nodus/config.h"
 #include "nodus/status.h"
 

@@ -1,11 +1,11 @@
 // Valid profiles: defaults, the port formula, overrides, rendering and the shipped configs.
-#include "config/profile.h"
+#include "kernel/config/profile.h"
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
 
-#include "config/yaml_loader.h"
+#include "kernel/config/yaml_loader.h"
 
 namespace nodus::kernel {
 namespace {

@@ -1,4 +1,4 @@
-#include "config/yaml_loader.h"
+#include "kernel/config/yaml_loader.h"
 
 #include <array>
 #include <cerrno>
@@ -15,7 +15,7 @@
 #include <yaml-cpp/mark.h>
 #include <yaml-cpp/parser.h>
 
-#include "config/node_util.h"
+#include "kernel/config/node_util.h"
 
 namespace nodus::kernel {
 namespace {

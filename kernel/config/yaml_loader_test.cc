@@ -1,5 +1,5 @@
 // Tests of config/yaml_loader.h: positions, paths, key order, and every way a file can be bad.
-#include "config/yaml_loader.h"
+#include "kernel/config/yaml_loader.h"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "runtime/temp_dir_for_test.h"
+#include "kernel/runtime/temp_dir_for_test.h"
 
 namespace nodus::kernel {
 namespace {

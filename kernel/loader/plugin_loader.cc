@@ -1,4 +1,4 @@
-#include "loader/plugin_loader.h"
+#include "kernel/loader/plugin_loader.h"
 
 #include <dlfcn.h>
 #include <elf.h>
@@ -21,7 +21,7 @@
 #include <set>
 #include <utility>
 
-#include "loader/sha256.h"
+#include "kernel/loader/sha256.h"
 
 namespace nodus::kernel {
 namespace fs = std::filesystem;

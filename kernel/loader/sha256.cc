@@ -1,4 +1,4 @@
-#include "loader/sha256.h"
+#include "kernel/loader/sha256.h"
 
 #include <fcntl.h>
 #include <openssl/evp.h>

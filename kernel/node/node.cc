@@ -1,4 +1,4 @@
-#include "node/node.h"
+#include "kernel/node/node.h"
 
 #include <unistd.h>
 
@@ -7,18 +7,18 @@
 #include <cstring>
 #include <system_error>
 
-#include "node/supervisor_bus.h"
-#include "nodus/services/consensus.h"
+#include "kernel/node/supervisor_bus.h"
+#include "kernel/runtime/event_bus.h"
+#include "kernel/runtime/executor.h"
+#include "kernel/runtime/file_storage.h"
+#include "kernel/runtime/http_server.h"
+#include "kernel/runtime/json_writer.h"
+#include "kernel/runtime/logger.h"
+#include "kernel/runtime/metrics_registry.h"
+#include "kernel/transport/grpc_transport.h"
+#include "kernel/transport/tls_credentials.h"
+#include "nodus/capabilities/consensus.h"
 #include "nodus/v1/control.pb.h"
-#include "runtime/event_bus.h"
-#include "runtime/executor.h"
-#include "runtime/file_storage.h"
-#include "runtime/http_server.h"
-#include "runtime/json_writer.h"
-#include "runtime/logger.h"
-#include "runtime/metrics_registry.h"
-#include "transport/grpc_transport.h"
-#include "transport/tls_credentials.h"
 
 namespace nodus::kernel {
 namespace fs = std::filesystem;

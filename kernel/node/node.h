@@ -17,8 +17,8 @@
 #include <string>
 #include <string_view>
 
-#include "config/profile.h"
-#include "node/plugin_host.h"
+#include "kernel/config/profile.h"
+#include "kernel/node/plugin_host.h"
 
 namespace nodus::kernel {
 

@@ -1,4 +1,4 @@
-#include "node/plugin_host.h"
+#include "kernel/node/plugin_host.h"
 
 #include <algorithm>
 #include <exception>

@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "loader/plugin_loader.h"
+#include "kernel/loader/plugin_loader.h"
 #include "nodus/plugin.h"
 
 namespace nodus::kernel {

@@ -1,4 +1,4 @@
-#include "node/supervisor_bus.h"
+#include "kernel/node/supervisor_bus.h"
 
 #include <unistd.h>
 

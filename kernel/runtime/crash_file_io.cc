@@ -1,4 +1,4 @@
-#include "runtime/crash_file_io.h"
+#include "kernel/runtime/crash_file_io.h"
 
 #include <fcntl.h>
 

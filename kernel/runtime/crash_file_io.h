@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/file_io.h"
+#include "kernel/runtime/file_io.h"
 
 namespace nodus::kernel {
 

@@ -1,4 +1,4 @@
-#include "runtime/event_bus.h"
+#include "kernel/runtime/event_bus.h"
 
 #include <algorithm>
 #include <utility>

@@ -1,4 +1,4 @@
-#include "runtime/event_bus.h"
+#include "kernel/runtime/event_bus.h"
 
 #include <chrono>
 #include <string>
@@ -7,7 +7,7 @@
 
 #include <gtest/gtest.h>
 
-#include "runtime/executor.h"
+#include "kernel/runtime/executor.h"
 
 namespace nodus::kernel {
 namespace {

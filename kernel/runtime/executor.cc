@@ -1,4 +1,4 @@
-#include "runtime/executor.h"
+#include "kernel/runtime/executor.h"
 
 #include <pthread.h>
 

@@ -1,4 +1,4 @@
-#include "runtime/file_append_log.h"
+#include "kernel/runtime/file_append_log.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -12,7 +12,7 @@
 #include <system_error>
 #include <utility>
 
-#include "runtime/crc32c.h"
+#include "kernel/runtime/crc32c.h"
 
 namespace nodus::kernel {
 namespace {

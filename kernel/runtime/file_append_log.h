@@ -29,10 +29,10 @@
 #include <string_view>
 #include <vector>
 
+#include "kernel/runtime/file_io.h"
+#include "kernel/runtime/file_util.h"
 #include "nodus/services/storage.h"
 #include "nodus/status.h"
-#include "runtime/file_io.h"
-#include "runtime/file_util.h"
 
 namespace nodus::kernel {
 

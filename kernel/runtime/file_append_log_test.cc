@@ -1,4 +1,4 @@
-#include "runtime/file_append_log.h"
+#include "kernel/runtime/file_append_log.h"
 
 #include <fstream>
 #include <random>
@@ -8,7 +8,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "runtime/temp_dir_for_test.h"
+#include "kernel/runtime/temp_dir_for_test.h"
 
 namespace nodus::kernel {
 namespace {

@@ -1,4 +1,4 @@
-#include "runtime/file_io.h"
+#include "kernel/runtime/file_io.h"
 
 #include <sys/stat.h>
 #include <unistd.h>

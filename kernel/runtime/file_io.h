@@ -14,8 +14,8 @@
 #include <filesystem>
 #include <string_view>
 
+#include "kernel/runtime/file_util.h"
 #include "nodus/status.h"
-#include "runtime/file_util.h"
 
 namespace nodus::kernel {
 

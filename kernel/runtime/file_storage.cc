@@ -1,12 +1,12 @@
-#include "runtime/file_storage.h"
+#include "kernel/runtime/file_storage.h"
 
 #include <fcntl.h>
 
 #include <cstdio>
 #include <utility>
 
-#include "runtime/crc32c.h"
-#include "runtime/file_util.h"
+#include "kernel/runtime/crc32c.h"
+#include "kernel/runtime/file_util.h"
 
 namespace nodus::kernel {
 namespace {

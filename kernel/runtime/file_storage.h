@@ -28,10 +28,10 @@
 #include <thread>
 #include <vector>
 
+#include "kernel/runtime/file_append_log.h"
 #include "nodus/services/executor.h"
 #include "nodus/services/storage.h"
 #include "nodus/status.h"
-#include "runtime/file_append_log.h"
 
 namespace nodus::kernel {
 

@@ -12,9 +12,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "runtime/crash_file_io.h"
-#include "runtime/file_storage.h"
-#include "runtime/temp_dir_for_test.h"
+#include "kernel/runtime/crash_file_io.h"
+#include "kernel/runtime/file_storage.h"
+#include "kernel/runtime/temp_dir_for_test.h"
 
 namespace nodus::kernel {
 namespace {

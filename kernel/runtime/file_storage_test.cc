@@ -1,4 +1,4 @@
-#include "runtime/file_storage.h"
+#include "kernel/runtime/file_storage.h"
 
 #include <unistd.h>
 
@@ -14,9 +14,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "runtime/crash_file_io.h"
-#include "runtime/executor.h"
-#include "runtime/temp_dir_for_test.h"
+#include "kernel/runtime/crash_file_io.h"
+#include "kernel/runtime/executor.h"
+#include "kernel/runtime/temp_dir_for_test.h"
 
 namespace nodus::kernel {
 namespace {

@@ -1,4 +1,4 @@
-#include "runtime/file_util.h"
+#include "kernel/runtime/file_util.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

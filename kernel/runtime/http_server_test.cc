@@ -1,4 +1,4 @@
-#include "runtime/http_server.h"
+#include "kernel/runtime/http_server.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

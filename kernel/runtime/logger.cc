@@ -1,4 +1,4 @@
-#include "runtime/logger.h"
+#include "kernel/runtime/logger.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -9,7 +9,7 @@
 #include <ctime>
 #include <utility>
 
-#include "runtime/json_writer.h"
+#include "kernel/runtime/json_writer.h"
 
 namespace nodus::kernel {
 namespace {

@@ -21,9 +21,9 @@
 #include <string>
 #include <string_view>
 
+#include "kernel/runtime/file_util.h"
 #include "nodus/services/logger.h"
 #include "nodus/status.h"
-#include "runtime/file_util.h"
 
 namespace nodus::kernel {
 

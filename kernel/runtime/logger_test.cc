@@ -1,4 +1,4 @@
-#include "runtime/logger.h"
+#include "kernel/runtime/logger.h"
 
 #include <fstream>
 #include <sstream>
@@ -9,7 +9,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "runtime/temp_dir_for_test.h"
+#include "kernel/runtime/temp_dir_for_test.h"
 
 namespace nodus::kernel {
 namespace {

@@ -1,4 +1,4 @@
-#include "runtime/metrics_registry.h"
+#include "kernel/runtime/metrics_registry.h"
 
 #include <string>
 #include <thread>

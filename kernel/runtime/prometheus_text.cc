@@ -3,7 +3,7 @@
 #include <cmath>
 #include <string>
 
-#include "runtime/metrics_registry.h"
+#include "kernel/runtime/metrics_registry.h"
 
 namespace nodus::kernel {
 namespace {

@@ -1,4 +1,4 @@
-#include "supervisor/aggregate_metrics.h"
+#include "kernel/supervisor/aggregate_metrics.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -6,7 +6,7 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
-#include "supervisor/supervisor.h"
+#include "kernel/supervisor/supervisor.h"
 
 namespace nodus::kernel {
 

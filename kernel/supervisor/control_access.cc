@@ -1,4 +1,4 @@
-#include "supervisor/control_access.h"
+#include "kernel/supervisor/control_access.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

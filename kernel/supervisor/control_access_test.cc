@@ -1,6 +1,6 @@
 // Who may reach the Control API: private run directory, 0600 socket, SO_PEERCRED, and the
 // loopback rule for TCP (control_access.h).
-#include "supervisor/control_access.h"
+#include "kernel/supervisor/control_access.h"
 
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -19,7 +19,7 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
-#include "supervisor/control_grpc.h"
+#include "kernel/supervisor/control_grpc.h"
 
 namespace nodus::kernel {
 namespace {

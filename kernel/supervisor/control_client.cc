@@ -1,4 +1,4 @@
-#include "supervisor/control_client.h"
+#include "kernel/supervisor/control_client.h"
 
 #include <chrono>
 #include <cstdlib>
@@ -8,10 +8,10 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include "config/profile.h"
-#include "supervisor/control_grpc.h"
-#include "supervisor/preflight.h"
-#include "transport/tls_credentials.h"
+#include "kernel/config/profile.h"
+#include "kernel/supervisor/control_grpc.h"
+#include "kernel/supervisor/preflight.h"
+#include "kernel/transport/tls_credentials.h"
 
 namespace nodus::kernel {
 namespace fs = std::filesystem;

@@ -1,4 +1,4 @@
-#include "supervisor/control_server.h"
+#include "kernel/supervisor/control_server.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -11,9 +11,9 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include "supervisor/control_access.h"
-#include "supervisor/control_grpc.h"
-#include "supervisor/supervisor.h"
+#include "kernel/supervisor/control_access.h"
+#include "kernel/supervisor/control_grpc.h"
+#include "kernel/supervisor/supervisor.h"
 
 namespace nodus::kernel {
 

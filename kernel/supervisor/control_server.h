@@ -13,8 +13,8 @@
 #include <optional>
 #include <string>
 
+#include "kernel/transport/tls_credentials.h"
 #include "nodus/status.h"
-#include "transport/tls_credentials.h"
 
 namespace grpc {
 class Server;

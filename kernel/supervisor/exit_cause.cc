@@ -1,4 +1,4 @@
-#include "supervisor/exit_cause.h"
+#include "kernel/supervisor/exit_cause.h"
 
 #include <signal.h>
 #include <unistd.h>

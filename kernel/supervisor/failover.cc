@@ -10,10 +10,10 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include "node/node.h"
+#include "kernel/node/node.h"
+#include "kernel/supervisor/supervisor.h"
+#include "kernel/transport/tls_credentials.h"
 #include "nodus/v1/transport.grpc.pb.h"
-#include "supervisor/supervisor.h"
-#include "transport/tls_credentials.h"
 
 namespace nodus::kernel {
 namespace {

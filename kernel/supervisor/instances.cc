@@ -7,11 +7,11 @@
 #include <cerrno>
 #include <cstdio>
 
-#include "supervisor/bus.h"
-#include "supervisor/exit_cause.h"
-#include "supervisor/preflight.h"
-#include "supervisor/process.h"
-#include "supervisor/supervisor.h"
+#include "kernel/supervisor/bus.h"
+#include "kernel/supervisor/exit_cause.h"
+#include "kernel/supervisor/preflight.h"
+#include "kernel/supervisor/process.h"
+#include "kernel/supervisor/supervisor.h"
 
 extern char** environ;
 

@@ -1,4 +1,4 @@
-#include "supervisor/policy.h"
+#include "kernel/supervisor/policy.h"
 
 #include <algorithm>
 

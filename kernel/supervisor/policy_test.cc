@@ -1,9 +1,9 @@
-#include "supervisor/policy.h"
+#include "kernel/supervisor/policy.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "config/yaml_loader.h"
+#include "kernel/config/yaml_loader.h"
 
 namespace nodus::kernel {
 namespace {

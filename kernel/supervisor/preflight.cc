@@ -1,4 +1,4 @@
-#include "supervisor/preflight.h"
+#include "kernel/supervisor/preflight.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

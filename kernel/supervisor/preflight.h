@@ -5,9 +5,9 @@
 #include <cstdint>
 #include <filesystem>
 
-#include "config/profile.h"
+#include "kernel/config/profile.h"
+#include "kernel/runtime/file_util.h"
 #include "nodus/status.h"
-#include "runtime/file_util.h"
 
 namespace nodus::kernel {
 

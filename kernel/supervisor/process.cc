@@ -1,4 +1,4 @@
-#include "supervisor/process.h"
+#include "kernel/supervisor/process.h"
 
 #include <fcntl.h>
 #include <signal.h>

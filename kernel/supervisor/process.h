@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "kernel/runtime/file_util.h"
 #include "nodus/status.h"
-#include "runtime/file_util.h"
 
 namespace nodus::kernel {
 

@@ -1,4 +1,4 @@
-#include "supervisor/process.h"
+#include "kernel/supervisor/process.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

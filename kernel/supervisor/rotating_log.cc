@@ -1,4 +1,4 @@
-#include "supervisor/rotating_log.h"
+#include "kernel/supervisor/rotating_log.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

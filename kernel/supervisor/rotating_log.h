@@ -13,8 +13,8 @@
 #include <memory>
 #include <string_view>
 
+#include "kernel/runtime/file_util.h"
 #include "nodus/status.h"
-#include "runtime/file_util.h"
 
 namespace nodus::kernel {
 

@@ -1,11 +1,11 @@
-#include "supervisor/rotating_log.h"
+#include "kernel/supervisor/rotating_log.h"
 
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <sstream>
 
-#include "runtime/temp_dir_for_test.h"
+#include "kernel/runtime/temp_dir_for_test.h"
 
 namespace nodus::kernel {
 namespace {

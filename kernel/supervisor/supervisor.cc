@@ -1,4 +1,4 @@
-#include "supervisor/supervisor.h"
+#include "kernel/supervisor/supervisor.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -12,11 +12,11 @@
 #include <future>
 #include <system_error>
 
-#include "supervisor/aggregate_metrics.h"
-#include "supervisor/bus.h"
-#include "supervisor/control_server.h"
-#include "supervisor/preflight.h"
-#include "supervisor/process.h"
+#include "kernel/supervisor/aggregate_metrics.h"
+#include "kernel/supervisor/bus.h"
+#include "kernel/supervisor/control_server.h"
+#include "kernel/supervisor/preflight.h"
+#include "kernel/supervisor/process.h"
 
 namespace nodus::kernel {
 namespace fs = std::filesystem;

@@ -28,12 +28,12 @@
 #include <string>
 #include <vector>
 
-#include "config/profile.h"
+#include "kernel/config/profile.h"
+#include "kernel/runtime/http_server.h"
+#include "kernel/runtime/logger.h"
+#include "kernel/supervisor/instance.h"
+#include "kernel/supervisor/policy.h"
 #include "nodus/v1/control.pb.h"
-#include "runtime/http_server.h"
-#include "runtime/logger.h"
-#include "supervisor/instance.h"
-#include "supervisor/policy.h"
 
 namespace nodus::kernel {
 

@@ -1,4 +1,4 @@
-#include "transport/cert_authority.h"
+#include "kernel/transport/cert_authority.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

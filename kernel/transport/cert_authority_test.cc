@@ -1,5 +1,5 @@
 // The CA of `nodus certs`: its certificates carry the identities the transport checks.
-#include "transport/cert_authority.h"
+#include "kernel/transport/cert_authority.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,9 +10,9 @@
 
 #include <gtest/gtest.h>
 
-#include "transport/grpc_transport.h"
-#include "transport/test_doubles.h"
-#include "transport/tls_credentials.h"
+#include "kernel/transport/grpc_transport.h"
+#include "kernel/transport/test_doubles.h"
+#include "kernel/transport/tls_credentials.h"
 
 namespace nodus::kernel {
 namespace {

@@ -1,4 +1,4 @@
-#include "transport/grpc_transport.h"
+#include "kernel/transport/grpc_transport.h"
 
 #include <netdb.h>
 #include <sys/socket.h>
@@ -11,10 +11,10 @@
 #include <system_error>
 #include <utility>
 
-#include "transport/internal/peer_grpc.h"
-#include "transport/internal/peer_identity.h"
-#include "transport/internal/peer_link.h"
-#include "transport/internal/peer_service.h"
+#include "kernel/transport/internal/peer_grpc.h"
+#include "kernel/transport/internal/peer_identity.h"
+#include "kernel/transport/internal/peer_link.h"
+#include "kernel/transport/internal/peer_service.h"
 
 namespace nodus::kernel {
 

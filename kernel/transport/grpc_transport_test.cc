@@ -1,12 +1,12 @@
-#include "transport/grpc_transport.h"
+#include "kernel/transport/grpc_transport.h"
 
-#include "transport/test_doubles.h"
+#include "kernel/transport/test_doubles.h"
 
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/impl/codegen/proto_utils.h>
 
-#include "transport/internal/peer_grpc.h"
+#include "kernel/transport/internal/peer_grpc.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "transport/tls_credentials.h"
+#include "kernel/transport/tls_credentials.h"
 
 #include <fstream>
 #include <sstream>

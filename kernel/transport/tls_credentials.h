@@ -16,8 +16,8 @@
 #include <filesystem>
 #include <string_view>
 
+#include "kernel/transport/grpc_transport.h"
 #include "nodus/status.h"
-#include "transport/grpc_transport.h"
 
 namespace nodus::kernel {
 

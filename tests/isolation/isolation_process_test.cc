@@ -14,7 +14,7 @@
 #include <thread>
 
 #include "cli/process.h"
-#include "supervisor/exit_cause.h"
+#include "kernel/supervisor/exit_cause.h"
 
 namespace nodus::test {
 namespace {

@@ -1,6 +1,6 @@
 // Loader and composition tests against real shared objects, good and deliberately broken
 // (built from tests/plugins/test_plugin.cc; see tests/CMakeLists.txt).
-#include "loader/plugin_loader.h"
+#include "kernel/loader/plugin_loader.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -16,9 +16,9 @@
 #include <sstream>
 #include <string>
 
-#include "loader/sha256.h"
+#include "kernel/loader/sha256.h"
+#include "kernel/runtime/temp_dir_for_test.h"
 #include "nodus/testing/test_node.h"
-#include "runtime/temp_dir_for_test.h"
 
 namespace nodus::kernel {
 namespace {

@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <string>
 
-#include "config/profile.h"
-#include "config/yaml_loader.h"
+#include "kernel/config/profile.h"
+#include "kernel/config/yaml_loader.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > 64 * 1024) return 0;  // larger inputs only slow the search down

@@ -1,4 +1,4 @@
-#include "transport/internal/peer_identity.h"
+#include "kernel/transport/internal/peer_identity.h"
 
 #include <arpa/inet.h>
 

@@ -1,7 +1,7 @@
 // The sender checks of peer_identity.h, case by case.
-#include "transport/internal/peer_identity.h"
+#include "kernel/transport/internal/peer_identity.h"
 
-#include "transport/internal/peer_service.h"
+#include "kernel/transport/internal/peer_service.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "transport/internal/peer_link.h"
+#include "kernel/transport/internal/peer_link.h"
 
 #include <algorithm>
 #include <chrono>

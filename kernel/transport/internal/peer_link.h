@@ -19,13 +19,13 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "kernel/transport/internal/peer_grpc.h"
+#include "kernel/transport/internal/transport_metrics.h"
 #include "nodus/services/clock.h"
 #include "nodus/services/logger.h"
 #include "nodus/services/metrics.h"
 #include "nodus/services/transport.h"
 #include "nodus/status.h"
-#include "transport/internal/peer_grpc.h"
-#include "transport/internal/transport_metrics.h"
 
 namespace nodus::kernel::internal {
 

@@ -1,4 +1,4 @@
-#include "transport/internal/peer_service.h"
+#include "kernel/transport/internal/peer_service.h"
 
 #include <atomic>
 #include <exception>

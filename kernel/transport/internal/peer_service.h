@@ -15,13 +15,13 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "kernel/transport/internal/handler_registry.h"
+#include "kernel/transport/internal/peer_grpc.h"
+#include "kernel/transport/internal/peer_identity.h"
+#include "kernel/transport/internal/transport_metrics.h"
 #include "nodus/services/executor.h"
 #include "nodus/services/logger.h"
 #include "nodus/services/transport.h"
-#include "transport/internal/handler_registry.h"
-#include "transport/internal/peer_grpc.h"
-#include "transport/internal/peer_identity.h"
-#include "transport/internal/transport_metrics.h"
 
 namespace nodus::kernel::internal {
 

@@ -23,8 +23,8 @@
 #include <vector>
 
 #include "ledger_types.h"
+#include "nodus/capabilities/consensus.h"
 #include "nodus/services/clock.h"
-#include "nodus/services/consensus.h"
 #include "nodus/services/executor.h"
 #include "nodus/services/metrics.h"
 

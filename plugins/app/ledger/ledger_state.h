@@ -23,7 +23,7 @@
 
 #include "dedup_window.h"
 #include "ledger_types.h"
-#include "nodus/services/consensus.h"
+#include "nodus/capabilities/consensus.h"
 #include "nodus/status.h"
 
 namespace nodus::ledger {

@@ -20,8 +20,8 @@
 #include <utility>
 #include <vector>
 
+#include "nodus/capabilities/consensus.h"
 #include "nodus/services/clock.h"
-#include "nodus/services/consensus.h"
 
 namespace nodus::raft {
 

@@ -8,7 +8,7 @@
 #include <array>
 #include <string>
 
-#include "nodus/services/consensus.h"
+#include "nodus/capabilities/consensus.h"
 #include "nodus/services/metrics.h"
 
 namespace nodus::raft {

@@ -22,8 +22,8 @@
 #include <vector>
 
 #include "core/raft_core.h"
+#include "nodus/capabilities/consensus.h"
 #include "nodus/plugin.h"
-#include "nodus/services/consensus.h"
 #include "pending_table.h"
 #include "raft_config.h"
 #include "raft_metrics.h"

@@ -4,11 +4,11 @@
 #include <cstdlib>
 #include <map>
 
-#include "config/yaml_loader.h"
-#include "loader/plugin_loader.h"
-#include "node/plugin_host.h"
-#include "runtime/event_bus.h"
-#include "runtime/metrics_registry.h"
+#include "kernel/config/yaml_loader.h"
+#include "kernel/loader/plugin_loader.h"
+#include "kernel/node/plugin_host.h"
+#include "kernel/runtime/event_bus.h"
+#include "kernel/runtime/metrics_registry.h"
 
 namespace nodus::testing {
 namespace {

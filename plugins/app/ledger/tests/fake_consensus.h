@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "nodus/services/consensus.h"
+#include "nodus/capabilities/consensus.h"
 #include "nodus/services/executor.h"
 
 namespace nodus::ledger::testing {

@@ -21,7 +21,7 @@
 
 #include "batcher.h"
 #include "ledger_state.h"
-#include "nodus/services/consensus.h"
+#include "nodus/capabilities/consensus.h"
 #include "nodus/testing/sim_cluster.h"
 #include "nodus/testing/sim_faults.h"
 #include "nodus/testing/sim_gtest.h"

@@ -30,7 +30,7 @@
 #include <string>
 #include <vector>
 
-#include "nodus/services/consensus.h"
+#include "nodus/capabilities/consensus.h"
 #include "nodus/status.h"
 #include "raft.pb.h"
 

@@ -4,7 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "config/yaml_loader.h"
+#include "kernel/config/yaml_loader.h"
 
 namespace nodus::raft {
 namespace {

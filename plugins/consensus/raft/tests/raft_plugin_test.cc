@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "nodus/services/consensus.h"
+#include "nodus/capabilities/consensus.h"
 #include "nodus/testing/test_node.h"
 
 namespace nodus::testing {

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "nodus/services/consensus.h"
+#include "nodus/capabilities/consensus.h"
 #include "nodus/testing/linearizability.h"
 #include "nodus/testing/sim_cluster.h"
 #include "nodus/testing/sim_faults.h"

@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-#include "nodus/services/consensus.h"
+#include "nodus/capabilities/consensus.h"
 #include "nodus/status.h"
 
 namespace nodus::raft::testing {

@@ -1,4 +1,4 @@
-// io.nodus.examples.gcounter: a grow-only counter CRDT kept in sync by gossip (see README.md).
+// io.nodus.simtest.gcounter: a grow-only counter CRDT kept in sync by gossip (see README.md).
 #include <cstdlib>
 #include <memory>
 #include <sstream>
@@ -8,10 +8,10 @@
 #include "gcounter_api.h"
 #include "nodus/plugin.h"
 
-namespace nodus::examples {
+namespace nodus::simtest {
 namespace {
 
-constexpr const char* kGossip = "io.nodus.examples.gcounter.state";
+constexpr const char* kGossip = "io.nodus.simtest.gcounter.state";
 
 // "3,0,7": one slot per instance.
 std::string encode(const std::vector<int64_t>& slots) {
@@ -119,9 +119,9 @@ class GCounter final : public Plugin, public GCounterService {
 
 PluginDescriptor describe() {
   PluginDescriptor d;
-  d.name = "io.nodus.examples.gcounter";
+  d.name = "io.nodus.simtest.gcounter";
   d.version = "1.0.0";
-  d.category = "examples";
+  d.category = "simtest";
   d.description = "Grow-only counter CRDT with gossip (simulation example)";
   d.provides = {GCounterService::kCapability};
   d.config = {
@@ -134,6 +134,6 @@ PluginDescriptor describe() {
 }
 
 }  // namespace
-}  // namespace nodus::examples
+}  // namespace nodus::simtest
 
-NODUS_PLUGIN(nodus::examples::describe)
+NODUS_PLUGIN(nodus::simtest::describe)

@@ -1,4 +1,4 @@
-// Simulation tests of io.nodus.examples.counter: a client workload under every fault kind,
+// Simulation tests of io.nodus.simtest.counter: a client workload under every fault kind,
 // judged by the linearizability checker and a plugin invariant, and the planted bug caught.
 #include <gtest/gtest.h>
 
@@ -14,7 +14,7 @@
 namespace nodus::testing {
 namespace {
 
-using examples::CounterService;
+using simtest::CounterService;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 

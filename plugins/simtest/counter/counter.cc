@@ -1,4 +1,4 @@
-// io.nodus.examples.counter: a replicated counter with a fixed leader (see README.md).
+// io.nodus.simtest.counter: a replicated counter with a fixed leader (see README.md).
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -7,11 +7,11 @@
 #include "counter_api.h"
 #include "nodus/plugin.h"
 
-namespace nodus::examples {
+namespace nodus::simtest {
 namespace {
 
-constexpr const char* kOp = "io.nodus.examples.counter.op";
-constexpr const char* kReplicate = "io.nodus.examples.counter.replicate";
+constexpr const char* kOp = "io.nodus.simtest.counter.op";
+constexpr const char* kReplicate = "io.nodus.simtest.counter.replicate";
 
 Result<int64_t> parse_i64(const std::string& s) {
   char* end = nullptr;
@@ -208,9 +208,9 @@ class ReplicatedCounter final : public Plugin, public CounterService {
 
 PluginDescriptor describe() {
   PluginDescriptor d;
-  d.name = "io.nodus.examples.counter";
+  d.name = "io.nodus.simtest.counter";
   d.version = "1.0.0";
-  d.category = "examples";
+  d.category = "simtest";
   d.description = "Replicated counter with a fixed leader (simulation example)";
   d.provides = {CounterService::kCapability};
   d.config = {
@@ -224,6 +224,6 @@ PluginDescriptor describe() {
 }
 
 }  // namespace
-}  // namespace nodus::examples
+}  // namespace nodus::simtest
 
-NODUS_PLUGIN(nodus::examples::describe)
+NODUS_PLUGIN(nodus::simtest::describe)

@@ -1,6 +1,6 @@
-// gcounter_api.h: the capability io.nodus.examples.gcounter/v1, a grow-only counter CRDT.
+// gcounter_api.h: the capability io.nodus.simtest.gcounter/v1, a grow-only counter CRDT.
 //
-//   auto* g = ctx.find<nodus::examples::GCounterService>();
+//   auto* g = ctx.find<nodus::simtest::GCounterService>();
 //   g->increment(2);           // local, acknowledged at once, durable
 //   int64_t total = g->total();
 //   std::string s = g->digest();  // canonical state, for the convergence checker
@@ -11,11 +11,11 @@
 
 #include "nodus/status.h"
 
-namespace nodus::examples {
+namespace nodus::simtest {
 
 class GCounterService {
  public:
-  static constexpr const char* kCapability = "io.nodus.examples.gcounter/v1";
+  static constexpr const char* kCapability = "io.nodus.simtest.gcounter/v1";
 
   virtual Status increment(int64_t delta) = 0;
   virtual int64_t total() const = 0;
@@ -25,4 +25,4 @@ class GCounterService {
   ~GCounterService() = default;
 };
 
-}  // namespace nodus::examples
+}  // namespace nodus::simtest

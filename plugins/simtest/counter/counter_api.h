@@ -1,8 +1,8 @@
-// counter_api.h: the capability io.nodus.examples.counter/v1, a replicated counter.
+// counter_api.h: the capability io.nodus.simtest.counter/v1, a replicated counter.
 //
 // Shared by the plugin and its users (other plugins, tests). Call it on the node's executor.
 //
-//   auto* c = ctx.find<nodus::examples::CounterService>();
+//   auto* c = ctx.find<nodus::simtest::CounterService>();
 //   c->add(1, [](nodus::Result<int64_t> v) { ... });  // v: the new value
 //   c->read([](nodus::Result<int64_t> v) { ... });
 //
@@ -15,11 +15,11 @@
 
 #include "nodus/status.h"
 
-namespace nodus::examples {
+namespace nodus::simtest {
 
 class CounterService {
  public:
-  static constexpr const char* kCapability = "io.nodus.examples.counter/v1";
+  static constexpr const char* kCapability = "io.nodus.simtest.counter/v1";
   using Done = std::function<void(Result<int64_t>)>;
 
   virtual void add(int64_t delta, Done done) = 0;
@@ -33,4 +33,4 @@ class CounterService {
   ~CounterService() = default;
 };
 
-}  // namespace nodus::examples
+}  // namespace nodus::simtest

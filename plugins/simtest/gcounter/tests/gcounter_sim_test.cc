@@ -1,4 +1,4 @@
-// Simulation tests of io.nodus.examples.gcounter: replicas converge after every fault kind,
+// Simulation tests of io.nodus.simtest.gcounter: replicas converge after every fault kind,
 // no acknowledged increment is lost, and the planted merge bug is caught.
 #include <gtest/gtest.h>
 
@@ -14,7 +14,7 @@
 namespace nodus::testing {
 namespace {
 
-using examples::GCounterService;
+using simtest::GCounterService;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 

@@ -1,4 +1,4 @@
-// nodus/services/consensus.h: the replicated-log capability ("nodus.consensus/v1").
+// nodus/capabilities/consensus.h: the replicated-log capability ("nodus.consensus/v1").
 //
 // A consensus plugin (io.nodus.consensus.raft) provides a Consensus object; an application
 // plugin (io.nodus.app.ledger) declares `needs: ["nodus.consensus/v1"]`, finds it in start()
