@@ -17,7 +17,7 @@
 #include <string>
 
 #include "loader/sha256.h"
-#include "nodus/testing/test_node.h"
+#include "nodus/harness/test_node.h"
 #include "runtime/temp_dir_for_test.h"
 
 namespace nodus::kernel {

@@ -14,6 +14,7 @@ void ManualExecutor::post(Task task) {
   } else {
     inbox_.push_back(std::move(task));
   }
+  queued_.notify_all();
 }
 
 TimerId ManualExecutor::schedule_after(Duration delay, Task task) {
@@ -23,6 +24,7 @@ TimerId ManualExecutor::schedule_after(Duration delay, Task task) {
   const Key key{now_ + delay, seq_++};
   queue_.emplace(key, std::make_pair(id, std::move(task)));
   timers_.emplace(id, key);
+  queued_.notify_all();
   return id;
 }
 
@@ -53,6 +55,11 @@ int64_t ManualExecutor::wall_time_ns() const {
 size_t ManualExecutor::pending() const {
   std::lock_guard lock(mu_);
   return queue_.size() + inbox_.size();
+}
+
+bool ManualExecutor::wait_for_pending(size_t n, std::chrono::steady_clock::duration timeout) {
+  std::unique_lock lock(mu_);
+  return queued_.wait_for(lock, timeout, [&] { return queue_.size() + inbox_.size() >= n; });
 }
 
 void ManualExecutor::set_wall_epoch_ns(int64_t ns) {

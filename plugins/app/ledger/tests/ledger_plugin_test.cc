@@ -31,7 +31,7 @@
 #include <boost/beast/http.hpp>
 
 #include "fake_consensus.h"
-#include "nodus/testing/test_node.h"
+#include "nodus/harness/test_node.h"
 
 namespace nodus::ledger {
 namespace {

@@ -21,9 +21,9 @@
 
 #include "batcher.h"
 #include "ledger_state.h"
+#include "nodus/harness/sim_cluster.h"
+#include "nodus/harness/sim_faults.h"
 #include "nodus/services/consensus.h"
-#include "nodus/testing/sim_cluster.h"
-#include "nodus/testing/sim_faults.h"
 #include "nodus/testing/sim_gtest.h"
 
 namespace nodus::ledger {

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "nodus/harness/test_node.h"
 #include "nodus/services/consensus.h"
-#include "nodus/testing/test_node.h"
 
 namespace nodus::testing {
 namespace {

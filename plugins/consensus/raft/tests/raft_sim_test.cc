@@ -14,10 +14,10 @@
 #include <string>
 #include <vector>
 
+#include "nodus/harness/sim_cluster.h"
+#include "nodus/harness/sim_faults.h"
 #include "nodus/services/consensus.h"
 #include "nodus/testing/linearizability.h"
-#include "nodus/testing/sim_cluster.h"
-#include "nodus/testing/sim_faults.h"
 #include "nodus/testing/sim_gtest.h"
 #include "raftkv_api.h"
 

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -48,6 +49,9 @@ class ManualExecutor final : public Executor, public Clock {
   size_t advance(Duration delta);
   // Number of tasks and timers not yet run, including posts from other threads.
   size_t pending() const;
+  // Blocks until at least `n` tasks and timers are pending (posted by other threads, say a
+  // storage's background thread), or `timeout` passes; false then. Runs nothing.
+  bool wait_for_pending(size_t n, std::chrono::steady_clock::duration timeout);
   // Wall clock = this epoch + elapsed simulated time.
   void set_wall_epoch_ns(int64_t ns);
 
@@ -66,7 +70,8 @@ class ManualExecutor final : public Executor, public Clock {
 
   // The thread that drives the executor; only it is "in" the executor.
   std::atomic<std::thread::id> driver_{std::this_thread::get_id()};
-  mutable std::mutex mu_;  // guards everything below
+  mutable std::mutex mu_;           // guards everything below
+  std::condition_variable queued_;  // signalled on every post and timer
   Queue queue_;
   std::map<TimerId, Key> timers_;
   std::vector<Task> inbox_;  // posts from threads other than the driver
