@@ -11,7 +11,7 @@
 #include <string>
 
 #include "kernel/loader/plugin_loader.h"
-#include "nodus/testing/test_node.h"
+#include "nodus/harness/test_node.h"
 
 namespace {
 

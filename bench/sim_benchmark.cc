@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "nodus/testing/sim_cluster.h"
+#include "nodus/harness/sim_cluster.h"
 
 int main(int argc, char** argv) {
   using namespace nodus::testing;

@@ -1,6 +1,6 @@
 // Unit tests of the hello plugin, loaded through the real loader into a TestNode.
 #include <gtest/gtest.h>
-#include <nodus/testing/test_node.h>
+#include <nodus/harness/test_node.h>
 
 namespace {
 

@@ -121,7 +121,7 @@ Result<std::vector<size_t>> order_by_dependencies(const std::vector<LoadedPlugin
 // nullptr to remove it. Not thread-safe; tests only.
 void set_pin_check_hook_for_test(std::function<void(const std::filesystem::path&)> hook);
 
-// Checks a descriptor's own fields. Exposed for tests and for sdk/testing.
+// Checks a descriptor's own fields. Exposed for tests and for kernel/harness.
 Status validate_descriptor(const PluginDescriptor& d);
 
 // True for "1.2.3", "1.0.0-rc.1", "2.0.0+build.5".

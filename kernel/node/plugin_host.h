@@ -4,7 +4,7 @@
 // orders them by their declared capabilities, checks each config section against the
 // plugin's declared keys, constructs and configures every plugin, and then starts and stops
 // them in order. It is independent of where its services come from: the real node hands it
-// the kernel's services, sdk/testing hands it fakes. Every call into a plugin is guarded, so
+// the kernel's services, kernel/harness hands it fakes. Every call into a plugin is guarded, so
 // a plugin that throws is reported (naming its file), never propagated.
 //
 // All methods must be called from the instance's executor (or, in tests, from the one
@@ -66,7 +66,7 @@ class PluginHost {
 
   // Resolves, orders, validates and configures. On error nothing has been started.
   Status load(const PluginLoader& loader, const std::vector<PluginSpec>& specs);
-  // Adds already-opened plugins (sdk/testing). Same checks as load().
+  // Adds already-opened plugins (kernel/harness). Same checks as load().
   Status load_plugins(std::vector<LoadedPlugin> plugins, const std::vector<ConfigNode>& configs);
   // Starts in dependency order. If one fails, those already started are stopped in reverse.
   Status start();

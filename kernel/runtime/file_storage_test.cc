@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <condition_variable>
-#include <deque>
 #include <fstream>
 #include <future>
 #include <mutex>
@@ -17,11 +16,16 @@
 #include "kernel/runtime/crash_file_io.h"
 #include "kernel/runtime/executor.h"
 #include "kernel/runtime/temp_dir_for_test.h"
+#include "nodus/testing/manual_executor.h"
 
 namespace nodus::kernel {
 namespace {
 
+using nodus::testing::ManualExecutor;
 using ::testing::HasSubstr;
+
+// Only stops a broken test from hanging; a working one never comes near it.
+constexpr auto kWaitBound = std::chrono::seconds(30);
 
 std::unique_ptr<FileStorage> open_storage(const std::filesystem::path& dir) {
   auto storage = FileStorage::open(dir);
@@ -137,41 +141,6 @@ TEST(FileStorageTest, OpenLogOncePerName) {
   EXPECT_TRUE(storage->open_log("raft").ok());
 }
 
-// An executor that only queues tasks, so a test decides when completions run.
-class QueueExecutor final : public nodus::Executor {
- public:
-  void post(nodus::Task task) override {
-    std::lock_guard lock(mu_);
-    tasks_.push_back(std::move(task));
-    cv_.notify_all();
-  }
-  nodus::TimerId schedule_after(nodus::Duration, nodus::Task task) override {
-    post(std::move(task));
-    return 1;
-  }
-  bool cancel(nodus::TimerId) override { return false; }
-  bool in_executor() const override { return true; }
-  // Waits (bounded) until `n` tasks are queued; the bound only stops a broken test hanging.
-  bool wait_for(size_t n) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, std::chrono::seconds(30), [&] { return tasks_.size() >= n; });
-  }
-  void run_all() {
-    std::deque<nodus::Task> tasks;
-    {
-      std::lock_guard lock(mu_);
-      tasks.swap(tasks_);
-    }
-    for (auto& t : tasks)
-      t();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<nodus::Task> tasks_;
-};
-
 // With an executor, logs from FileStorage sync in the background and complete on the
 // executor's thread with every earlier append durable.
 TEST(BackgroundSyncLogTest, CompletesOnExecutorWithRecordsDurable) {
@@ -205,7 +174,7 @@ TEST(BackgroundSyncLogTest, CoalescesRequestsWhileASyncRuns) {
   TempDir tmp;
   auto file_log = FileAppendLog::open(tmp.path() / "log");
   ASSERT_TRUE(file_log.ok());
-  QueueExecutor exec;
+  ManualExecutor exec;
   BackgroundSyncLog log(std::move(file_log).value(), exec);
   std::promise<void> entered;
   std::promise<void> release;
@@ -226,8 +195,8 @@ TEST(BackgroundSyncLogTest, CoalescesRequestsWhileASyncRuns) {
     log.sync_async([&](Status st) { completed += st.ok() ? 1 : 0; });
   }
   release.set_value();
-  ASSERT_TRUE(exec.wait_for(2));
-  exec.run_all();
+  ASSERT_TRUE(exec.wait_for_pending(2, kWaitBound));
+  exec.run_until_idle();
   EXPECT_EQ(completed, 6);
   EXPECT_EQ(log.sync_rounds(), 2u);
   EXPECT_EQ(log.synced_index(), 6u);
@@ -236,7 +205,7 @@ TEST(BackgroundSyncLogTest, CoalescesRequestsWhileASyncRuns) {
 // A completion still queued on the executor when the log is destroyed does nothing.
 TEST(BackgroundSyncLogTest, NoCallbackAfterDestruction) {
   TempDir tmp;
-  QueueExecutor exec;
+  ManualExecutor exec;
   bool called = false;
   {
     auto file_log = FileAppendLog::open(tmp.path() / "log");
@@ -244,16 +213,16 @@ TEST(BackgroundSyncLogTest, NoCallbackAfterDestruction) {
     BackgroundSyncLog log(std::move(file_log).value(), exec);
     ASSERT_TRUE(log.append("a").ok());
     log.sync_async([&](Status) { called = true; });
-    ASSERT_TRUE(exec.wait_for(1));
+    ASSERT_TRUE(exec.wait_for_pending(1, kWaitBound));
   }
-  exec.run_all();
+  exec.run_until_idle();
   EXPECT_FALSE(called);
 }
 
 // Destroying the log with requests not yet started joins the thread without calling them.
 TEST(BackgroundSyncLogTest, DestructionWithPendingRequestsIsSafe) {
   TempDir tmp;
-  QueueExecutor exec;
+  ManualExecutor exec;
   int called = 0;
   {
     auto file_log = FileAppendLog::open(tmp.path() / "log");
@@ -264,7 +233,7 @@ TEST(BackgroundSyncLogTest, DestructionWithPendingRequestsIsSafe) {
       log.sync_async([&](Status) { ++called; });
     }
   }
-  exec.run_all();
+  exec.run_until_idle();
   EXPECT_EQ(called, 0);
 }
 
@@ -272,7 +241,7 @@ TEST(BackgroundSyncLogTest, DestructionWithPendingRequestsIsSafe) {
 // they were asked, and leave the last one on disk.
 TEST(FileStorageTest, AsyncSnapshotCompletesOnExecutorInOrder) {
   TempDir tmp;
-  QueueExecutor exec;
+  ManualExecutor exec;
   FileStorageOptions options;
   options.executor = &exec;
   auto storage = FileStorage::open(tmp.path() / "s", options);
@@ -283,8 +252,8 @@ TEST(FileStorageTest, AsyncSnapshotCompletesOnExecutorInOrder) {
   (*storage)->write_snapshot_async("snap", std::make_shared<const std::string>("two"),
                                    [&](Status st) { order.push_back(st.ok() ? 2 : -2); });
   EXPECT_TRUE(order.empty());  // nothing runs inside the call
-  ASSERT_TRUE(exec.wait_for(2));
-  exec.run_all();
+  ASSERT_TRUE(exec.wait_for_pending(2, kWaitBound));
+  exec.run_until_idle();
   EXPECT_EQ(order, (std::vector<int>{1, 2}));
   auto read = (*storage)->read_snapshot("snap");
   ASSERT_TRUE(read.ok());
@@ -310,7 +279,7 @@ TEST(FileStorageTest, AsyncSnapshotWithoutExecutorBlocks) {
 TEST(FileStorageTest, VoteSaveIsNotBlockedBySnapshotWrite) {
   TempDir tmp;
   CrashFileIo io(tmp.path());  // never crashes here: it only holds the snapshot's write
-  QueueExecutor exec;
+  ManualExecutor exec;
   FileStorageOptions options;
   options.executor = &exec;
   options.io = &io;
@@ -351,8 +320,8 @@ TEST(FileStorageTest, VoteSaveIsNotBlockedBySnapshotWrite) {
     cv.notify_all();
   });
   election.join();
-  ASSERT_TRUE(exec.wait_for(1));
-  exec.run_all();
+  ASSERT_TRUE(exec.wait_for_pending(1, kWaitBound));
+  exec.run_until_idle();
   {
     std::lock_guard lock(mu);
     // Two hook calls per snapshot write: its header, then its payload.

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include "kernel/runtime/executor.h"
 #include "kernel/transport/grpc_transport.h"
 #include "kernel/transport/test_doubles.h"
 #include "kernel/transport/tls_credentials.h"
@@ -22,6 +23,8 @@ namespace fs = std::filesystem;
 
 class CertAuthorityTest : public ::testing::Test {
  protected:
+  CertAuthorityTest() { executor_.start(); }
+
   void SetUp() override {
     dir_ = fs::temp_directory_path() / ("nodus-ca-" + std::to_string(::getpid()));
     fs::remove_all(dir_);
@@ -58,8 +61,12 @@ class CertAuthorityTest : public ::testing::Test {
 
   fs::path dir_;
   fakes::TestMetrics metrics_;
-  fakes::TestLogger logger_;
-  fakes::ThreadExecutor executor_;
+  std::shared_ptr<nodus::testing::LogLines> log_lines_ =
+      std::make_shared<nodus::testing::LogLines>();
+  nodus::testing::CaptureLogger logger_{"transport", log_lines_};
+  // The node's real executor, started by the constructor; declared after what its tasks use,
+  // so it is destroyed (and joined) first.
+  AsioExecutor executor_{"transport-test"};
 };
 
 TEST_F(CertAuthorityTest, IssuedCertificatesCarryTheInstanceIdentity) {

@@ -1,5 +1,6 @@
 #include "kernel/transport/grpc_transport.h"
 
+#include "kernel/runtime/executor.h"
 #include "kernel/transport/test_doubles.h"
 
 #include <grpcpp/generic/generic_stub.h>
@@ -30,14 +31,14 @@ using fakes::Clock;
 using fakes::eventually;
 using fakes::Mailbox;
 using fakes::Results;
-using fakes::TestLogger;
 using fakes::TestMetrics;
-using fakes::ThreadExecutor;
 
 // ---- fixture ------------------------------------------------------------------------------
 
 class GrpcTransportTest : public ::testing::Test {
  protected:
+  GrpcTransportTest() { executor_.start(); }
+
   static GrpcTransportOptions options(nodus::PeerId self, uint16_t port = 0) {
     GrpcTransportOptions o;
     o.self = self;
@@ -76,8 +77,12 @@ class GrpcTransportTest : public ::testing::Test {
   }
 
   TestMetrics metrics_;
-  TestLogger logger_;
-  ThreadExecutor executor_;  // after what its tasks use, so it is destroyed first
+  std::shared_ptr<nodus::testing::LogLines> log_lines_ =
+      std::make_shared<nodus::testing::LogLines>();
+  nodus::testing::CaptureLogger logger_{"transport", log_lines_};
+  // The node's real executor, started by the constructor; declared after what its tasks use,
+  // so it is destroyed (and joined) first.
+  AsioExecutor executor_{"transport-test"};
 };
 
 // ---- tests --------------------------------------------------------------------------------
@@ -291,7 +296,7 @@ TEST_F(GrpcTransportTest, CorruptMessageIsCountedAndTheStreamGoesOn) {
   EXPECT_EQ(metrics_.value("nodus_transport_messages_dropped_total", {{"reason", "corrupt"}}), 1);
   EXPECT_TRUE(writer->WritesDone());
   EXPECT_TRUE(writer->Finish().ok());
-  EXPECT_TRUE(logger_.contains("dropped a corrupt message"));
+  EXPECT_TRUE(log_lines_->contains("dropped a corrupt message"));
 }
 
 // Writes raw Envelopes to a node's Stream method, as any process that reaches the port could.
@@ -374,7 +379,7 @@ TEST_F(GrpcTransportTest, ForgedSenderOverPlaintextIsDroppedAndCounted) {
   EXPECT_EQ(inbox->items(), (std::vector<std::string>{"0:genuine", "0:again"}));
   EXPECT_EQ(metrics_.value("nodus_transport_messages_dropped_total", {{"reason", "forged_sender"}}),
             3);
-  EXPECT_TRUE(logger_.contains("forged sender"));
+  EXPECT_TRUE(log_lines_->contains("forged sender"));
 
   const grpc::Status forged = raw_call(address(*b), 2, "m");
   EXPECT_EQ(forged.error_code(), grpc::StatusCode::PERMISSION_DENIED) << forged.error_message();

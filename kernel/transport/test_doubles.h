@@ -1,5 +1,7 @@
-// transport/test_doubles.h: small stand-ins for the node's executor, metrics and logger, for
-// the transport's tests (kernel/runtime provides the real ones).
+// transport/test_doubles.h: helpers for the transport's tests: a metrics stand-in that reads a
+// series back, and mailboxes for results that arrive on other threads. The executor is the
+// node's real one (runtime/executor.h) and the logger the SDK's CaptureLogger
+// (nodus/testing/capture_logger.h).
 #pragma once
 
 #include <chrono>
@@ -12,92 +14,14 @@
 #include <thread>
 #include <vector>
 
-#include "nodus/services/executor.h"
-#include "nodus/services/logger.h"
 #include "nodus/services/metrics.h"
 #include "nodus/services/transport.h"
+#include "nodus/testing/capture_logger.h"
 
 namespace nodus::kernel::fakes {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-// A serial executor: one thread, a task queue and timers.
-class ThreadExecutor final : public nodus::Executor {
- public:
-  ThreadExecutor() : thread_([this] { run(); }) {}
-  ~ThreadExecutor() override {
-    {
-      std::lock_guard lock(mu_);
-      stopping_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-  void post(nodus::Task task) override {
-    {
-      std::lock_guard lock(mu_);
-      tasks_.push_back(std::move(task));
-    }
-    cv_.notify_all();
-  }
-  nodus::TimerId schedule_after(nodus::Duration delay, nodus::Task task) override {
-    std::lock_guard lock(mu_);
-    const nodus::TimerId id = next_id_++;
-    timers_.emplace(id, Timer{Clock::now() + delay, std::move(task)});
-    cv_.notify_all();
-    return id;
-  }
-  bool cancel(nodus::TimerId id) override {
-    std::lock_guard lock(mu_);
-    return timers_.erase(id) > 0;
-  }
-  bool in_executor() const override { return std::this_thread::get_id() == thread_.get_id(); }
-
- private:
-  struct Timer {
-    Clock::time_point due;
-    nodus::Task task;
-  };
-
-  void run() {
-    std::unique_lock lock(mu_);
-    while (true) {
-      if (!tasks_.empty()) {
-        nodus::Task task = std::move(tasks_.front());
-        tasks_.pop_front();
-        lock.unlock();
-        task();
-        lock.lock();
-        continue;
-      }
-      if (stopping_) return;
-      auto next = timers_.begin();
-      for (auto it = timers_.begin(); it != timers_.end(); ++it) {
-        if (it->second.due < next->second.due) next = it;
-      }
-      if (next == timers_.end()) {
-        cv_.wait(lock);
-      } else if (next->second.due <= Clock::now()) {
-        nodus::Task task = std::move(next->second.task);
-        timers_.erase(next);
-        lock.unlock();
-        task();
-        lock.lock();
-      } else {
-        cv_.wait_until(lock, next->second.due);
-      }
-    }
-  }
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  std::deque<nodus::Task> tasks_;
-  std::map<nodus::TimerId, Timer> timers_;
-  nodus::TimerId next_id_ = 1;
-  std::thread thread_;  // last: starts once everything above exists
-};
 
 class TestMetrics final : public nodus::Metrics {
  public:
@@ -142,29 +66,6 @@ class TestMetrics final : public nodus::Metrics {
   std::map<std::string, std::unique_ptr<nodus::Counter>> counters_;
   std::map<std::string, std::unique_ptr<nodus::Gauge>> gauges_;
   std::map<std::string, std::unique_ptr<nodus::Histogram>> histograms_;
-};
-
-class TestLogger final : public nodus::Logger {
- public:
-  void log(nodus::LogLevel, std::string_view message, const nodus::LogFields& fields) override {
-    std::string line(message);
-    for (const auto& [k, v] : fields)
-      line += " " + k + "=" + v;
-    std::lock_guard lock(mu_);
-    lines_.push_back(std::move(line));
-  }
-  bool enabled(nodus::LogLevel) const override { return true; }
-  bool contains(std::string_view needle) {
-    std::lock_guard lock(mu_);
-    for (const auto& l : lines_) {
-      if (l.find(needle) != std::string::npos) return true;
-    }
-    return false;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<std::string> lines_;
 };
 
 // Collects values from callbacks on other threads; tests wait on it.

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "kernel/runtime/executor.h"
 #include "kernel/transport/grpc_transport.h"
 #include "kernel/transport/test_doubles.h"
 
@@ -20,9 +21,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using fakes::Results;
-using fakes::TestLogger;
 using fakes::TestMetrics;
-using fakes::ThreadExecutor;
 namespace fs = std::filesystem;
 
 // One certificate to make: file name and the URI subjectAltName (empty: none).
@@ -49,6 +48,8 @@ bool make_pki(const fs::path& dir, const std::string& ca, const std::vector<Cert
 
 class TlsTransportTest : public ::testing::Test {
  protected:
+  TlsTransportTest() { executor_.start(); }
+
   void SetUp() override {
     dir_ = fs::temp_directory_path() / ("nodus-tls-" + std::to_string(::getpid()));
     fs::create_directories(dir_);
@@ -100,8 +101,12 @@ class TlsTransportTest : public ::testing::Test {
 
   fs::path dir_;
   TestMetrics metrics_;
-  TestLogger logger_;
-  ThreadExecutor executor_;
+  std::shared_ptr<nodus::testing::LogLines> log_lines_ =
+      std::make_shared<nodus::testing::LogLines>();
+  nodus::testing::CaptureLogger logger_{"transport", log_lines_};
+  // The node's real executor, started by the constructor; declared after what its tasks use,
+  // so it is destroyed (and joined) first.
+  AsioExecutor executor_{"transport-test"};
 };
 
 TEST_F(TlsTransportTest, MutualTlsAcceptsTheCaAndRefusesOthers) {

@@ -21,7 +21,41 @@ cmake --install "$build_dir" --prefix "$prefix" >"$work/install.log" || fail "cm
 [ -f "$prefix/lib/cmake/nodus/nodusConfig.cmake" ] || fail "no CMake package"
 ls "$prefix"/lib/nodus/plugins/libnodus_*.so >/dev/null || fail "no installed plugins"
 
-# Build the example with nothing from the source tree but its own folder.
+# The "sdk" component alone is an SDK without kernel code: nodus::sdk and nodus::testing, and
+# none of the kernel libraries that nodus::harness is built on.
+sdk_prefix=$work/sdk-prefix
+cmake --install "$build_dir" --prefix "$sdk_prefix" --component sdk >"$work/install-sdk.log" \
+  || fail "cmake --install --component sdk"
+[ -f "$sdk_prefix/include/nodus/testing/manual_executor.h" ] || fail "sdk component: no fakes"
+[ -f "$sdk_prefix/lib/nodus/static/libnodus_testing.a" ] || fail "sdk component: no nodus::testing"
+[ ! -e "$sdk_prefix/include/nodus/harness" ] || fail "sdk component ships the harness headers"
+[ ! -e "$sdk_prefix/lib/cmake/nodus/nodusHarnessTargets.cmake" ] || fail "sdk component exports the harness"
+for lib in harness host loader config runtime; do
+  [ ! -e "$sdk_prefix/lib/nodus/static/libnodus_$lib.a" ] || fail "sdk component ships libnodus_$lib.a"
+done
+# ... and the full install has the harness component beside it.
+[ -f "$prefix/include/nodus/harness/test_node.h" ] || fail "no installed harness headers"
+[ -f "$prefix/lib/cmake/nodus/nodusHarnessTargets.cmake" ] || fail "harness component not exported"
+
+# An SDK-only prefix answers find_package(nodus) and refuses the harness component.
+mkdir -p "$work/probe"
+cat >"$work/probe/CMakeLists.txt" <<'PROBE'
+cmake_minimum_required(VERSION 3.25)
+project(nodus_probe LANGUAGES CXX)
+find_package(nodus 0.1 REQUIRED)
+if(NOT TARGET nodus::sdk OR NOT TARGET nodus::testing OR TARGET nodus::harness)
+  message(FATAL_ERROR "find_package(nodus): expected nodus::sdk and nodus::testing only")
+endif()
+find_package(nodus 0.1 QUIET COMPONENTS harness)
+if(nodus_FOUND)
+  message(FATAL_ERROR "find_package(nodus COMPONENTS harness) found a harness that is not installed")
+endif()
+PROBE
+cmake -S "$work/probe" -B "$work/probe-build" -G Ninja -DCMAKE_PREFIX_PATH="$sdk_prefix" \
+  >"$work/probe.log" 2>&1 || { cat "$work/probe.log"; fail "find_package against the sdk component"; }
+
+# Build the example with nothing from the source tree but its own folder. It links
+# nodus::harness by its exported name, so it fails to configure without that component.
 cp -r "$source_dir/examples/hello-plugin" "$work/hello-src"
 cmake -S "$work/hello-src" -B "$work/hello" -G Ninja -DCMAKE_PREFIX_PATH="$prefix" \
   -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS="${NODUS_EXAMPLE_CXX_FLAGS:-}" \

@@ -18,7 +18,7 @@
 
 #include "kernel/loader/sha256.h"
 #include "kernel/runtime/temp_dir_for_test.h"
-#include "nodus/testing/test_node.h"
+#include "nodus/harness/test_node.h"
 
 namespace nodus::kernel {
 namespace {

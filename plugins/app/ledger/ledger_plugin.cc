@@ -4,9 +4,7 @@
 // Batcher groups them into Raft proposals on the "nodus.consensus/v1" capability; LedgerState
 // applies committed batches on every node and its results go back to the proposer's clients.
 #include <atomic>
-#include <deque>
 #include <memory>
-#include <mutex>
 #include <optional>
 
 #include <boost/asio/ip/address.hpp>
@@ -60,14 +58,12 @@ class LedgerPlugin final : public Plugin, public LedgerCore {
  private:
   // Runs `read` once this node may serve a read: now, or after a ReadIndex barrier.
   void when_readable(bool linearizable, std::function<void(Status)> read);
-  void drain_inbox();
 
   PluginContext& ctx_;
   std::string bind_ = "127.0.0.1";
   BatcherOptions batcher_options_;
   LedgerState::Options state_options_;
   int64_t port_stride_ = 10;
-  int64_t handoff_poll_us_ = 0;
   size_t max_stream_inflight_ = 64;
   size_t max_pending_reads_ = 10000;
   HttpFrontendOptions http_options_;
@@ -83,11 +79,6 @@ class LedgerPlugin final : public Plugin, public LedgerCore {
   // Callbacks handed to consensus check this first: they may outlive the plugin.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
-  // Polled hand-off (io_handoff_poll_us > 0): for executors that are not thread-safe.
-  std::mutex inbox_mu_;
-  std::deque<Task> inbox_;
-  TimerId poll_timer_ = kNoTimer;
-
   Counter* committed_ = nullptr;
   Gauge* accounts_ = nullptr;
 };
@@ -101,7 +92,6 @@ Status LedgerPlugin::configure(const ConfigNode& config) {
   NODUS_ASSIGN_OR_RETURN(int64_t max_pending, config.get_int("max_pending_txs", 200000));
   NODUS_ASSIGN_OR_RETURN(int64_t max_clients, config.get_int("max_clients", 65536));
   NODUS_ASSIGN_OR_RETURN(port_stride_, config.get_int("port_stride", 10));
-  NODUS_ASSIGN_OR_RETURN(handoff_poll_us_, config.get_int("io_handoff_poll_us", 0));
   NODUS_ASSIGN_OR_RETURN(int64_t max_dedup_entries,
                          config.get_int("max_dedup_entries", int64_t{1} << 20));
   NODUS_ASSIGN_OR_RETURN(int64_t max_reads, config.get_int("max_pending_reads", 10000));
@@ -130,7 +120,6 @@ Status LedgerPlugin::configure(const ConfigNode& config) {
   if (max_pending <= 0) return config.at("max_pending_txs").error("must be positive");
   if (max_clients <= 0) return config.at("max_clients").error("must be positive");
   if (port_stride_ <= 0) return config.at("port_stride").error("must be positive");
-  if (handoff_poll_us_ < 0) return config.at("io_handoff_poll_us").error("must not be negative");
   batcher_options_.max_tx_bytes = max_tx_bytes;
   batcher_options_.max_batch_txs = static_cast<size_t>(max_batch_txs);
   batcher_options_.max_batch_bytes = max_batch_bytes;
@@ -173,7 +162,6 @@ Status LedgerPlugin::start() {
   NODUS_RETURN_IF_ERROR(consensus_->set_state_machine(state_.get()));
   batcher_ = std::make_unique<Batcher>(ctx_.executor(), ctx_.clock(), *consensus_, batcher_options_,
                                        &ctx_.metrics());
-  if (handoff_poll_us_ > 0) drain_inbox();
 
   accepting_.store(true, std::memory_order_release);
   grpc_ = std::make_unique<GrpcFrontend>(*this, max_stream_inflight_);
@@ -194,30 +182,12 @@ Status LedgerPlugin::stop() {
   if (batcher_) batcher_->fail_all("ledger is shutting down; resend to another node");
   if (grpc_) grpc_->stop();
   if (http_) http_->stop();
-  if (poll_timer_ != kNoTimer) ctx_.executor().cancel(poll_timer_);
-  poll_timer_ = kNoTimer;
   return {};
 }
 
+// The I/O threads hand work over here; Executor::post() is safe from any thread.
 void LedgerPlugin::post(Task task) {
-  if (handoff_poll_us_ == 0) {
-    ctx_.executor().post(std::move(task));
-    return;
-  }
-  std::lock_guard lock(inbox_mu_);
-  inbox_.push_back(std::move(task));
-}
-
-void LedgerPlugin::drain_inbox() {
-  std::deque<Task> tasks;
-  {
-    std::lock_guard lock(inbox_mu_);
-    tasks.swap(inbox_);
-  }
-  for (auto& t : tasks)
-    t();
-  poll_timer_ = ctx_.executor().schedule_after(std::chrono::microseconds(handoff_poll_us_),
-                                               [this] { drain_inbox(); });
+  ctx_.executor().post(std::move(task));
 }
 
 void LedgerPlugin::submit(std::vector<Transaction> txs, SubmitDone done, Duration budget) {
@@ -350,8 +320,6 @@ PluginDescriptor describe() {
        "Initial balances (account: amount), identical on every node"},
       {"port_stride", ConfigType::kInteger, false, "10",
        "Port distance between instances, to derive the leader's address"},
-      {"io_handoff_poll_us", ConfigType::kInteger, false, "0",
-       "0: I/O threads post to the executor; >0: the executor polls them (tests)"},
       {"max_dedup_entries", ConfigType::kInteger, false, "1048576",
        "Outcomes kept over all clients' dedup windows; least recent clients are evicted beyond"},
       {"max_pending_reads", ConfigType::kInteger, false, "10000",

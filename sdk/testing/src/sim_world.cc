@@ -47,12 +47,38 @@ void SimWorld::schedule_for(TimePoint at, SimNodeId node, uint64_t incarnation, 
   push(Event{std::max(at, now_), seq_++, node, incarnation, kind, detail, timer, std::move(fn)});
 }
 
+void SimWorld::post(SimNodeId node, Task fn) {
+  if (on_driver_thread()) {
+    schedule(node_now(node), node, SimEventKind::kTask, 0, std::move(fn));
+    return;
+  }
+  std::lock_guard lock(inbox_mu_);
+  inbox_.emplace_back(node, std::move(fn));
+}
+
+void SimWorld::drain_inbox() {
+  std::vector<std::pair<SimNodeId, Task>> posted;
+  {
+    std::lock_guard lock(inbox_mu_);
+    posted.swap(inbox_);
+  }
+  for (auto& [node, fn] : posted)
+    schedule(node_now(node), node, SimEventKind::kTask, 0, std::move(fn));
+}
+
+size_t SimWorld::pending() const {
+  std::lock_guard lock(inbox_mu_);
+  return queue_.size() + inbox_.size();
+}
+
 void SimWorld::push(Event e) {
   queue_.push_back(std::move(e));
   std::push_heap(queue_.begin(), queue_.end(), Later{});
 }
 
 bool SimWorld::step(TimePoint limit) {
+  driver_.store(std::this_thread::get_id(), std::memory_order_release);
+  drain_inbox();
   while (!queue_.empty() && queue_.front().at <= limit) {
     std::pop_heap(queue_.begin(), queue_.end(), Later{});
     Event e = std::move(queue_.back());
@@ -94,7 +120,7 @@ bool SimWorld::run_until(TimePoint t, const std::function<bool()>& stop) {
 SimExecutor::SimExecutor(SimWorld& world, SimNodeId node) : world_(world), node_(node) {}
 
 void SimExecutor::post(Task task) {
-  world_.schedule(world_.node_now(node_), node_, SimEventKind::kTask, 0, std::move(task));
+  world_.post(node_, std::move(task));
 }
 
 TimerId SimExecutor::schedule_after(Duration delay, Task task) {

@@ -31,7 +31,7 @@
 #include <boost/beast/http.hpp>
 
 #include "fake_consensus.h"
-#include "nodus/testing/test_node.h"
+#include "nodus/harness/test_node.h"
 
 namespace nodus::ledger {
 namespace {
@@ -96,8 +96,8 @@ Unary call_unary(const std::string& target, const std::string& method, const std
   return out;
 }
 
-// A node with the fake consensus and the ledger; the ledger's I/O threads hand work over by
-// polling (io_handoff_poll_us) because TestNode's executor is single-threaded.
+// A node with the fake consensus and the ledger. The ledger's I/O threads post to TestNode's
+// executor like to a real one; run() drives it on this thread while a client waits.
 class LedgerNode : public ::testing::Test {
  protected:
   // More config lines for fixtures that test a bound.
@@ -107,7 +107,6 @@ class LedgerNode : public ::testing::Test {
     ASSERT_TRUE(node_.add_plugin(FAKE_CONSENSUS_PLUGIN).ok());
     ASSERT_TRUE(node_
                     .add_plugin(LEDGER_PLUGIN,
-                                "io_handoff_poll_us: 100\n"
                                 "max_tx_bytes: 256\n"
                                 "batch_delay_us: 200\n"
                                 "genesis: {treasury: 1000}\n" +

@@ -22,8 +22,8 @@
 #include "batcher.h"
 #include "ledger_state.h"
 #include "nodus/capabilities/consensus.h"
-#include "nodus/testing/sim_cluster.h"
-#include "nodus/testing/sim_faults.h"
+#include "nodus/harness/sim_cluster.h"
+#include "nodus/harness/sim_faults.h"
 #include "nodus/testing/sim_gtest.h"
 
 namespace nodus::ledger {

@@ -10,7 +10,7 @@
 #include <map>
 #include <string>
 
-#include "nodus/testing/sim_cluster.h"
+#include "nodus/harness/sim_cluster.h"
 #include "nodus/testing/sim_gtest.h"
 #include "raftkv_api.h"
 

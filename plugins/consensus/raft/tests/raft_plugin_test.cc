@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "nodus/capabilities/consensus.h"
-#include "nodus/testing/test_node.h"
+#include "nodus/harness/test_node.h"
 
 namespace nodus::testing {
 namespace {

@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "nodus/capabilities/consensus.h"
+#include "nodus/harness/sim_cluster.h"
+#include "nodus/harness/sim_faults.h"
 #include "nodus/testing/linearizability.h"
-#include "nodus/testing/sim_cluster.h"
-#include "nodus/testing/sim_faults.h"
 #include "nodus/testing/sim_gtest.h"
 #include "raftkv_api.h"
 

@@ -3,7 +3,7 @@
 
 #include <chrono>
 
-#include "nodus/testing/test_node.h"
+#include "nodus/harness/test_node.h"
 
 namespace {
 

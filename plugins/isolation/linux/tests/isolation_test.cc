@@ -8,7 +8,7 @@
 
 #include "affinity.h"
 #include "isolation_fixtures.h"
-#include "nodus/testing/test_node.h"
+#include "nodus/harness/test_node.h"
 
 namespace nodus::isolation {
 namespace {

@@ -12,7 +12,7 @@
 #include <string>
 
 #include "family_convert.h"
-#include "nodus/testing/test_node.h"
+#include "nodus/harness/test_node.h"
 
 namespace nodus::metrics {
 namespace {

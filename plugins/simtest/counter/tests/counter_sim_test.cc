@@ -6,9 +6,9 @@
 #include <string>
 
 #include "counter_api.h"
+#include "nodus/harness/sim_cluster.h"
+#include "nodus/harness/sim_faults.h"
 #include "nodus/testing/linearizability.h"
-#include "nodus/testing/sim_cluster.h"
-#include "nodus/testing/sim_faults.h"
 #include "nodus/testing/sim_gtest.h"
 
 namespace nodus::testing {

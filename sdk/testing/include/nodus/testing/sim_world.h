@@ -2,8 +2,15 @@
 //
 // Every event of every simulated node (tasks, timers, message deliveries) and every event of
 // the test itself (faults, client operations) lives in one queue ordered by (time, sequence),
-// and runs on the calling thread. Nothing else is a source of order, so a run is a function of
+// and runs on the thread that drives the world (the one calling step() or run_until(); at
+// first, the one that built it). Nothing else is a source of order, so a run is a function of
 // its seed. Each executed event is folded into an FNV-1a trace hash.
+//
+// As Executor promises, a node's post() is safe from any thread: a post from another thread
+// (a data-path plugin's own I/O thread) waits in an inbox and is queued, in arrival order, at
+// the driver's next step. Such posts are as nondeterministic as the threads that make them;
+// posts from the driving thread never wait there, so a run without them stays a function of
+// its seed.
 //
 // Nodes have incarnations: crash() makes every queued event of the old incarnation void, which
 // is how a crashed process loses its in-memory work. A node can also be "busy" until a time
@@ -19,8 +26,11 @@
 //   world.run_until(world.now() + std::chrono::seconds(1));
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <mutex>
+#include <thread>
 #include <unordered_set>
 #include <vector>
 
@@ -75,6 +85,13 @@ class SimWorld {
   // running when the message was sent).
   void schedule_for(TimePoint at, SimNodeId node, uint64_t incarnation, SimEventKind kind,
                     uint64_t detail, Task fn, uint64_t timer = 0);
+  // A task for `node` now (node time), from any thread: queued at once on the driving thread,
+  // through the inbox from any other.
+  void post(SimNodeId node, Task fn);
+  // True on the thread that drives the world.
+  bool on_driver_thread() const {
+    return driver_.load(std::memory_order_acquire) == std::this_thread::get_id();
+  }
   uint64_t new_timer_id() { return next_timer_++; }
   // True when the timer was pending; it will not run.
   bool cancel(uint64_t timer) { return live_timers_.erase(timer) > 0; }
@@ -87,7 +104,7 @@ class SimWorld {
 
   uint64_t trace_hash() const { return trace_.value(); }
   uint64_t events_run() const { return events_run_; }
-  size_t pending() const { return queue_.size(); }
+  size_t pending() const;
 
  private:
   struct Event {
@@ -112,6 +129,8 @@ class SimWorld {
   };
 
   void push(Event e);
+  // Queues the posts other threads made, in arrival order.
+  void drain_inbox();
 
   uint64_t seed_;
   SimRandom random_;
@@ -123,6 +142,10 @@ class SimWorld {
   std::vector<Event> queue_;  // a binary heap under Later
   std::unordered_set<uint64_t> live_timers_;
   std::vector<NodeState> nodes_;
+
+  std::atomic<std::thread::id> driver_{std::this_thread::get_id()};
+  mutable std::mutex inbox_mu_;
+  std::vector<std::pair<SimNodeId, Task>> inbox_;  // guarded by inbox_mu_
 };
 
 // One node's executor and clock. The clock is the world's time seen through the node's skew:
@@ -135,7 +158,8 @@ class SimExecutor final : public Executor, public Clock {
   void post(Task task) override;
   TimerId schedule_after(Duration delay, Task task) override;
   bool cancel(TimerId id) override { return world_.cancel(id); }
-  bool in_executor() const override { return true; }
+  // True on the world's driving thread only.
+  bool in_executor() const override { return world_.on_driver_thread(); }
   TimePoint now() const override;
   int64_t wall_time_ns() const override;
 

@@ -1,4 +1,4 @@
-// nodus/testing/sim_cluster.h: N node instances of real plugin .so files in one process, on
+// nodus/harness/sim_cluster.h: N node instances of real plugin .so files in one process, on
 // simulated time, network and disks, driven by one seed.
 //
 // Each node is composed exactly as a real node is (kernel loader, PluginHost: ordering,

@@ -1,4 +1,4 @@
-// nodus/testing/sim_faults.h: a random fault schedule ("nemesis") for a SimCluster.
+// nodus/harness/sim_faults.h: a random fault schedule ("nemesis") for a SimCluster.
 //
 // From one seed it chooses when and where to inject each enabled kind of fault, undoes each
 // after a while, and at the end of the chaos window heals everything (links restored,
@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "nodus/testing/sim_cluster.h"
+#include "nodus/harness/sim_cluster.h"
 
 namespace nodus::testing {
 

@@ -1,4 +1,4 @@
-#include "nodus/testing/sim_cluster.h"
+#include "nodus/harness/sim_cluster.h"
 
 #include <algorithm>
 #include <cstdlib>

@@ -1,4 +1,4 @@
-#include "nodus/testing/test_node.h"
+#include "nodus/harness/test_node.h"
 
 #include <map>
 

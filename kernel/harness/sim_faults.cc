@@ -1,4 +1,4 @@
-#include "nodus/testing/sim_faults.h"
+#include "nodus/harness/sim_faults.h"
 
 #include <algorithm>
 #include <sstream>

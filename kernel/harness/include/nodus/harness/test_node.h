@@ -1,4 +1,4 @@
-// nodus/testing/test_node.h: load a real plugin .so into an in-process node with fake
+// nodus/harness/test_node.h: load a real plugin .so into an in-process node with fake
 // services, for plugin unit tests.
 //
 // The plugin goes through the kernel's real loader (ABI and descriptor checks), the real
