@@ -394,6 +394,7 @@ nodus::PluginDescriptor describe_isolation() {
   d.name = std::string(Isolation::kName);
   d.version = "0.1.0";
   d.category = "isolation";
+  d.status = nodus::PluginStatus::kStable;
   d.description = "Pins the instance to CPUs and limits it with a cgroup of its own (v1 or v2)";
   d.provides = {std::string(Isolation::kCapability)};
   d.config = {
