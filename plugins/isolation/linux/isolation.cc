@@ -47,7 +47,7 @@ class Isolation::Monitor : public std::enable_shared_from_this<Isolation::Monito
     const double process_cpu = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
                                (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
     advance(cpu_, last_cpu_, u.cpu_seconds.value_or(process_cpu));
-    advance(throttled_, last_throttled_, u.cpu_throttled_seconds.value_or(0));
+    advance(throttled_, last_throttled_s_, u.cpu_throttled_seconds.value_or(0));
     advance(oom_, last_oom_, static_cast<double>(u.oom_kills.value_or(0)));
     double rss = 0;
     if (u.memory_bytes) {
@@ -103,7 +103,7 @@ class Isolation::Monitor : public std::enable_shared_from_this<Isolation::Monito
   nodus::Counter& oom_;
   nodus::Gauge& cpus_;
   double last_cpu_ = 0;
-  double last_throttled_ = 0;
+  double last_throttled_s_ = 0;
   double last_oom_ = 0;
   double peak_max_ = 0;
   std::atomic<nodus::TimerId> timer_{nodus::kNoTimer};
