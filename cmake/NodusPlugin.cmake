@@ -31,6 +31,11 @@ function(nodus_add_plugin target)
   if(COMMAND nodus_target_warnings)
     nodus_target_warnings(${target})
   endif()
+  # What lands in the kernel's plugin directory is what `nodus plugins list` shows, so
+  # docs/plugins.md must list it (plugins/CMakeLists.txt).
+  if(DEFINED NODUS_PLUGIN_OUTPUT_DIR AND ARG_OUTPUT_DIR STREQUAL NODUS_PLUGIN_OUTPUT_DIR)
+    set_property(GLOBAL APPEND PROPERTY NODUS_CATALOG_PLUGINS ${target})
+  endif()
   if(NOT ARG_NO_INSTALL AND DEFINED NODUS_PLUGIN_INSTALL_DIR)
     install(TARGETS ${target} LIBRARY DESTINATION "${NODUS_PLUGIN_INSTALL_DIR}")
   endif()

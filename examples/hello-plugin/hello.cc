@@ -54,6 +54,7 @@ nodus::PluginDescriptor describe() {
   d.name = "io.example.hello";
   d.version = "1.0.0";
   d.category = "example";
+  d.status = nodus::PluginStatus::kExperimental;
   d.description = "Answers greetings from peers";
   d.provides = {"io.example.hello/v1"};
   d.config = {{"greeting", nodus::ConfigType::kString, false, "hello", "Word to greet with"}};

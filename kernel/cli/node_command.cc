@@ -29,8 +29,8 @@ bool follow_supervisor(kernel::NodeOptions& options) {
   if (bus == nullptr || *bus == '\0') return true;
   options.supervisor_bus = bus;
   if (const char* ms = std::getenv("NODUS_SUPERVISOR_HEARTBEAT_MS")) {
-    const long period = std::strtol(ms, nullptr, 10);
-    if (period > 0) options.heartbeat_period = std::chrono::milliseconds(period);
+    const long period_ms = std::strtol(ms, nullptr, 10);
+    if (period_ms > 0) options.heartbeat_period = std::chrono::milliseconds(period_ms);
   }
   ::prctl(PR_SET_PDEATHSIG, SIGTERM);
   const char* pid = std::getenv("NODUS_SUPERVISOR_PID");

@@ -261,6 +261,11 @@ Status validate_descriptor(const PluginDescriptor& d) {
   }
   if (d.category.empty()) return invalid_argument("plugin " + d.name + ": empty category");
   if (!d.factory) return invalid_argument("plugin " + d.name + ": descriptor has no factory");
+  if (plugin_status_name(d.status).empty()) {
+    return invalid_argument("plugin " + d.name + ": status " +
+                            std::to_string(static_cast<unsigned>(d.status)) +
+                            " is neither stable nor experimental");
+  }
   for (const auto* list : {&d.provides, &d.needs, &d.uses}) {
     for (const auto& cap : *list) {
       if (!valid_capability_name(cap)) {

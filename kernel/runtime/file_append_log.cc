@@ -188,7 +188,7 @@ nodus::Status FileAppendLog::recover() {
                                 std::to_string(scan.valid_bytes) + ": " + scan.problem;
       if (!last) return nodus::data_loss("log segment " + where);
       NODUS_RETURN_IF_ERROR(io_.truncate(seg.fd->get(), scan.valid_bytes, seg.path));
-      recovery_.bytes_truncated = file_size - scan.valid_bytes;
+      recovery_.truncated_bytes = file_size - scan.valid_bytes;
       recovery_.reason = where;
     }
     // Data a crashed predecessor left in the page cache is made durable before it counts

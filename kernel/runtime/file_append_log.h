@@ -48,7 +48,7 @@ struct FileAppendLogOptions {
 struct LogRecoveryReport {
   uint64_t segments = 0;
   uint64_t records_kept = 0;
-  uint64_t bytes_truncated = 0;
+  uint64_t truncated_bytes = 0;
   std::string reason;  // empty when the log was intact, else "<file> at offset N: <why>"
 };
 

@@ -104,7 +104,7 @@ TEST(FileAppendLogTest, TornTailIsTruncated) {
     std::filesystem::resize_file(seg, size - chop);
     auto log = open_log(tmp.path());
     ASSERT_EQ(log->last_index(), 9u) << "chop " << chop;
-    EXPECT_EQ(log->recovery_report().bytes_truncated, last_len - chop);
+    EXPECT_EQ(log->recovery_report().truncated_bytes, last_len - chop);
     EXPECT_THAT(log->recovery_report().reason, HasSubstr(seg.string()));
     expect_records(*log, 1, 9);
     append_records(*log, 10, 12);  // the log is usable at the cut
@@ -118,7 +118,7 @@ TEST(FileAppendLogTest, TornTailIsTruncated) {
       << "garbage that is not a record";
   auto log = open_log(tmp.path());
   EXPECT_EQ(log->last_index(), 5u);
-  EXPECT_EQ(log->recovery_report().bytes_truncated, 28u);
+  EXPECT_EQ(log->recovery_report().truncated_bytes, 28u);
   append_records(*log, 6, 7);
   expect_records(*log, 1, 7);
 }

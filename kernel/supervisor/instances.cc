@@ -169,7 +169,11 @@ void Supervisor::on_exit(Instance& inst, int wait_status) {
   const fs::path state_file = profile_.data_dir / inst.node_name / kIsolationStateFile;
   if (WIFSIGNALED(wait_status) && fs::exists(state_file)) {
     const ExitReport report = classify_exit(128 + WTERMSIG(wait_status), state_file);
-    if (report.cause == ExitCause::kOomKilled) how = report.detail;
+    if (report.cause == ExitCause::kOomKilled) {
+      how = report.detail;
+    } else if (!report.detail.empty()) {
+      log_->warn(inst.node_name + ": cannot read the isolation state", {{"error", report.detail}});
+    }
     remove_state_cgroups(state_file);
   }
   log_->info(inst.node_name + " exited", {{"pid", std::to_string(inst.pid)}, {"status", how}});

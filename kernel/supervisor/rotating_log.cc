@@ -25,7 +25,7 @@ Status RotatingLog::reopen() {
   }
   fd_ = UniqueFd(fd);
   struct stat st {};
-  size_ = ::fstat(fd, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  size_bytes_ = ::fstat(fd, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
   return {};
 }
 
@@ -47,14 +47,14 @@ Status RotatingLog::rotate() {
 }
 
 Status RotatingLog::append(std::string_view data) {
-  if (size_ > 0 && size_ + data.size() > bytes_max_) NODUS_RETURN_IF_ERROR(rotate());
+  if (size_bytes_ > 0 && size_bytes_ + data.size() > bytes_max_) NODUS_RETURN_IF_ERROR(rotate());
   while (!data.empty()) {
     const ssize_t n = ::write(fd_.get(), data.data(), data.size());
     if (n < 0) {
       if (errno == EINTR) continue;
       return unavailable("log file " + file_.string() + ": " + std::strerror(errno));
     }
-    size_ += static_cast<uint64_t>(n);
+    size_bytes_ += static_cast<uint64_t>(n);
     data.remove_prefix(static_cast<size_t>(n));
   }
   return {};

@@ -40,7 +40,7 @@ class RotatingLog {
   uint64_t bytes_max_;
   int keep_;
   UniqueFd fd_;
-  uint64_t size_ = 0;
+  uint64_t size_bytes_ = 0;
 };
 
 }  // namespace nodus::kernel

@@ -121,6 +121,27 @@ TEST_F(CliTest, PluginsListShowsDirectory) {
   EXPECT_THAT(r.out, AllOf(HasSubstr("io.nodus.test.good"), HasSubstr("io.nodus.test.user")));
 }
 
+// Goal: `plugins list -o markdown` renders the catalogue page: summary row and a section per
+// plugin with status and config keys; a directory with a broken plugin fails instead.
+TEST_F(CliTest, PluginsListMarkdown) {
+  RunResult r = run({kNodus, "plugins", "list", "-o", "markdown", "--plugin-dir",
+                     (kTestPlugins / "good").string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out,
+              AllOf(StartsWith("# Plugins\n"),
+                    HasSubstr("| [io.nodus.test.good](#ionodustestgood) | 1.0.0 | test | "
+                              "experimental | Test plugin io.nodus.test.good |"),
+                    HasSubstr("## io.nodus.test.user\n"), HasSubstr("- status: experimental\n"),
+                    HasSubstr("- file: `libnodus_test_good.so`\n"),
+                    HasSubstr("- needs: `nodus.test.greeter/v1`\n"),
+                    HasSubstr("| `limit` | integer | `10` | no | A number that must not be "
+                              "negative |")));
+  RunResult broken = run({kNodus, "plugins", "list", "-o", "markdown", "--plugin-dir",
+                          (kTestPlugins / "bad_status").string()});
+  EXPECT_EQ(broken.exit_code, 2);
+  EXPECT_THAT(broken.err, HasSubstr("libnodus_test_bad_status.so"));
+}
+
 // Goal: the shipped profiles validate against the built plugins.
 TEST_F(CliTest, ShippedProfilesValidate) {
   for (const char* name : {"aurigraph", "ephemery", "stemedb", "arroyo"}) {

@@ -225,6 +225,22 @@ TEST(BrokenPlugin, NoFactory) {
   EXPECT_THAT(st.message(), HasSubstr("descriptor has no factory"));
 }
 
+// Goal: a status outside the enum (neither stable nor experimental) is refused, naming the file.
+TEST(BrokenPlugin, BadStatus) {
+  Status st = open_error("bad_status", "bad_status");
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(st.message(), AllOf(HasSubstr("libnodus_test_bad_status.so"),
+                                  HasSubstr("status 7 is neither stable nor experimental")));
+}
+
+// Goal: a plugin that does not set a status is experimental, and the status is read as set.
+TEST(PluginStatus, DefaultIsExperimental) {
+  nodus::PluginDescriptor d;
+  EXPECT_EQ(d.status, nodus::PluginStatus::kExperimental);
+  EXPECT_EQ(nodus::plugin_status_name(nodus::PluginStatus::kStable), "stable");
+  EXPECT_EQ(nodus::plugin_status_name(nodus::PluginStatus::kExperimental), "experimental");
+}
+
 // Goal: unresolved symbols fail at load time (RTLD_NOW) with the dynamic linker's reason.
 TEST(BrokenPlugin, UnresolvedSymbol) {
   Status st = open_error("unresolved", "unresolved");

@@ -162,6 +162,10 @@ std::vector<std::string> split(const std::string& s) {
       {"greeting", nodus::ConfigType::kString, false, "hello", "What greet() returns"},
       {"limit", nodus::ConfigType::kInteger, false, "10", "A number that must not be negative"},
   };
+#ifdef TEST_PLUGIN_BAD_STATUS
+  // What a descriptor holds when its author casts an arbitrary number to the enum.
+  d.status = static_cast<nodus::PluginStatus>(7);
+#endif
 #ifndef TEST_PLUGIN_NO_FACTORY
   d.factory = [](nodus::PluginContext& ctx) { return std::make_unique<TestPlugin>(ctx); };
 #endif

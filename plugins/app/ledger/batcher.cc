@@ -40,7 +40,7 @@ Batcher::Batcher(Executor& executor, Clock& clock, Consensus& consensus, Batcher
                                      "Transactions answered with a rejection, by reason",
                                      {{"reason", tx_code_label(static_cast<TxCode>(c))}});
   }
-  batch_size_ = &metrics->histogram("nodus_ledger_batch_size", "Transactions per proposed batch",
+  batch_size_ = &metrics->histogram("nodus_ledger_batch_txs", "Transactions per proposed batch",
                                     batch_size_buckets());
   latency_ = &metrics->histogram("nodus_ledger_commit_latency_seconds",
                                  "Time from a request's arrival to its results",

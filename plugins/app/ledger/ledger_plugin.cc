@@ -298,6 +298,7 @@ PluginDescriptor describe() {
   d.name = std::string(kName);
   d.version = "0.1.0";
   d.category = "app";
+  d.status = nodus::PluginStatus::kStable;
   d.description = "Replicated transaction ledger (accounts, transfers, key-value) over Raft";
   d.needs = {std::string(Consensus::kCapability)};
   d.config = {

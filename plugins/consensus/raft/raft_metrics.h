@@ -19,7 +19,7 @@ struct RaftMetrics {
         term(m.gauge("nodus_raft_term", "Current Raft term")),
         commit_index(m.gauge("nodus_raft_commit_index", "Highest index known committed")),
         applied_index(m.gauge("nodus_raft_applied_index", "Highest index applied here")),
-        apply_lag(m.gauge("nodus_raft_apply_lag", "commit_index - applied_index")),
+        apply_lag(m.gauge("nodus_raft_apply_lag_entries", "commit_index - applied_index")),
         last_index(m.gauge("nodus_raft_last_index", "Index of the newest entry in the log")),
         proposals(m.counter("nodus_raft_proposals_total", "Proposals accepted on this node")),
         append_latency(m.histogram("nodus_raft_append_latency_seconds",

@@ -43,6 +43,7 @@ PluginDescriptor describe() {
   d.name = "io.nodus.consensus.raft";
   d.version = "0.1.0";
   d.category = "consensus";
+  d.status = nodus::PluginStatus::kStable;
   d.description =
       "Raft replicated log: pre-vote, check-quorum, ReadIndex and lease reads, learners, "
       "leadership transfer, group-committed durable log, chunked snapshot transfer";

@@ -172,6 +172,7 @@ nodus::PluginDescriptor describe_peerping() {
   d.name = std::string(PeerPing::kName);
   d.version = "0.1.0";
   d.category = "diagnostics";
+  d.status = nodus::PluginStatus::kExperimental;
   d.description = "Pings every peer over the transport; reports reachability and round-trip time";
   d.provides = {std::string(PeerPing::kCapability)};
   d.config = {

@@ -11,6 +11,7 @@
 
 #include "affinity.h"
 #include "cgroup_files.h"
+#include "nodus/isolation_state.h"
 
 namespace nodus::isolation {
 namespace fs = std::filesystem;
@@ -46,7 +47,7 @@ class Isolation::Monitor : public std::enable_shared_from_this<Isolation::Monito
     const double process_cpu = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
                                (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
     advance(cpu_, last_cpu_, u.cpu_seconds.value_or(process_cpu));
-    advance(throttled_, last_throttled_, u.cpu_throttled_seconds.value_or(0));
+    advance(throttled_, last_throttled_s_, u.cpu_throttled_seconds.value_or(0));
     advance(oom_, last_oom_, static_cast<double>(u.oom_kills.value_or(0)));
     double rss = 0;
     if (u.memory_bytes) {
@@ -102,7 +103,7 @@ class Isolation::Monitor : public std::enable_shared_from_this<Isolation::Monito
   nodus::Counter& oom_;
   nodus::Gauge& cpus_;
   double last_cpu_ = 0;
-  double last_throttled_ = 0;
+  double last_throttled_s_ = 0;
   double last_oom_ = 0;
   double peak_max_ = 0;
   std::atomic<nodus::TimerId> timer_{nodus::kNoTimer};
@@ -323,29 +324,20 @@ nodus::Status Isolation::start() {
 void Isolation::write_state_file(const std::string& cpus_granted) {
   const fs::path dir = ctx_.instance().data_dir;
   if (dir.empty()) return;
-  state_file_ = dir / kStateFile;
-  auto quote = [](const std::string& s) {
-    std::string out = "\"";
-    for (char c : s) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    return out + "\"";
-  };
-  const CgroupUsage usage = driver_ ? driver_->usage() : CgroupUsage{};
-  std::string json = "{\"pid\":" + std::to_string(::getpid()) +
-                     ",\"node\":" + quote(ctx_.instance().node_name) + ",\"mode\":" + quote(mode_) +
-                     ",\"driver\":" + quote(driver_ ? std::string(driver_->version()) : "none") +
-                     ",\"cpus_granted\":" + quote(cpus_granted) + ",\"cgroups\":{";
-  bool first = true;
+  state_file_ = dir / nodus::kIsolationStateFile;
+  nodus::IsolationState state;
+  state.pid = ::getpid();
+  state.node = ctx_.instance().node_name;
+  state.mode = mode_;
+  state.driver = driver_ ? std::string(driver_->version()) : "none";
+  state.cpus_granted = cpus_granted;
   if (driver_) {
-    for (const auto& [controller, path] : driver_->directories()) {
-      json += (first ? "" : ",") + quote(controller) + ":" + quote(path.string());
-      first = false;
-    }
+    for (const auto& [controller, path] : driver_->directories())
+      state.cgroups[controller] = path.string();
+    state.oom_events_file = driver_->oom_events_file().string();
+    state.oom_kills_at_start = driver_->usage().oom_kills.value_or(0);
   }
-  json += "},\"oom_events_file\":" + quote(driver_ ? driver_->oom_events_file().string() : "") +
-          ",\"oom_kills_at_start\":" + std::to_string(usage.oom_kills.value_or(0)) + "}\n";
+  const std::string json = nodus::serialize_isolation_state(state);
   const fs::path tmp = state_file_.string() + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
@@ -394,6 +386,7 @@ nodus::PluginDescriptor describe_isolation() {
   d.name = std::string(Isolation::kName);
   d.version = "0.1.0";
   d.category = "isolation";
+  d.status = nodus::PluginStatus::kStable;
   d.description = "Pins the instance to CPUs and limits it with a cgroup of its own (v1 or v2)";
   d.provides = {std::string(Isolation::kCapability)};
   d.config = {

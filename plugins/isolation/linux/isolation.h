@@ -33,8 +33,6 @@ class Isolation final : public nodus::Plugin {
  public:
   static constexpr std::string_view kName = "io.nodus.isolation.linux";
   static constexpr std::string_view kCapability = "nodus.isolation/v1";
-  // Written to the instance's data directory while the instance is isolated.
-  static constexpr std::string_view kStateFile = "isolation.json";
 
   explicit Isolation(nodus::PluginContext& ctx);
   ~Isolation() override;

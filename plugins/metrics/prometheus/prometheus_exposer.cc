@@ -109,6 +109,7 @@ nodus::PluginDescriptor describe_prometheus_exposer() {
   d.name = std::string(PrometheusExposer::kName);
   d.version = "0.1.0";
   d.category = "metrics";
+  d.status = nodus::PluginStatus::kStable;
   d.description = "Serves the instance's metrics and process metrics for Prometheus";
   d.provides = {std::string(PrometheusExposer::kCapability)};
   d.config = {

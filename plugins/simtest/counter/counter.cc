@@ -211,6 +211,7 @@ PluginDescriptor describe() {
   d.name = "io.nodus.simtest.counter";
   d.version = "1.0.0";
   d.category = "simtest";
+  d.status = nodus::PluginStatus::kExperimental;
   d.description = "Replicated counter with a fixed leader (simulation example)";
   d.provides = {CounterService::kCapability};
   d.config = {

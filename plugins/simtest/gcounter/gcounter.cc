@@ -122,6 +122,7 @@ PluginDescriptor describe() {
   d.name = "io.nodus.simtest.gcounter";
   d.version = "1.0.0";
   d.category = "simtest";
+  d.status = nodus::PluginStatus::kExperimental;
   d.description = "Grow-only counter CRDT with gossip (simulation example)";
   d.provides = {GCounterService::kCapability};
   d.config = {

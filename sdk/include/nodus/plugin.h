@@ -24,6 +24,7 @@
 //     d.name = "io.example.hello";
 //     d.version = "1.0.0";
 //     d.category = "example";
+//     d.status = nodus::PluginStatus::kExperimental;
 //     d.config = {{"greeting", nodus::ConfigType::kString, false, "hello", "What to say"}};
 //     d.factory = [](nodus::PluginContext& ctx) { return std::make_unique<Hello>(ctx); };
 //     return d;
@@ -117,6 +118,26 @@ class Plugin {
   virtual bool ready() const { return true; }
 };
 
+// How much a plugin's name, capabilities and config keys may still change. docs/plugins.md
+// lists it for every plugin (`nodus plugins list -o markdown`).
+enum class PluginStatus : uint8_t {
+  // May change incompatibly, or go away, in any release. What a new plugin starts as.
+  kExperimental = 0,
+  // Config keys, capabilities and metrics change only with a new major version of the plugin.
+  kStable = 1,
+};
+
+// "experimental" or "stable"; "" for a value outside the enum (the kernel refuses those).
+inline std::string_view plugin_status_name(PluginStatus status) {
+  switch (status) {
+    case PluginStatus::kExperimental:
+      return "experimental";
+    case PluginStatus::kStable:
+      return "stable";
+  }
+  return "";
+}
+
 using PluginFactory = std::function<std::unique_ptr<Plugin>(PluginContext& context)>;
 
 struct PluginDescriptor {
@@ -131,6 +152,10 @@ struct PluginDescriptor {
   std::vector<std::string> uses;  // optional: ordered after its provider when present
   std::vector<ConfigKeySpec> config;
   PluginFactory factory;
+  // Added after the first release of this struct. The SDK header hash in the ABI fingerprint
+  // changes with any header edit, so a plugin built with the older layout is refused at load
+  // ("rebuild the plugin against this SDK") before the kernel reads this field.
+  PluginStatus status = PluginStatus::kExperimental;
 };
 
 // The C-layout header the entry point returns. Everything the kernel needs to decide whether

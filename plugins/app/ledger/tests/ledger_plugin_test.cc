@@ -214,7 +214,7 @@ TEST_F(LedgerNode, GrpcSubmitAndRejections) {
   EXPECT_EQ(node_.metric_value("nodus_ledger_pending_txs"), 0);
   bool saw_batch = false, saw_latency = false;
   for (const auto& f : node_.metrics().collect()) {
-    if (f.name == "nodus_ledger_batch_size")
+    if (f.name == "nodus_ledger_batch_txs")
       saw_batch = !f.samples.empty() && f.samples[0].count == 1;
     if (f.name == "nodus_ledger_commit_latency_seconds") saw_latency = !f.samples.empty();
   }
