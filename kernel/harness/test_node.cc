@@ -162,4 +162,8 @@ void* TestNode::find_capability(std::string_view capability) {
   return impl_->host ? impl_->host->find_capability(capability) : nullptr;
 }
 
+Result<ConfigNode> parse_config_yaml(const std::string& text, const std::string& source_name) {
+  return kernel::load_yaml_string(text, source_name);
+}
+
 }  // namespace nodus::testing

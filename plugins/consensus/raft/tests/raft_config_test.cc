@@ -4,7 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "kernel/config/yaml_loader.h"
+#include "nodus/harness/test_node.h"
 
 namespace nodus::raft {
 namespace {
@@ -12,7 +12,7 @@ namespace {
 using ::testing::HasSubstr;
 
 Result<RaftConfig> parse(const std::string& yaml, uint32_t instances = 3) {
-  auto node = kernel::load_yaml_string(yaml, "test.yaml");
+  auto node = nodus::testing::parse_config_yaml(yaml);
   EXPECT_TRUE(node.ok()) << node.status().to_string();
   return parse_raft_config(*node, instances);
 }

@@ -78,4 +78,10 @@ class TestNode {
   std::unique_ptr<Impl> impl_;
 };
 
+// Parses YAML text into a ConfigNode the way the kernel reads a profile (positions, key paths),
+// for unit tests of a plugin's config parsing without the kernel's headers:
+//   NODUS_ASSIGN_OR_RETURN(ConfigNode node, parse_config_yaml("heartbeat_ms: 50"));
+Result<ConfigNode> parse_config_yaml(const std::string& text,
+                                     const std::string& source_name = "test.yaml");
+
 }  // namespace nodus::testing
