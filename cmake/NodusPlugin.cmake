@@ -28,9 +28,7 @@ function(nodus_add_plugin target)
     # The SDK library lives one directory up from the plugin directory (lib/).
     BUILD_RPATH "$ORIGIN/../..;$ORIGIN/../../lib"
     INSTALL_RPATH "$ORIGIN/../..")
-  if(COMMAND nodus_target_warnings)
-    nodus_target_warnings(${target})
-  endif()
+  nodus_target_warnings(${target})
   if(NOT ARG_NO_INSTALL AND DEFINED NODUS_PLUGIN_INSTALL_DIR)
     install(TARGETS ${target} LIBRARY DESTINATION "${NODUS_PLUGIN_INSTALL_DIR}")
   endif()
