@@ -37,7 +37,7 @@ size_t utf8_sequence_len(std::string_view s, size_t i) {
 }
 
 void append_ascii_escaped(std::string& out, uint8_t c) {
-  static constexpr char kHexDigits[] = "0123456789abcdef";
+  constexpr std::string_view kHexDigits = "0123456789abcdef";
   switch (c) {
     case '"':
       out += "\\\"";
