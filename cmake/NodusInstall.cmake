@@ -39,6 +39,7 @@ write_basic_package_version_file(
 install(FILES
   "${CMAKE_CURRENT_BINARY_DIR}/nodusConfig.cmake"
   "${CMAKE_CURRENT_BINARY_DIR}/nodusConfigVersion.cmake"
+  "${PROJECT_SOURCE_DIR}/cmake/NodusWarnings.cmake"
   "${PROJECT_SOURCE_DIR}/cmake/NodusPlugin.cmake"
   DESTINATION "${NODUS_CMAKE_INSTALL_DIR}" COMPONENT sdk)
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/configs/" DESTINATION "${CMAKE_INSTALL_DATADIR}/nodus/configs")

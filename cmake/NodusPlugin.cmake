@@ -28,9 +28,7 @@ function(nodus_add_plugin target)
     # The SDK library lives one directory up from the plugin directory (lib/).
     BUILD_RPATH "$ORIGIN/../..;$ORIGIN/../../lib"
     INSTALL_RPATH "$ORIGIN/../..")
-  if(COMMAND nodus_target_warnings)
-    nodus_target_warnings(${target})
-  endif()
+  nodus_target_warnings(${target})
   # What lands in the kernel's plugin directory is what `nodus plugins list` shows, so
   # docs/plugins.md must list it (plugins/CMakeLists.txt).
   if(DEFINED NODUS_PLUGIN_OUTPUT_DIR AND ARG_OUTPUT_DIR STREQUAL NODUS_PLUGIN_OUTPUT_DIR)

@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   # toolchain
   build-essential cmake ninja-build ccache pkg-config git clang-format python3 curl
+  # scripts/tidy.sh; the fuzz preset (clang with the libFuzzer and sanitizer runtimes)
+  clang-tidy clang libclang-rt-dev
   # libraries (see ../shared/ENVIRONMENT.md for the CMake targets they provide)
   libboost-dev libboost-filesystem-dev libboost-program-options-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc

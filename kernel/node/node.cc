@@ -17,6 +17,7 @@
 #include "kernel/runtime/metrics_registry.h"
 #include "kernel/transport/grpc_transport.h"
 #include "kernel/transport/tls_credentials.h"
+#include "nodus/address.h"
 #include "nodus/capabilities/consensus.h"
 #include "nodus/v1/control.pb.h"
 
@@ -225,8 +226,7 @@ struct Node::Impl {
 };
 
 std::string host_port(const std::string& host, uint16_t port) {
-  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
-  return host + ":" + std::to_string(port);
+  return format_host_port(host, port);
 }
 
 Node::Node(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {

@@ -1,4 +1,5 @@
-// runtime/json_writer.h: a minimal JSON writer for status documents (no parsing).
+// runtime/json_writer.h: a minimal JSON writer for status documents (no parsing). Strings are
+// escaped by nodus/json.h, the one JSON escaping of the project.
 //
 //   JsonWriter w;
 //   w.begin_object().key("state").value("ready").key("pid").value(123).end_object();
@@ -11,10 +12,6 @@
 #include <vector>
 
 namespace nodus::kernel {
-
-// Appends `s` to `out` as a quoted JSON string. Invalid UTF-8 becomes U+FFFD, so the output
-// is always valid JSON.
-void append_json_string(std::string& out, std::string_view s);
 
 class JsonWriter {
  public:

@@ -9,7 +9,7 @@
 #include <ctime>
 #include <utility>
 
-#include "kernel/runtime/json_writer.h"
+#include "nodus/json.h"
 
 namespace nodus::kernel {
 namespace {
@@ -171,18 +171,18 @@ std::string LogSink::format_line(nodus::LogLevel level, std::string_view node,
     out += "{\"ts\":\"" + ts + "\",\"level\":\"";
     out += log_level_name(level);
     out += "\",\"node\":";
-    append_json_string(out, node);
+    append_json_quoted(out, node);
     out += ",\"component\":";
-    append_json_string(out, component);
+    append_json_quoted(out, component);
     out += ",\"msg\":";
-    append_json_string(out, capped(message, &cut));
+    append_json_quoted(out, capped(message, &cut));
     for (size_t i = 0; i < field_count; ++i) {
       const auto& [key, value] = fields[i];
       out += ',';
       // A field may not shadow the envelope; it keeps its value under "field.<key>".
-      append_json_string(out, is_reserved_json_key(key) ? "field." + key : key);
+      append_json_quoted(out, is_reserved_json_key(key) ? "field." + key : key);
       out += ':';
-      append_json_string(out, capped(value, &cut));
+      append_json_quoted(out, capped(value, &cut));
     }
     if (cut || field_count < fields.size()) out += ",\"truncated\":true";
     out += "}\n";

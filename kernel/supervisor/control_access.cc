@@ -16,6 +16,8 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/server_posix.h>
 
+#include "nodus/address.h"
+
 namespace nodus::kernel {
 namespace fs = std::filesystem;
 
@@ -68,11 +70,11 @@ std::vector<uid_t> default_control_uids() {
 
 Status check_control_address(const std::string& address, bool mtls) {
   if (address.rfind("unix:", 0) == 0) return {};
-  const size_t colon = address.rfind(':');
-  if (colon == std::string::npos || colon == 0) {
+  const auto parsed = parse_host_port(address);
+  if (!parsed.ok() || parsed->host.empty()) {
     return invalid_argument("control address '" + address + "': expected HOST:PORT");
   }
-  if (mtls || is_loopback_host(address.substr(0, colon))) return {};
+  if (mtls || is_loopback_host(parsed->host)) return {};
   return invalid_argument("control address " + address +
                           " is not a loopback address: anyone who reaches it could stop or scale "
                           "the cluster, so it needs mTLS (the profile's tls section with "

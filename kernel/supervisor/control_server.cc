@@ -13,6 +13,7 @@
 
 #include "kernel/supervisor/control_access.h"
 #include "kernel/supervisor/control_grpc.h"
+#include "kernel/supervisor/socket_address.h"
 #include "kernel/supervisor/supervisor.h"
 
 namespace nodus::kernel {
@@ -191,29 +192,16 @@ void ControlServer::stop() {
 }
 
 int probe_http(const std::string& host, uint16_t port, const std::string& path, int timeout_ms) {
+  const auto addr = numeric_socket_address(host, port);
+  if (!addr) return 0;
   const std::string h = host == "localhost" ? "127.0.0.1" : host;
-  sockaddr_storage addr{};
-  socklen_t len = 0;
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
-  if (::inet_pton(AF_INET, h.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(port);
-    len = sizeof(sockaddr_in);
-  } else if (::inet_pton(AF_INET6, h.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(port);
-    len = sizeof(sockaddr_in6);
-  } else {
-    return 0;
-  }
-  const int fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int fd = ::socket(addr->family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return 0;
   timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
   int code = 0;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), len) == 0) {
+  if (::connect(fd, addr->get(), addr->len) == 0) {
     const std::string req = "GET " + path + " HTTP/1.0\r\nHost: " + h + "\r\n\r\n";
     if (::write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size())) {
       char buf[256];

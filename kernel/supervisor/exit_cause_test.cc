@@ -1,4 +1,4 @@
-#include "supervisor/exit_cause.h"
+#include "kernel/supervisor/exit_cause.h"
 
 #include <signal.h>
 
@@ -7,7 +7,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "runtime/temp_dir_for_test.h"
+#include "kernel/runtime/temp_dir_for_test.h"
 
 namespace nodus::kernel {
 namespace {

@@ -12,6 +12,8 @@
 #include <fstream>
 #include <system_error>
 
+#include "kernel/supervisor/socket_address.h"
+
 namespace nodus::kernel {
 namespace fs = std::filesystem;
 
@@ -19,29 +21,13 @@ namespace {
 
 // Binds host:port once (SO_REUSEADDR, as the instances' servers do); errno on failure.
 int try_bind(const std::string& host, uint16_t port) {
-  const std::string h = host == "localhost" ? "127.0.0.1" : host;
-  sockaddr_storage addr{};
-  socklen_t len = 0;
-  int family = AF_INET;
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
-  if (::inet_pton(AF_INET, h.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(port);
-    len = sizeof(sockaddr_in);
-  } else if (::inet_pton(AF_INET6, h.c_str(), &v6->sin6_addr) == 1) {
-    family = AF_INET6;
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(port);
-    len = sizeof(sockaddr_in6);
-  } else {
-    return EINVAL;
-  }
-  const int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const auto addr = numeric_socket_address(host, port);
+  if (!addr) return EINVAL;
+  const int fd = ::socket(addr->family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return errno;
   const int one = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  const int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), len);
+  const int rc = ::bind(fd, addr->get(), addr->len);
   const int err = rc == 0 ? 0 : errno;
   ::close(fd);
   return err;

@@ -15,6 +15,7 @@
 #include "kernel/transport/internal/peer_identity.h"
 #include "kernel/transport/internal/peer_link.h"
 #include "kernel/transport/internal/peer_service.h"
+#include "nodus/address.h"
 
 namespace nodus::kernel {
 
@@ -58,13 +59,10 @@ nodus::StatusCode to_status_code(int code) {
 // Why `address` ("host:port") cannot be bound, found by trying a bind() with the options
 // gRPC uses (SO_REUSEADDR, no SO_REUSEPORT). gRPC itself only reports that it failed.
 std::string bind_failure(const std::string& address) {
-  const size_t colon = address.rfind(':');
-  if (colon == std::string::npos) return "not a host:port address";
-  std::string host = address.substr(0, colon);
-  const std::string port = address.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
+  const auto parsed = nodus::parse_host_port(address);
+  if (!parsed.ok()) return "not a host:port address";
+  const std::string& host = parsed->host;
+  const std::string port = std::to_string(parsed->port);
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "nodus/config.h"
+#include "nodus/json.h"
 
 namespace nodus {
 namespace {
@@ -62,40 +63,10 @@ bool is_plain_safe(std::string_view s) {
   return true;
 }
 
+// A YAML 1.2 double-quoted scalar accepts JSON's escapes, so the JSON quoting serves here too.
 std::string quote_scalar(std::string_view s) {
   if (is_plain_safe(s)) return std::string(s);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "\"";
-  for (char ch : s) {
-    const unsigned char c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          out += "\\x";
-          out += kHex[c >> 4];
-          out += kHex[c & 0xf];
-        } else {
-          out += ch;
-        }
-    }
-  }
-  out += '"';
-  return out;
+  return json_quote(s);
 }
 
 // The text after "key:" or "- " for a node that fits on the same line, or "" when the node

@@ -5,6 +5,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "nodus/address.h"
+
 namespace nodus::kernel::internal {
 namespace {
 
@@ -83,12 +85,7 @@ std::optional<std::string> PeerDirectory::host_of(nodus::PeerId id) const {
 }
 
 std::string host_of_address(const std::string& address) {
-  const size_t colon = address.rfind(':');
-  std::string host = colon == std::string::npos ? address : address.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  return host;
+  return nodus::host_of(address);
 }
 
 Caller caller_of(const grpc::ServerContextBase& context, const std::string& cluster) {

@@ -10,6 +10,17 @@
 namespace nodus::kernel::internal {
 namespace {
 
+// Counts a refused sender in `counter` and logs it (the 1st, 2nd, 4th ... refusal of the
+// service, see log_refusal), with the refusal number added to `fields`.
+void note_refusal(const PeerServiceDeps& deps, nodus::Counter& counter, std::string_view message,
+                  nodus::LogFields fields) {
+  counter.inc();
+  const uint64_t n = deps.refusals->fetch_add(1, std::memory_order_relaxed) + 1;
+  if (!log_refusal(n)) return;
+  fields.emplace_back("refused", std::to_string(n));
+  deps.logger->warn(message, fields);
+}
+
 using nodus::v1::Envelope;
 
 // ---- one-way messages ----------------------------------------------------------------
@@ -122,14 +133,10 @@ class StreamReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
         return true;
       }
     }
-    deps_.metrics->dropped_forged.inc();
-    const uint64_t n = deps_.refusals->fetch_add(1, std::memory_order_relaxed) + 1;
-    if (log_refusal(n)) {
-      deps_.logger->warn(
-          "dropped a message with a forged sender (counted in "
-          "nodus_transport_messages_dropped_total{reason=\"forged_sender\"})",
-          {{"reason", reason}, {"refused", std::to_string(n)}});
-    }
+    note_refusal(deps_, deps_.metrics->dropped_forged,
+                 "dropped a message with a forged sender (counted in "
+                 "nodus_transport_messages_dropped_total{reason=\"forged_sender\"})",
+                 {{"reason", reason}});
     return false;
   }
 
@@ -291,14 +298,10 @@ grpc::ServerUnaryReactor* PeerService::Call(grpc::CallbackServerContext* context
   const std::string reason =
       refuse_reason(caller_of(*context, deps_.cluster), request->from(), deps_.self, *deps_.peers);
   if (!reason.empty()) {
-    deps_.metrics->calls_refused_forged.inc();
-    const uint64_t n = deps_.refusals->fetch_add(1, std::memory_order_relaxed) + 1;
-    if (log_refusal(n)) {
-      deps_.logger->warn(
-          "refused a call with a forged sender (counted in "
-          "nodus_transport_calls_refused_total{reason=\"forged_sender\"})",
-          {{"method", request->method()}, {"reason", reason}, {"refused", std::to_string(n)}});
-    }
+    note_refusal(deps_, deps_.metrics->calls_refused_forged,
+                 "refused a call with a forged sender (counted in "
+                 "nodus_transport_calls_refused_total{reason=\"forged_sender\"})",
+                 {{"method", request->method()}, {"reason", reason}});
     auto* reactor = context->DefaultReactor();
     reactor->Finish(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "peer transport: " + reason));
     return reactor;

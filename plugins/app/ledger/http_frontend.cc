@@ -8,6 +8,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "nodus/json.h"
+
 namespace nodus::ledger {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -16,35 +18,8 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-std::string json_escape(std::string_view s) {
-  std::string out;
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      default:
-        if (c < 0x20) {
-          static const char* kHex = "0123456789abcdef";
-          out += "\\u00";
-          out += kHex[c >> 4];
-          out += kHex[c & 15];
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out;
-}
-
 std::string error_json(std::string_view message) {
-  return "{\"error\":\"" + json_escape(message) + "\"}";
+  return "{\"error\":" + json_quote(message) + "}";
 }
 
 std::string to_json(const google::protobuf::Message& m) {
@@ -201,12 +176,11 @@ void handle_http(LedgerCore& core, const std::string& method, const std::string&
       std::string body_out = "{\"known\":" + std::string(l.known ? "true" : "false");
       if (l.known) {
         body_out += ",\"leader\":" + std::to_string(l.id) +
-                    ",\"self\":" + std::string(l.self ? "true" : "false") + ",\"grpc\":\"" +
-                    json_escape(l.grpc_address) + "\",\"http\":\"" + json_escape(l.http_address) +
-                    "\"";
+                    ",\"self\":" + std::string(l.self ? "true" : "false") +
+                    ",\"grpc\":" + json_quote(l.grpc_address) +
+                    ",\"http\":" + json_quote(l.http_address);
       }
-      body_out +=
-          ",\"role\":\"" + json_escape(l.role) + "\",\"term\":" + std::to_string(l.term) + "}";
+      body_out += ",\"role\":" + json_quote(l.role) + ",\"term\":" + std::to_string(l.term) + "}";
       respond({l.known ? 200u : 503u, std::move(body_out), !l.known});
     });
     return;

@@ -35,15 +35,17 @@ class V1Driver final : public CgroupDriver {
  public:
   V1Driver(const CgroupLayout& layout, std::string_view parent, std::string_view name) {
     for (const auto& [controller, h] : layout.v1) {
+      // Computed outside the lambda: clang before 16 cannot capture a structured binding.
+      const auto original = h.dir_of(h.current);
       auto it = std::find_if(hierarchies_.begin(), hierarchies_.end(),
-                             [&](const Hierarchy& x) { return x.original == h.dir_of(h.current); });
+                             [&](const Hierarchy& x) { return x.original == original; });
       if (it != hierarchies_.end()) {
         it->controllers.push_back(controller);
         continue;
       }
       Hierarchy x;
       x.controllers = {controller};
-      x.original = h.dir_of(h.current);
+      x.original = original;
       x.dir = h.dir_of(join_cgroup_path(h.current, parent, name));
       hierarchies_.push_back(std::move(x));
     }
