@@ -1,10 +1,10 @@
-#include "kernel/config/profile.h"
+#include "config/profile.h"
 
-#include <cassert>
 #include <utility>
 
-#include "kernel/config/profile_sections.h"
-#include "kernel/config/yaml_loader.h"
+#include "config/profile_sections.h"
+#include "config/yaml_loader.h"
+#include "nodus/check.h"
 
 namespace nodus::kernel {
 namespace {
@@ -82,8 +82,8 @@ nodus::Status parse_top_level(const std::string& key, const ConfigNode& value, P
 }  // namespace
 
 std::map<std::string, uint16_t> Profile::ports_for(uint32_t index) const {
-  // Validation guarantees that every port of instances [0, instances) fits in 16 bits.
-  assert(index < instances);
+  NODUS_CHECK_LT(index, instances)
+      << "validation guarantees that only ports of instances [0, instances) fit in 16 bits";
   std::map<std::string, uint16_t> out;
   for (const auto& [port, offset] : ports.offsets) {
     out[port] = static_cast<uint16_t>(ports.base + index * ports.stride + offset);

@@ -288,6 +288,17 @@ bool SimCluster::after_event() {
       return true;
     }
   }
+  // Every plugin's own invariants (Plugin::check_invariants), after every event of any node.
+  for (SimNodeId id = 0; id < nodes_.size(); ++id) {
+    const auto& host = nodes_[id]->host;
+    if (!host || !world_.up(id)) continue;
+    Status st = host->check_invariants();
+    if (!st.ok()) {
+      failure_ = st.with_context("seed " + std::to_string(options_.seed) + ": node " +
+                                 std::to_string(id) + ": invariant");
+      return true;
+    }
+  }
   return false;
 }
 

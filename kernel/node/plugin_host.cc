@@ -222,6 +222,19 @@ Status PluginHost::stop() {
   return first;
 }
 
+Status PluginHost::check_invariants() const {
+  for (const auto& slot : slots_) {
+    if (slot->state != PluginState::kRunning) continue;
+    Status result;
+    NODUS_RETURN_IF_ERROR(guarded(slot->label(), "check_invariants()", [&] {
+      result = slot->object->check_invariants();
+      return Status();
+    }));
+    if (!result.ok()) return result.with_context(slot->plugin.name());
+  }
+  return {};
+}
+
 bool PluginHost::ready() const {
   if (!started_) return false;
   return std::all_of(slots_.begin(), slots_.end(), [](const auto& slot) {

@@ -76,6 +76,8 @@ class PluginHost {
 
   // AND of every running plugin's ready(); false before start() finished.
   bool ready() const;
+  // The first error of a running plugin's check_invariants(), prefixed with the plugin.
+  Status check_invariants() const;
   const std::string& role() const { return role_; }
   std::vector<PluginStatus> status() const;
   const InstanceInfo& instance() const { return info_; }

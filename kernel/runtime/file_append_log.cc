@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "kernel/runtime/crc32c.h"
+#include "nodus/check.h"
 
 namespace nodus::kernel {
 namespace {
@@ -300,6 +301,8 @@ nodus::Result<uint64_t> FileAppendLog::append(std::string_view record) {
     }
     return st;
   }
+  NODUS_CHECK(seg.offsets.empty() || seg.offsets.back() + kRecordHeaderBytes <= seg.size_bytes)
+      << "records of a segment lie end to end, so the next one starts at its size; " << dir_;
   seg.offsets.push_back(seg.size_bytes);
   seg.size_bytes += record_bytes;
   seg.dirty = true;
@@ -414,6 +417,8 @@ nodus::Status FileAppendLog::truncate_suffix(uint64_t from) {
   }
   seg.dirty = false;
   dir_dirty_ = false;
+  NODUS_CHECK_EQ(last_index_locked() + 1, from)
+      << "a suffix cut ends the log before `from`; " << dir_;
   synced_index_ = std::min(synced_index_, from - 1);
   return {};
 }

@@ -12,6 +12,7 @@
 #include "kernel/supervisor/preflight.h"
 #include "kernel/supervisor/process.h"
 #include "kernel/supervisor/supervisor.h"
+#include "nodus/check.h"
 
 extern char** environ;
 
@@ -145,7 +146,11 @@ void Supervisor::reap_children() {
     Instance* owner = nullptr;
     const ReapedChild child = reap_one_child([&](pid_t pid) {
       for (auto& [index, inst] : instances_) {
-        if (inst->pid == pid) owner = inst.get();
+        if (inst->pid != pid) continue;
+        NODUS_CHECK(owner == nullptr)
+            << "instance table: one instance per pid; pid " << pid << " is held by "
+            << owner->node_name << " and " << inst->node_name;
+        owner = inst.get();
       }
       // Whatever the instance left in its group (helpers it started) goes with it. Now, while
       // the unreaped leader still pins its pid and group id; never after the reap.
@@ -321,6 +326,8 @@ void Supervisor::check_deadlines(Clock::time_point now) {
   for (auto& [index, ptr] : instances_) {
     Instance& inst = *ptr;
     if (inst.stop_signalled && now >= inst.kill_at) {
+      NODUS_CHECK(inst.alive()) << "instance table: a stop is pending only for a live instance ("
+                                << inst.node_name << " was reaped and reset)";
       log_->warn(inst.node_name + " did not stop within " +
                      std::to_string(policy_.stop_timeout_ms) + " ms; sending SIGKILL",
                  {{"pid", std::to_string(inst.pid)}});

@@ -11,6 +11,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "nodus/check.h"
+
 namespace nodus::kernel {
 
 namespace {
@@ -75,7 +77,9 @@ void signal_group(pid_t pid, int sig) {
   // posix_spawn has made the child its own group leader before it returns (glibc's spawn
   // waits for the exec), so the group always exists while the child is unreaped. There is no
   // fallback to kill(pid): a failing group kill means the caller broke the rule above.
-  if (pid <= 0) return;
+  NODUS_CHECK_GT(pid, 0) << "only a live, unreaped instance is signalled (a reaped one has pid 0, "
+                            "and its number may already belong to a stranger); signal "
+                         << sig;
   (void)::kill(-pid, sig);
 }
 

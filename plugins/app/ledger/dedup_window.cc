@@ -1,6 +1,6 @@
 #include "dedup_window.h"
 
-#include <cassert>
+#include "nodus/check.h"
 
 namespace nodus::ledger {
 
@@ -35,7 +35,9 @@ void DedupWindow::keep_if_refused(uint64_t seq, TxOutcome outcome) {
 }
 
 void DedupWindow::record(uint64_t seq, TxOutcome outcome) {
-  assert(seq > floor_ && seq - floor_ <= kSpan && above_.count(seq) == 0);
+  NODUS_CHECK(seq > floor_ && seq - floor_ <= kSpan && above_.count(seq) == 0)
+      << "callers record only a new sequence number inside the window; seq " << seq << " floor "
+      << floor_;
   if (seq != floor_ + 1) {
     above_.emplace(seq, outcome);
     return;

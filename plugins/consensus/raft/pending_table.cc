@@ -1,5 +1,7 @@
 #include "pending_table.h"
 
+#include "nodus/check.h"
+
 namespace nodus::raft {
 
 std::string_view pending_kind_name(PendingKind kind) {
@@ -39,7 +41,10 @@ bool PendingTable::add(PendingKind kind, uint64_t key, PendingEntry&& entry) {
 }
 
 PendingTable::Map::iterator PendingTable::erase(Map::iterator it) {
-  --counts_[static_cast<size_t>(it->first.first)];
+  size_t& count = counts_[static_cast<size_t>(it->first.first)];
+  NODUS_CHECK_GT(count, 0U) << "the per-kind counts follow the entries ("
+                            << pending_kind_name(it->first.first) << ")";
+  --count;
   return entries_.erase(it);
 }
 

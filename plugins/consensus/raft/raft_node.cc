@@ -4,6 +4,8 @@
 #include <set>
 #include <utility>
 
+#include "nodus/check.h"
+
 namespace nodus::raft {
 namespace {
 
@@ -762,7 +764,8 @@ void RaftNode::propose(std::string command, ProposeCallback done) {
   entry.propose_done = std::move(done);
   entry.deadline = now + std::chrono::milliseconds(config_.propose_timeout_ms);
   entry.since = now;
-  pending_.add(PendingKind::kProposal, *index, std::move(entry));  // room checked above
+  const bool added = pending_.add(PendingKind::kProposal, *index, std::move(entry));
+  NODUS_CHECK(added) << "room was checked before the entry went into the log";
   process_ready();
 }
 
@@ -780,7 +783,8 @@ void RaftNode::forward_propose(std::string command, ProposeCallback done) {
   entry.since = ctx_.clock().now();
   // The transport's own timeout answers first; this one only guards a lost callback.
   entry.deadline = entry.since + 2 * timeout;
-  pending_.add(PendingKind::kForwarding, id, std::move(entry));  // room checked in propose
+  const bool added = pending_.add(PendingKind::kForwarding, id, std::move(entry));
+  NODUS_CHECK(added) << "propose() checked the room before forwarding";
   ctx_.transport().call(*leader_, kProposeMethod, req.SerializeAsString(), timeout,
                         [this, alive = alive_, id](Result<std::string> r) {
                           if (!*alive) return;
@@ -844,7 +848,8 @@ void RaftNode::read_index(DoneCallback done) {
   entry.done = std::move(done);
   entry.since = ctx_.clock().now();
   entry.deadline = entry.since + std::chrono::milliseconds(config_.propose_timeout_ms);
-  pending_.add(PendingKind::kRead, id, std::move(entry));
+  const bool added = pending_.add(PendingKind::kRead, id, std::move(entry));
+  NODUS_CHECK(added) << "room was checked above";
   core_->read_index(id);
   process_ready();
 }
@@ -903,7 +908,8 @@ void RaftNode::change_membership(MembershipChange change, PeerId peer, DoneCallb
   entry.done = std::move(done);
   entry.since = ctx_.clock().now();
   entry.deadline = entry.since + std::chrono::milliseconds(config_.propose_timeout_ms);
-  pending_.add(PendingKind::kConf, *index, std::move(entry));
+  const bool added = pending_.add(PendingKind::kConf, *index, std::move(entry));
+  NODUS_CHECK(added) << "room was checked before the change went into the log";
   process_ready();
 }
 

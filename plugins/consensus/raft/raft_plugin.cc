@@ -33,6 +33,8 @@ class RaftPlugin final : public Plugin {
 
   bool ready() const override { return node_ && node_->has_leader(); }
 
+  Status check_invariants() const override { return node_ ? node_->check_invariants() : Status(); }
+
  private:
   PluginContext& ctx_;
   std::unique_ptr<RaftNode> node_;

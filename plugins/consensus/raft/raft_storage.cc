@@ -4,6 +4,8 @@
 #include <charconv>
 #include <utility>
 
+#include "nodus/check.h"
+
 namespace nodus::raft {
 namespace {
 
@@ -238,7 +240,13 @@ Status RaftStorage::append(const std::vector<pb::Entry>& entries) {
                           " would leave a gap after " + std::to_string(log_->last_index()));
   }
   std::string buf;
-  for (const pb::Entry& e : entries) {
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const pb::Entry& e = entries[i];
+    if (i > 0) {
+      // The core hands out a contiguous run whose terms never go down (raft_log.h).
+      NODUS_CHECK_EQ(e.index(), entries[i - 1].index() + 1) << "log indexes are contiguous";
+      NODUS_CHECK_GE(e.term(), entries[i - 1].term()) << "log terms never go down";
+    }
     buf.clear();
     e.SerializeToString(&buf);
     NODUS_ASSIGN_OR_RETURN(uint64_t index, log_->append(buf));
@@ -278,6 +286,7 @@ void RaftStorage::start_sync() {
   ++in_flight_;
   log_->sync_async([this, alive = alive_, index, term, started](Status st) {
     if (!*alive) return;
+    NODUS_CHECK_GT(in_flight_, 0) << "every sync callback matches one start_sync()";
     --in_flight_;
     if (!st.ok()) {
       if (on_sync_failed_) on_sync_failed_(st);

@@ -116,6 +116,12 @@ class Plugin {
   // False while this plugin cannot serve (for example: no quorum yet). Readiness is the AND of
   // every plugin's answer. Called on the executor.
   virtual bool ready() const { return true; }
+  // The plugin's internal invariants, checked in full (for example: Raft's log is dense and
+  // its terms never go down). The simulation harness calls it after every event of every node
+  // and fails the run, with its seed, on the first error; too costly for production to call
+  // on every step, so the plugin's always-on NODUS_CHECKs (nodus/check.h) cover the hot paths.
+  // Called on the executor.
+  virtual Status check_invariants() const { return {}; }
 };
 
 // How much a plugin's name, capabilities and config keys may still change. docs/plugins.md

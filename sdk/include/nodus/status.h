@@ -13,13 +13,14 @@
 //   if (!port.ok()) log.error(port.status().to_string());
 #pragma once
 
-#include <cassert>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
 #include <variant>
+
+#include "nodus/check.h"
 
 namespace nodus {
 
@@ -169,32 +170,31 @@ inline Status data_loss(std::string m) {
   return {StatusCode::kDataLoss, std::move(m)};
 }
 
-// Result<T>: a T or a non-OK Status. Constructing a Result from an OK Status is a bug.
+// Result<T>: a T or a non-OK Status. Constructing a Result from an OK Status, and taking the
+// value of a Result that holds an error, are bugs of the caller: they stop the process (with
+// the error) in every build type rather than hand out a value that does not exist.
 template <class T>
 class [[nodiscard]] Result {
   static_assert(!std::is_same_v<std::decay_t<T>, Status>, "Result<Status> is meaningless");
 
  public:
-  Result(T value) : value_(std::move(value)) {}         // NOLINT(google-explicit-constructor)
-  Result(Status status) : status_(std::move(status)) {  // NOLINT(google-explicit-constructor)
-    // An OK status without a value would leave the Result empty.
-    assert(!status_.ok());
-    if (status_.ok()) status_ = internal_error("Result constructed from an OK status");
-  }
+  Result(T value) : value_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  // NOLINTNEXTLINE(google-explicit-constructor)
+  Result(Status status) : status_(checked_error(std::move(status))) {}
 
   bool ok() const { return value_.has_value(); }
   const Status& status() const { return status_; }
 
   T& value() & {
-    assert(ok());
+    check_value();
     return *value_;
   }
   const T& value() const& {
-    assert(ok());
+    check_value();
     return *value_;
   }
   T&& value() && {
-    assert(ok());
+    check_value();
     return std::move(*value_);
   }
   T* operator->() { return &value(); }
@@ -208,6 +208,22 @@ class [[nodiscard]] Result {
   }
 
  private:
+  // The checks are out of line: inlined into the construction of a Result, they lead GCC 12
+  // into -Wmaybe-uninitialized false positives when an empty optional is moved.
+  void check_value() const {
+    if (!ok()) [[unlikely]]
+      fail_value(status_);
+  }
+  [[noreturn, gnu::cold, gnu::noinline]] static void fail_value(const Status& status) {
+    NODUS_CHECK(false) << "value() of a Result that holds an error: " << status.to_string();
+    std::abort();
+  }
+  // Errors are the cold path, so the call this costs does not matter.
+  [[gnu::noinline]] static Status checked_error(Status status) {
+    NODUS_CHECK(!status.ok()) << "an OK status without a value would leave the Result empty";
+    return status;
+  }
+
   std::optional<T> value_;
   Status status_;
 };

@@ -1,8 +1,9 @@
 #include "nodus/testing/sim_world.h"
 
 #include <algorithm>
-#include <cassert>
 #include <cmath>
+
+#include "nodus/check.h"
 
 namespace nodus::testing {
 
@@ -83,7 +84,7 @@ bool SimWorld::step(TimePoint limit) {
     std::pop_heap(queue_.begin(), queue_.end(), Later{});
     Event e = std::move(queue_.back());
     queue_.pop_back();
-    assert(e.at >= now_);  // time never goes backwards
+    NODUS_CHECK(e.at >= now_) << "simulated time never goes backwards; seed " << seed_;
     now_ = e.at;
     if (e.node != kWorldNode) {
       const NodeState& n = nodes_[e.node];

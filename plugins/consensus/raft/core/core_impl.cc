@@ -86,6 +86,7 @@ Status CoreImpl::init(Persisted persisted) {
 // ---- roles ----
 
 void CoreImpl::reset(uint64_t term) {
+  NODUS_CHECK_GE(term, term_) << "terms never go backwards; node " << config_.id;
   if (term != term_) {
     term_ = term;
     vote_.reset();
@@ -135,6 +136,8 @@ void CoreImpl::become_candidate() {
 }
 
 void CoreImpl::become_leader() {
+  NODUS_CHECK(promotable()) << "only a voter can win an election; node " << config_.id << " term "
+                            << term_;
   reset(term_);
   role_ = ConsensusRole::kLeader;
   leader_ = config_.id;
@@ -383,6 +386,9 @@ void CoreImpl::handle_vote_request(const pb::Message& m) {
     // A granted pre-vote answers in the term asked about, so the pre-candidate can count it.
     r.set_term(m.term());
     if (!pre) {
+      NODUS_CHECK(!vote_ || *vote_ == m.from())
+          << "one vote per term: node " << config_.id << " voted for " << vote_.value_or(0)
+          << " in term " << term_ << ", asked by " << m.from();
       election_elapsed_ = 0;
       vote_ = m.from();
     }
@@ -459,6 +465,7 @@ void CoreImpl::applied(uint64_t index) {
   // Never beyond what was handed out for applying.
   index = std::min(index, log_.emitted());
   if (index > log_.applied()) log_.set_applied(index);
+  NODUS_CHECK_LE(log_.applied(), log_.commit()) << "only committed entries are applied";
 }
 
 // ---- outputs ----
@@ -511,10 +518,13 @@ Ready CoreImpl::ready() {
   }
   pb::HardState hs = hard_state();
   if (!same_hard_state(hs, prev_hard_)) {
-    // At most one vote per term, as persisted: the record the invariant check relies on.
-    if (hs.term() == vote_seen_term_ && vote_seen_ && hs.has_vote() && hs.vote() != *vote_seen_) {
-      invariant_error_ = "two different votes in term " + std::to_string(hs.term());
-    }
+    // The last line of defence for election safety: a second vote in a term must never be
+    // persisted (and the vote sent), whatever bug produced it.
+    NODUS_CHECK(
+        !(hs.term() == vote_seen_term_ && vote_seen_ && hs.has_vote() && hs.vote() != *vote_seen_))
+        << "two different votes in term " << hs.term() << ": " << *vote_seen_ << " then "
+        << hs.vote() << "; node " << config_.id;
+    NODUS_CHECK_GE(hs.term(), prev_hard_.term()) << "the persisted term never goes down";
     if (hs.term() != vote_seen_term_ || !vote_seen_) {
       vote_seen_term_ = hs.term();
       vote_seen_ = hs.has_vote() ? std::optional<PeerId>(hs.vote()) : std::nullopt;
@@ -553,7 +563,6 @@ Ready CoreImpl::ready() {
 
 Status CoreImpl::check_invariants() const {
   NODUS_RETURN_IF_ERROR(log_.check());
-  if (!invariant_error_.empty()) return internal_error(invariant_error_);
   if (log_.last_term() > term_) return internal_error("log holds an entry from a future term");
   if (leader_ && leader_ != term_leader_) return internal_error("two leaders in one term");
   if (is_leader()) {

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "nodus/check.h"
 #include "progress.h"
 #include "raft_core.h"
 #include "raft_log.h"
@@ -210,10 +211,13 @@ class CoreImpl final : public Core {
   SoftState prev_soft_;
   pb::HardState prev_hard_;
 
-  // Safety bookkeeping for check_invariants().
+  // The vote as last handed out for persisting, so that ready() can stop a second vote in
+  // one term before it reaches the disk.
   uint64_t vote_seen_term_ = 0;
   std::optional<PeerId> vote_seen_;
-  std::string invariant_error_;
+
+  // Tests reach the private state to plant the bugs that the checks must stop.
+  friend class CoreImplTestPeer;
 };
 
 }  // namespace nodus::raft

@@ -151,6 +151,7 @@ Result<uint64_t> CoreImpl::propose_conf_change(const pb::ConfChange& change) {
   e.set_term(term_);
   e.set_type(pb::ENTRY_CONF_CHANGE);
   e.set_data(change.SerializeAsString());
+  NODUS_CHECK_LE(pending_conf_index_, log_.commit()) << "one membership change at a time";
   const uint64_t index = log_.append(std::move(e));
   pending_conf_index_ = index;
   // A leader removing itself appends nothing after the removal, so every voter that holds

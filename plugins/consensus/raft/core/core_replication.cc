@@ -252,6 +252,8 @@ void CoreImpl::handle_append(const pb::Message& m) {
     send(std::move(r));
     return;
   }
+  NODUS_CHECK(!is_leader()) << "a leader never overwrites its own entries; node " << config_.id
+                            << " term " << term_;
   if (!log_.merge(m.index(), m)) {
     drop();  // would overwrite a committed entry
     return;
@@ -367,6 +369,7 @@ Status CoreImpl::compact(const pb::SnapshotMeta& meta) {
     *full.mutable_conf() = conf_at(meta.index());
   }
   snapshot_ = std::move(full);
+  NODUS_CHECK_LE(snapshot_.index(), log_.commit()) << "only committed state is snapshotted";
   conf_history_.erase(conf_history_.begin(), conf_history_.upper_bound(meta.index()));
   return {};
 }

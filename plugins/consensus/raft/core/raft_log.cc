@@ -51,12 +51,14 @@ const pb::Entry* RaftLog::entry(uint64_t index) const {
 
 uint64_t RaftLog::append(pb::Entry entry) {
   const uint64_t index = last_index() + 1;
+  NODUS_CHECK_GE(entry.term(), last_term()) << "terms in the log never go down, at " << index;
   entry.set_index(index);
   entries_.push_back(std::move(entry));
   return index;
 }
 
 void RaftLog::truncate_from(uint64_t index) {
+  NODUS_CHECK_GT(index, commit_) << "committed entries are never removed";
   while (!entries_.empty() && last_index() >= index)
     entries_.pop_back();
   // Entries at or after `index` are gone: what the driver synced of them no longer counts,
@@ -82,6 +84,10 @@ bool RaftLog::merge(uint64_t prev_index, const pb::Message& message) {
   for (; i < static_cast<size_t>(ents.size()); ++i) {
     pb::Entry e = ents[static_cast<int>(i)];
     e.set_index(prev_index + 1 + i);
+    // Log matching: the entries continue the matched prefix without a gap, and the caller
+    // (the core) refused messages whose terms go down.
+    NODUS_CHECK_EQ(e.index(), last_index() + 1) << "indexes in the log are contiguous";
+    NODUS_CHECK_GE(e.term(), last_term()) << "terms in the log never go down";
     entries_.push_back(std::move(e));
   }
   return true;

@@ -11,6 +11,7 @@
 #include <optional>
 #include <vector>
 
+#include "nodus/check.h"
 #include "nodus/status.h"
 #include "raft.pb.h"
 
@@ -58,9 +59,16 @@ class RaftLog {
   uint64_t find_conflict_by_term(uint64_t index, uint64_t term) const;
 
   uint64_t commit() const { return commit_; }
-  void set_commit(uint64_t commit) { commit_ = commit; }
+  void set_commit(uint64_t commit) {
+    NODUS_CHECK_GE(commit, commit_) << "the commit index never decreases";
+    NODUS_CHECK_LE(commit, last_index()) << "only entries in the log are committed";
+    commit_ = commit;
+  }
   uint64_t applied() const { return applied_; }
-  void set_applied(uint64_t applied) { applied_ = applied; }
+  void set_applied(uint64_t applied) {
+    NODUS_CHECK_LE(applied, commit_) << "only committed entries are applied";
+    applied_ = applied;
+  }
 
   // ---- persistence positions ----
   uint64_t synced() const { return synced_; }
@@ -73,7 +81,10 @@ class RaftLog {
   // for persistence are handed out for applying.
   uint64_t committed_emittable() const;
   uint64_t emitted() const { return emitted_; }
-  void set_emitted(uint64_t index) { emitted_ = index; }
+  void set_emitted(uint64_t index) {
+    NODUS_CHECK_LE(index, commit_) << "only committed entries are handed out for applying";
+    emitted_ = index;
+  }
 
   // Drops entries up to `index` (<= applied) from memory; `index` becomes the snapshot index.
   Status compact(uint64_t index, uint64_t term);

@@ -43,8 +43,10 @@ Consensus* start_single_leader(TestNode& node, const std::string& config) {
   return raft;
 }
 
-// Goal: proposals and reads beyond max_pending are refused with RESOURCE_EXHAUSTED at once; the
-// ones admitted expire through the one expiry path, which frees room again.
+// Goal: proposals, reads and membership changes beyond max_pending are refused with
+// RESOURCE_EXHAUSTED at once; the ones admitted expire through the one expiry path, which frees
+// room again. (Forwarded proposals take their room in propose(), the same check as here; the
+// table's own test covers every kind: RaftPendingTable.OneBoundForEveryKind.)
 TEST(RaftPluginTest, PendingTableIsBounded) {
   TestNode node({.index = 0, .instances = 1});
   Consensus* raft = start_single_leader(node, "max_pending: 2\npropose_timeout_ms: 1000\n");
@@ -68,6 +70,11 @@ TEST(RaftPluginTest, PendingTableIsBounded) {
   EXPECT_THAT(results[2]->message(), HasSubstr("max_pending"));
   ASSERT_TRUE(results[3].has_value());
   EXPECT_EQ(results[3]->code(), StatusCode::kResourceExhausted);
+  std::optional<Status> conf;
+  raft->change_membership(MembershipChange::kAddLearner, 0, [&](Status s) { conf = s; });
+  ASSERT_TRUE(conf.has_value());
+  EXPECT_EQ(conf->code(), StatusCode::kResourceExhausted) << conf->to_string();
+  EXPECT_THAT(conf->message(), HasSubstr("membership change refused"));
 
   node.executor().advance(milliseconds(1100));
   ASSERT_TRUE(results[0].has_value());

@@ -124,7 +124,8 @@ class SimCluster {
   MemoryStorage& storage(SimNodeId node, const std::string& plugin_name);
 
   // ---- checking ----
-  // A plugin's own invariant, checked after every event; the first failure stops the run.
+  // A test's invariant, checked after every event; the first failure stops the run. Every
+  // plugin's own Plugin::check_invariants() is checked after every event as well.
   void add_invariant(std::string name, std::function<Status()> check);
   // Records a failure found by the test (for example by a checker); the run stops.
   void fail(Status why);
