@@ -1,9 +1,9 @@
-#include "config/profile.h"
+#include "kernel/config/profile.h"
 
 #include <utility>
 
-#include "config/profile_sections.h"
-#include "config/yaml_loader.h"
+#include "kernel/config/profile_sections.h"
+#include "kernel/config/yaml_loader.h"
 #include "nodus/check.h"
 
 namespace nodus::kernel {
