@@ -32,10 +32,16 @@ void append_quoted(std::string& out, std::string_view text) {
 // A JSON value of the shapes this format uses: strings, integers and one level of object.
 // Other JSON (arrays, fractions, true/false/null) parses too, so that a key added in a later
 // version of the format does not make an older reader fail; only its text is kept.
+struct Field;
 struct Value {
   enum class Kind { kString, kNumber, kObject, kOther } kind = Kind::kOther;
-  std::string text;                                   // kString: unescaped; kNumber: as written
-  std::vector<std::pair<std::string, Value>> fields;  // kObject
+  std::string text;           // kString: unescaped; kNumber: as written
+  std::vector<Field> fields;  // kObject
+};
+// Not std::pair: a pair needs a complete Value, which clang (the fuzz preset) enforces here.
+struct Field {
+  std::string key;
+  Value value;
 };
 
 class Parser {
@@ -112,7 +118,7 @@ class Parser {
       NODUS_ASSIGN_OR_RETURN(std::string key, string());
       if (!eat(':')) return error("expected ':'");
       NODUS_ASSIGN_OR_RETURN(Value field, value(depth + 1));
-      v.fields.emplace_back(std::move(key), std::move(field));
+      v.fields.push_back(Field{std::move(key), std::move(field)});
     } while (eat(','));
     if (!eat('}')) return error("expected ',' or '}'");
     return v;
