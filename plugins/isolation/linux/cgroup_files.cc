@@ -46,6 +46,13 @@ Status write_file(const std::filesystem::path& file, std::string_view text) {
   return {};
 }
 
+Result<std::string> read_line(const std::filesystem::path& file) {
+  NODUS_ASSIGN_OR_RETURN(std::string s, read_file(file));
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' '))
+    s.pop_back();
+  return s;
+}
+
 Result<std::string> read_file(const std::filesystem::path& file) {
   const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return errno_status(errno, "cannot open " + file.string());

@@ -17,6 +17,8 @@ namespace nodus::isolation {
 // PERMISSION_DENIED for EACCES/EPERM/EROFS, otherwise INVALID_ARGUMENT or INTERNAL.
 Status write_file(const std::filesystem::path& file, std::string_view text);
 Result<std::string> read_file(const std::filesystem::path& file);
+// A one-line cgroup file (a CPU list, say) without its trailing newline and spaces.
+Result<std::string> read_line(const std::filesystem::path& file);
 Status errno_status(int err, const std::string& what);
 
 // First unsigned integer of a file ("max" and unreadable files give nullopt).

@@ -174,13 +174,9 @@ class V1Driver final : public CgroupDriver {
   std::string effective_cpus() const override {
     const Hierarchy* h = find("cpuset");
     if (h == nullptr) return "";
-    Result<std::string> text = read_file(h->dir / "cpuset.effective_cpus");
-    if (!text.ok()) text = read_file(h->dir / "cpuset.cpus");
-    if (!text.ok()) return "";
-    std::string s = *text;
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' '))
-      s.pop_back();
-    return s;
+    Result<std::string> cpus = read_line(h->dir / "cpuset.effective_cpus");
+    if (!cpus.ok()) cpus = read_line(h->dir / "cpuset.cpus");
+    return cpus.ok() ? *cpus : "";
   }
 
  private:

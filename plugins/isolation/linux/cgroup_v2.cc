@@ -140,12 +140,8 @@ class V2Driver final : public CgroupDriver {
 
   std::string effective_cpus() const override {
     if (!usable_) return "";
-    Result<std::string> text = read_file(dir_ / "cpuset.cpus.effective");
-    if (!text.ok()) return "";
-    std::string s = *text;
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' '))
-      s.pop_back();
-    return s;
+    Result<std::string> cpus = read_line(dir_ / "cpuset.cpus.effective");
+    return cpus.ok() ? *cpus : "";
   }
 
  private:
