@@ -55,6 +55,15 @@
 
 namespace nodus {
 
+// Services of SDK v2. Each is declared in its own header (named beside its accessor below),
+// which a plugin includes when it uses the service; plugin.h only names them.
+class Datagrams;   // nodus/services/datagram.h
+class HttpServer;  // nodus/services/http.h
+class HttpClient;  // nodus/services/http_client.h
+class Processes;   // nodus/services/processes.h
+class Admin;       // nodus/services/admin.h
+class Membership;  // nodus/capabilities/membership.h
+
 // Who this node instance is.
 struct InstanceInfo {
   std::string profile;     // "aurigraph"
@@ -92,6 +101,28 @@ class PluginContext {
   // The object implementing `capability`, provided by a plugin started before this one
   // (declared in `needs` or `uses`), or nullptr.
   virtual void* find_capability(std::string_view capability) = 0;
+
+  // SDK v2 services. Everything a plugin registers through one of them (a bound port, a route,
+  // a command, a started process) belongs to that plugin and ends with its stop().
+
+  // UDP datagrams on the instance's named ports.
+  virtual Datagrams& datagrams();
+
+  // HTTP routes on the instance's named ports, shared with the kernel's own endpoints.
+  virtual HttpServer& http();
+
+  // Outgoing HTTP(S) requests with deadlines; callbacks run on the executor.
+  virtual HttpClient& http_client();
+
+  // External programs started, stopped and watched for this plugin.
+  virtual Processes& processes();
+
+  // This plugin's section of /status and `nodus status`, and its operator commands.
+  virtual Admin& admin();
+
+  // The cluster's members: a membership plugin's view when one provides nodus.membership/v1,
+  // else the static membership of the profile.
+  virtual Membership& membership();
 
   // Typed lookup for capability interfaces that declare `static constexpr kCapability`.
   template <class Interface>
