@@ -37,8 +37,7 @@ std::optional<VerbArgs> parse(const char* verb, const char* usage,
       "profile,p", po::value<std::string>(), "find the run directory from this profile")(
       "output,o", po::value<std::string>()->default_value("text"), "text | json")(
       "wait-ms", po::value<uint32_t>()->default_value(60000),
-      "down: how long to wait for the stop")("to", po::value<uint32_t>(),
-                                             "failover: the instance to hand leadership to");
+      "down: how long to wait for the stop");
   po::options_description hidden;
   hidden.add_options()("args", po::value<std::vector<std::string>>(), "");
   po::options_description all;
@@ -112,7 +111,17 @@ std::string status_json(const nodus::v1::StatusReply& s) {
     std::map<std::string, uint32_t> ports(i.ports().begin(), i.ports().end());
     for (const auto& [name, port] : ports)
       w.key(name).value(static_cast<uint64_t>(port));
-    w.end_object().end_object();
+    w.end_object();
+    // Each plugin's own section (nodus/services/admin.h), a JSON object the instance bounded.
+    w.key("plugins").begin_object();
+    std::map<std::string, std::string> sections;
+    for (const auto& [plugin, section] : i.plugins())
+      sections[plugin] = section.json();
+    for (const auto& [plugin, json] : sections)
+      w.key(plugin).raw(json);
+    w.end_object();
+    if (!i.plugins_error().empty()) w.key("plugins_error").value(i.plugins_error());
+    w.end_object();
   }
   w.end_array().end_object();
   return w.str();
@@ -121,6 +130,7 @@ std::string status_json(const nodus::v1::StatusReply& s) {
 void print_status_table(const nodus::v1::StatusReply& s) {
   std::printf("%-5s %-16s %-8s %-10s %-10s %-8s %-9s %-8s %-8s %s\n", "INDEX", "NODE", "PID",
               "STATE", "ROLE", "RESTARTS", "UPTIME", "CPU", "RSS", "PORTS");
+
   for (const auto& i : s.instances()) {
     std::map<std::string, uint32_t> ports(i.ports().begin(), i.ports().end());
     std::string port_text;
@@ -136,6 +146,19 @@ void print_status_table(const nodus::v1::StatusReply& s) {
     if (!i.last_failure().empty() && i.state() != "ready") {
       std::printf("      last failure: %s\n", i.last_failure().c_str());
     }
+    // Plugin columns (nodus/services/admin.h), each at most kStatusColumnMaxChars, named by
+    // the last part of the plugin's name ("io.nodus.consensus.raft" -> "raft").
+    std::map<std::string, std::string> columns;
+    for (const auto& [plugin, section] : i.plugins()) {
+      if (!section.column().empty())
+        columns[plugin.substr(plugin.rfind('.') + 1)] = section.column();
+    }
+    std::string line;
+    for (const auto& [name, column] : columns)
+      line += (line.empty() ? "" : "  ") + name + ": " + column;
+    if (!line.empty()) {
+      std::printf("      %s\n", line.c_str());
+    }
   }
 }
 
@@ -147,7 +170,7 @@ int run_status(const std::vector<std::string>& args) {
   if (!a) return code;
   auto client = connect(a->vm);
   if (!client.ok()) return fail("status", client.status());
-  auto s = (*client)->status();
+  auto s = (*client)->status(/*plugins=*/true);
   if (!s.ok()) return fail("status", s.status());
   if (a->vm["output"].as<std::string>() == "json") {
     std::printf("%s\n", status_json(*s).c_str());
@@ -215,33 +238,6 @@ int run_restart(const std::vector<std::string>& args) {
   if (!client.ok()) return fail("restart", client.status());
   if (Status st = (*client)->restart(*i); !st.ok()) return fail("restart", st);
   std::printf("restarting instance %u\n", *i);
-  return kExitOk;
-}
-
-int run_failover(const std::vector<std::string>& args) {
-  int code = 0;
-  auto a = parse("failover", "[--to I] [--run-dir DIR] [-o json]", args, &code);
-  if (!a) return code;
-  if (!a->positional.empty()) {
-    std::fprintf(stderr, "nodus failover: unexpected argument '%s' (use --to I)\n",
-                 a->positional.front().c_str());
-    return kExitBadInput;
-  }
-  std::optional<uint32_t> to;
-  if (a->vm.count("to")) to = a->vm["to"].as<uint32_t>();
-  auto client = connect(a->vm);
-  if (!client.ok()) return fail("failover", client.status());
-  auto reply = (*client)->failover(to);
-  if (!reply.ok()) return fail("failover", reply.status());
-  if (a->vm["output"].as<std::string>() == "json") {
-    std::printf("{\"previous\":%u,\"leader\":%u,\"term\":%llu}\n", reply->previous(),
-                reply->leader(), static_cast<unsigned long long>(reply->term()));
-  } else if (reply->previous() == reply->leader()) {
-    std::printf("instance %u already leads\n", reply->leader());
-  } else {
-    std::printf("leadership moved from instance %u to instance %u\n", reply->previous(),
-                reply->leader());
-  }
   return kExitOk;
 }
 

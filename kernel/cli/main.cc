@@ -19,7 +19,6 @@ commands:
   health [-o json]                   heartbeats and /readyz of every instance; exit 1 if not
   scale N                            add or remove instances live
   restart I                          restart instance I (also revives a failed one)
-  failover [--to I]                  move consensus leadership (Raft transfer); print the new leader
   down                               stop every instance and the supervisor
   cleanup --run-dir DIR|--profile F  remove a stopped cluster's run and data directories
   node --profile FILE --instance I   run one node instance in the foreground
@@ -30,6 +29,10 @@ commands:
   certs init DIR                     make a CA for mTLS between instances (docs/security.md)
   certs issue DIR --profile FILE     sign certificates for every instance, supervisor, operator
   version                            print version and ABI fingerprint
+  help [COMMAND]                     this list, plus the plugin commands of the running cluster
+  COMMAND [--arg value]... [--instance N | --all | --leader]
+                                     run a plugin command of the running cluster (such as
+                                     Raft's `failover [--to I]`); see `nodus help`
 
 Run `nodus <command> --help` for the options of a command.
 Exit codes: 0 ok, 1 failed while running, 2 bad input (flag, profile or plugin).
@@ -39,7 +42,7 @@ Exit codes: 0 ok, 1 failed while running, 2 bad input (flag, profile or plugin).
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
-  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
     std::fputs(kUsage, args.empty() ? stderr : stdout);
     return args.empty() ? nodus::cli::kExitBadInput : nodus::cli::kExitOk;
   }
@@ -52,7 +55,7 @@ int main(int argc, char** argv) {
     if (verb == "health") return nodus::cli::run_health(args);
     if (verb == "scale") return nodus::cli::run_scale(args);
     if (verb == "restart") return nodus::cli::run_restart(args);
-    if (verb == "failover") return nodus::cli::run_failover(args);
+    if (verb == "help") return nodus::cli::run_help(args, kUsage);
     if (verb == "down") return nodus::cli::run_down(args);
     if (verb == "cleanup") return nodus::cli::run_cleanup(args);
     if (verb == "plugins") return nodus::cli::run_plugins(args);
@@ -66,6 +69,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "nodus %s: %s\n", verb.c_str(), e.what());
     return nodus::cli::kExitBadInput;
   }
-  std::fprintf(stderr, "nodus: unknown command '%s' (see nodus --help)\n", verb.c_str());
-  return nodus::cli::kExitBadInput;
+  try {
+    if (verb.empty() || verb[0] == '-') {
+      std::fprintf(stderr, "nodus: unknown command '%s' (see nodus help)\n", verb.c_str());
+      return nodus::cli::kExitBadInput;
+    }
+    return nodus::cli::run_plugin_command(verb, args);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "nodus %s: %s\n", verb.c_str(), e.what());
+    return nodus::cli::kExitFailure;
+  }
 }

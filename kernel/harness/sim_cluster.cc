@@ -186,10 +186,13 @@ struct SimCluster::Node {
   // One incarnation of the process; the host is destroyed first.
   std::unique_ptr<kernel::MetricsRegistry> metrics;
   std::unique_ptr<kernel::LocalEventBus> events;
+  // Admin (nodus/services/admin.h): per incarnation, destroyed after the host.
+  std::unique_ptr<kernel::AdminRegistry> admin;
   std::unique_ptr<kernel::PluginHost> host;
 
   void kill() {
     host.reset();
+    admin.reset();
     events.reset();
     metrics.reset();
   }
@@ -268,6 +271,9 @@ Status SimCluster::start_node(SimNodeId id) {
     return std::unique_ptr<Storage>(
         std::make_unique<SimStorage>(storage(id, name), nodes_[id]->disk));
   };
+  // Admin (nodus/services/admin.h)
+  n.admin = std::make_unique<kernel::AdminRegistry>(n.executor, std::chrono::seconds(60));
+  services.admin = n.admin.get();
   n.host = std::make_unique<kernel::PluginHost>(info, services);
   std::vector<kernel::LoadedPlugin> plugins;
   std::vector<ConfigNode> configs;
@@ -412,6 +418,26 @@ void SimCluster::add_invariant(std::string name, std::function<Status()> check) 
 
 void SimCluster::fail(Status why) {
   if (failure_.ok() && !why.ok()) failure_ = std::move(why);
+}
+
+// Admin (nodus/services/admin.h)
+void SimCluster::command(SimNodeId node, const std::string& name,
+                         const std::map<std::string, std::string>& args, CommandReply done) {
+  post(node, [this, node, name, args, done] {
+    Node& n = *nodes_[node];
+    if (!n.admin || !n.host) return done(unavailable("node " + std::to_string(node) + " is down"));
+    n.admin->run(name, args, done);
+  });
+}
+
+std::optional<StatusSection> SimCluster::status_section(SimNodeId node,
+                                                        const std::string& plugin_name) {
+  Node& n = *nodes_[node];
+  if (!n.admin || !world_.up(node)) return std::nullopt;
+  auto sections = n.admin->sections();
+  auto it = sections.find(plugin_name);
+  if (it == sections.end()) return std::nullopt;
+  return it->second;
 }
 
 }  // namespace nodus::testing

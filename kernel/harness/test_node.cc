@@ -41,6 +41,8 @@ struct TestNode::Impl {
   TestNodeOptions options;
   kernel::MetricsRegistry metrics;
   std::unique_ptr<kernel::LocalEventBus> events;
+  // Admin (nodus/services/admin.h): outlives the host, whose contexts hold its Admin objects.
+  std::unique_ptr<kernel::AdminRegistry> admin;
   std::map<std::string, std::unique_ptr<MemoryStorage>> storages;
   std::vector<std::pair<std::filesystem::path, std::string>> queued;
   std::unique_ptr<kernel::PluginHost> host;
@@ -57,6 +59,8 @@ TestNode::TestNode(TestNodeOptions options)
   }
   transport_ = std::make_unique<FakeTransport>(options.index, peers, executor_);
   impl_->events = std::make_unique<kernel::LocalEventBus>(executor_);
+  // Admin (nodus/services/admin.h)
+  impl_->admin = std::make_unique<kernel::AdminRegistry>(executor_, std::chrono::seconds(60));
 }
 
 TestNode::~TestNode() {
@@ -91,6 +95,8 @@ Status TestNode::configure() {
   services.make_storage = [this](const std::string& name) -> Result<std::unique_ptr<Storage>> {
     return std::unique_ptr<Storage>(std::make_unique<ForwardingStorage>(storage(name)));
   };
+  // Admin (nodus/services/admin.h)
+  services.admin = impl_->admin.get();
   impl_->host = std::make_unique<kernel::PluginHost>(info, services);
 
   std::vector<kernel::LoadedPlugin> plugins;
@@ -164,6 +170,30 @@ void* TestNode::find_capability(std::string_view capability) {
 
 Result<ConfigNode> parse_config_yaml(const std::string& text, const std::string& source_name) {
   return kernel::load_yaml_string(text, source_name);
+}
+
+// Admin (nodus/services/admin.h)
+Result<CommandResult> TestNode::command(const std::string& name,
+                                        const std::map<std::string, std::string>& args,
+                                        Duration wait) {
+  auto answer = std::make_shared<std::optional<Result<CommandResult>>>();
+  impl_->admin->run(name, args, [answer](Result<CommandResult> r) { *answer = std::move(r); });
+  executor_.run_until_idle();
+  // Simulated time moves in small steps, so that timers a command waits on fire in order.
+  constexpr Duration kStep = std::chrono::milliseconds(10);
+  for (Duration waited{0}; !answer->has_value() && waited < wait; waited += kStep)
+    executor_.advance(kStep);
+  if (!answer->has_value()) {
+    return deadline_exceeded("command '" + name + "' did not answer within the wait");
+  }
+  return **answer;
+}
+
+std::optional<StatusSection> TestNode::status_section(const std::string& plugin_name) {
+  auto sections = impl_->admin->sections();
+  auto it = sections.find(plugin_name);
+  if (it == sections.end()) return std::nullopt;
+  return it->second;
 }
 
 }  // namespace nodus::testing

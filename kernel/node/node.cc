@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <map>
 #include <system_error>
 
 #include "kernel/node/supervisor_bus.h"
@@ -19,6 +20,7 @@
 #include "kernel/transport/tls_credentials.h"
 #include "nodus/address.h"
 #include "nodus/capabilities/consensus.h"
+#include "nodus/services/admin.h"
 #include "nodus/v1/control.pb.h"
 
 namespace nodus::kernel {
@@ -30,41 +32,54 @@ namespace {
 // Bound for one health/status request that has to consult the executor. A node whose
 // executor cannot answer within this time is reported as not live.
 constexpr Duration kProbeTimeout = milliseconds(1000);
+// Bound for one plugin command; past it the command is answered DEADLINE_EXCEEDED (the
+// supervisor's own deadline per instance is shorter by default, 10 s, and at most 60 s).
+constexpr Duration kCommandDeadline = std::chrono::seconds(60);
 
-// `nodus failover`: the supervisor calls this on the current leader's peer endpoint; the
-// instance's consensus plugin performs the Raft leadership transfer and the reply carries the
-// leader that took over.
-CallHandler failover_handler(PluginHost& host, uint32_t self) {
-  return [&host, self](PeerId, std::string request, CallReply reply) {
-    nodus::v1::FailoverRequest req;
+// kAdminMethod: the supervisor runs a plugin command (nodus/services/admin.h) or, with an
+// empty command, asks for the instance's commands and status sections.
+CallHandler admin_handler(AdminRegistry& admin) {
+  return [&admin](PeerId, std::string request, CallReply reply) {
+    nodus::v1::AdminCallRequest req;
     if (!req.ParseFromString(request)) {
-      reply(invalid_argument("failover: malformed FailoverRequest"));
+      reply(invalid_argument("admin: malformed AdminCallRequest"));
       return;
     }
-    auto* consensus = static_cast<Consensus*>(host.find_capability(Consensus::kCapability));
-    if (consensus == nullptr) {
-      reply(failed_precondition("failover: no plugin of instance " + std::to_string(self) +
-                                " provides " + std::string(Consensus::kCapability)));
+    if (req.command().empty()) {
+      nodus::v1::AdminCallReply out;
+      for (const auto& c : admin.commands()) {
+        auto* info = out.add_commands();
+        info->set_name(c.spec.name);
+        info->set_plugin(c.plugin);
+        info->set_help(c.spec.help);
+        info->set_target(c.spec.target == CommandTarget::kLeader ? "leader" : "all");
+        for (const auto& a : c.spec.args) {
+          auto* arg = info->add_args();
+          arg->set_name(a.name);
+          arg->set_type(std::string(arg_type_name(a.type)));
+          arg->set_required(a.required);
+          arg->set_default_value(a.default_value);
+          arg->set_help(a.help);
+        }
+      }
+      for (const auto& [plugin, section] : admin.sections()) {
+        auto& out_section = (*out.mutable_sections())[plugin];
+        out_section.set_json(section.json);
+        out_section.set_column(section.column);
+      }
+      reply(out.SerializeAsString());
       return;
     }
-    std::optional<PeerId> to;
-    if (req.has_to()) to = req.to();
-    consensus->transfer_leadership(to, [consensus, self, to, reply](Status st) {
-      if (!st.ok()) {
-        reply(st);
+    std::map<std::string, std::string> args(req.args().begin(), req.args().end());
+    admin.run(req.command(), args, [reply](Result<CommandResult> result) {
+      if (!result.ok()) {
+        reply(result.status());
         return;
       }
-      // The old leader may not have heard from the new one yet; then the asked-for target is
-      // the best answer, and the supervisor confirms it from the instances' roles.
-      const ConsensusState state = consensus->state();
-      nodus::v1::FailoverReply out;
-      out.set_previous(self);
-      if (state.leader && *state.leader != self) {
-        out.set_leader(*state.leader);
-        out.set_term(state.term);
-      } else {
-        out.set_leader(to.value_or(self));
-      }
+      nodus::v1::AdminCallReply out;
+      out.set_text(result->text);
+      out.set_json(result->json);
+      if (result->leader) out.set_leader(*result->leader);
       reply(out.SerializeAsString());
     });
   };
@@ -179,6 +194,8 @@ struct Node::Impl {
   std::unique_ptr<ComponentLogger> transport_log;
   std::unique_ptr<GrpcTransport> transport;
   std::unique_ptr<NoPeerTransport> no_peers;
+  // Admin (nodus/services/admin.h): before the host, which holds its plugins' Admin objects.
+  std::unique_ptr<AdminRegistry> admin;
   std::unique_ptr<PluginHost> host;
   std::unique_ptr<SupervisorBus> bus;  // thread-safe; its heartbeat thread watches the executor
   HttpServer http;
@@ -331,6 +348,9 @@ Result<std::unique_ptr<Node>> Node::create(const Profile& profile, uint32_t inde
     NODUS_ASSIGN_OR_RETURN(auto storage, FileStorage::open(data_dir / plugin, storage_options));
     return std::unique_ptr<Storage>(std::move(storage));
   };
+  // Admin (nodus/services/admin.h)
+  impl->admin = std::make_unique<AdminRegistry>(*impl->executor, kCommandDeadline);
+  services.admin = impl->admin.get();
   impl->host = std::make_unique<PluginHost>(info, std::move(services));
   return std::unique_ptr<Node>(new Node(std::move(impl)));
 }
@@ -371,8 +391,7 @@ Status Node::start() {
     }
   }
   if (m.transport) {
-    NODUS_RETURN_IF_ERROR(m.transport->on_call(std::string(kFailoverMethod),
-                                               failover_handler(*m.host, m.info.index)));
+    NODUS_RETURN_IF_ERROR(m.transport->on_call(std::string(kAdminMethod), admin_handler(*m.admin)));
     NODUS_RETURN_IF_ERROR(
         m.transport->on_call(std::string(kMembershipMethod),
                              membership_handler(*m.host, *m.transport, m.profile, m.info.index)));
@@ -481,10 +500,12 @@ std::string Node::status_json() const {
   const Impl& m = *impl_;
   std::string role;
   std::vector<PluginStatus> plugins;
+  std::map<std::string, StatusSection> sections;
   Status st = m.executor->run_sync(
       [&] {
         role = m.host->role();
         plugins = m.host->status();
+        sections = m.admin->sections();
       },
       kProbeTimeout);
   JsonWriter w;
@@ -507,6 +528,11 @@ std::string Node::status_json() const {
     w.begin_object();
     w.key("name").value(p.name).key("version").value(p.version);
     w.key("state").value(plugin_state_name(p.state));
+    // Admin (nodus/services/admin.h): the plugin's own section, already a bounded JSON object.
+    if (auto section = sections.find(p.name); section != sections.end()) {
+      w.key("status").raw(section->second.json);
+      w.key("column").value(section->second.column);
+    }
     w.end_object();
   }
   w.end_array();

@@ -22,9 +22,10 @@
 
 namespace nodus::kernel {
 
-// The transport method (Peer.Call) through which the supervisor asks an instance's consensus
-// plugin for a leadership transfer. Request nodus.v1.FailoverRequest, reply FailoverReply.
-inline constexpr std::string_view kFailoverMethod = "nodus.node.failover";
+// The transport method (Peer.Call) through which the supervisor reaches an instance's plugin
+// commands and status sections (nodus/services/admin.h). Request nodus.v1.AdminCallRequest,
+// reply AdminCallReply.
+inline constexpr std::string_view kAdminMethod = "nodus.node.admin";
 // The transport method through which `nodus scale` changes the consensus membership (and
 // grows an instance's peer list). Request nodus.v1.MembershipRequest, reply MembershipReply.
 inline constexpr std::string_view kMembershipMethod = "nodus.node.membership";

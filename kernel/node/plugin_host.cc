@@ -88,12 +88,19 @@ class PluginHost::Context final : public PluginContext {
     }
     return *storage_;
   }
+  // Admin (nodus/services/admin.h)
+  Admin& admin() override {
+    if (host_.services_.admin == nullptr) return PluginContext::admin();
+    if (!admin_) admin_ = host_.services_.admin->for_plugin(name_);
+    return *admin_;
+  }
 
  private:
   PluginHost& host_;
   std::string name_;
   std::unique_ptr<Logger> logger_;
   std::unique_ptr<Storage> storage_;
+  std::unique_ptr<Admin> admin_;  // Admin (nodus/services/admin.h)
 };
 
 namespace {
@@ -189,6 +196,7 @@ Status PluginHost::start() {
     Status st = guarded(slot.label(), "start()", [&] { return slot.object->start(); });
     if (!st.ok()) {
       slot.state = PluginState::kFailed;
+      end_registrations(slot);
       if (st.message().rfind(slot.label(), 0) != 0) {
         st = st.with_context(slot.label() + ": start() failed");
       }
@@ -198,6 +206,7 @@ Status PluginHost::start() {
         prev.state = PluginState::kStopping;
         (void)guarded(prev.label(), "stop()", [&] { return prev.object->stop(); });
         prev.state = PluginState::kStopped;
+        end_registrations(prev);
       }
       return st;
     }
@@ -216,6 +225,7 @@ Status PluginHost::stop() {
     slot.state = PluginState::kStopping;
     Status st = guarded(slot.label(), "stop()", [&] { return slot.object->stop(); });
     slot.state = st.ok() ? PluginState::kStopped : PluginState::kFailed;
+    end_registrations(slot);
     if (!st.ok() && first.ok()) first = st.with_context(slot.label() + ": stop() failed");
   }
   started_ = false;
@@ -278,6 +288,11 @@ void* PluginHost::find_capability(std::string_view capability) {
     return found;
   }
   return nullptr;
+}
+
+void PluginHost::end_registrations(Slot& slot) {
+  // Admin (nodus/services/admin.h)
+  if (services_.admin != nullptr) services_.admin->remove_plugin(slot.plugin.name());
 }
 
 void PluginHost::on_role_change(std::function<void(const std::string&)> callback) {

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "kernel/loader/plugin_loader.h"
+#include "kernel/node/admin_registry.h"
 #include "nodus/plugin.h"
 
 namespace nodus::kernel {
@@ -37,6 +38,9 @@ struct HostServices {
   std::function<std::unique_ptr<Logger>(const std::string& component)> make_logger;
   // Storage for one plugin, rooted at <instance data dir>/<plugin name>.
   std::function<Result<std::unique_ptr<Storage>>(const std::string& plugin_name)> make_storage;
+  // Admin (nodus/services/admin.h): the instance's commands and status sections; a plugin's
+  // registrations are dropped after its stop(). Null: the host offers no admin service.
+  AdminRegistry* admin = nullptr;
 };
 
 // One plugin as a profile lists it.
@@ -94,6 +98,8 @@ class PluginHost {
   class Context;
   struct Slot;
   void set_role(std::string_view role);
+  // Drops what a stopped (or failed) plugin registered with the per-instance services.
+  void end_registrations(Slot& slot);
 
   InstanceInfo info_;
   HostServices services_;

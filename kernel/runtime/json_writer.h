@@ -29,6 +29,9 @@ class JsonWriter {
   JsonWriter& value(double v);
   JsonWriter& value(bool v);
   JsonWriter& null();
+  // Writes `json` as is: it must already be one valid JSON value (a plugin's status section,
+  // which nodus/services/admin.h bounds and checks to be an object).
+  JsonWriter& raw(std::string_view json);
   const std::string& str() const { return out_; }
 
  private:

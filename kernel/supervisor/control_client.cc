@@ -22,6 +22,9 @@ namespace {
 constexpr std::chrono::seconds kCallTimeout{30};
 // `nodus scale` waits for each new instance to catch up, one after the other.
 constexpr std::chrono::seconds kScaleTimeout{300};
+// A plugin command: the instances run in parallel, each bounded by at most 60 s, plus up to
+// 3 s for a leadership change to show in the instances' reports.
+constexpr std::chrono::seconds kCommandTimeout{70};
 
 Status from_grpc(const grpc::Status& st, const std::string& target) {
   if (st.ok()) return {};
@@ -122,10 +125,12 @@ Result<std::unique_ptr<ControlClient>> ControlClient::connect(const fs::path& ru
   return std::unique_ptr<ControlClient>(new ControlClient(std::move(impl), target));
 }
 
-Result<nodus::v1::StatusReply> ControlClient::status() {
+Result<nodus::v1::StatusReply> ControlClient::status(bool plugins) {
+  nodus::v1::StatusRequest req;
+  req.set_plugins(plugins);
   nodus::v1::StatusReply reply;
   NODUS_RETURN_IF_ERROR(
-      from_grpc(impl_->stub->Status(impl_->context().get(), {}, &reply), target_));
+      from_grpc(impl_->stub->Status(impl_->context().get(), req, &reply), target_));
   return reply;
 }
 
@@ -157,12 +162,19 @@ Status ControlClient::down() {
   return from_grpc(impl_->stub->Down(impl_->context().get(), {}, &reply), target_);
 }
 
-Result<nodus::v1::FailoverReply> ControlClient::failover(std::optional<uint32_t> to) {
-  nodus::v1::FailoverRequest req;
-  if (to) req.set_to(*to);
-  nodus::v1::FailoverReply reply;
+Result<nodus::v1::CommandReply> ControlClient::command(const nodus::v1::CommandRequest& request) {
+  nodus::v1::CommandReply reply;
+  // The supervisor bounds each instance by the request's deadline; this one covers them all,
+  // plus a leadership change settling.
+  NODUS_RETURN_IF_ERROR(from_grpc(
+      impl_->stub->Command(impl_->context(kCommandTimeout).get(), request, &reply), target_));
+  return reply;
+}
+
+Result<nodus::v1::CommandsReply> ControlClient::commands() {
+  nodus::v1::CommandsReply reply;
   NODUS_RETURN_IF_ERROR(
-      from_grpc(impl_->stub->Failover(impl_->context().get(), req, &reply), target_));
+      from_grpc(impl_->stub->Commands(impl_->context().get(), {}, &reply), target_));
   return reply;
 }
 

@@ -31,12 +31,15 @@ class ControlClient {
   static Result<std::unique_ptr<ControlClient>> connect(const std::filesystem::path& run_dir);
   ~ControlClient();
 
-  Result<nodus::v1::StatusReply> status();
+  // With `plugins`, each running instance's plugin status sections too.
+  Result<nodus::v1::StatusReply> status(bool plugins = false);
   Result<nodus::v1::HealthReply> health();
   Result<nodus::v1::ScaleReply> scale(uint32_t instances);
   Status restart(uint32_t index);
   Status down();
-  Result<nodus::v1::FailoverReply> failover(std::optional<uint32_t> to);
+  // A plugin command (nodus/services/admin.h) on the instances it targets.
+  Result<nodus::v1::CommandReply> command(const nodus::v1::CommandRequest& request);
+  Result<nodus::v1::CommandsReply> commands();
   const std::string& target() const { return target_; }
 
  private:

@@ -43,10 +43,10 @@ class ControlServer::Service final : public nodus::v1::Control::Service {
   Service(Supervisor& supervisor, const ControlServerOptions& options)
       : supervisor_(supervisor), options_(options) {}
 
-  grpc::Status Status(grpc::ServerContext* context, const nodus::v1::StatusRequest*,
+  grpc::Status Status(grpc::ServerContext* context, const nodus::v1::StatusRequest* req,
                       nodus::v1::StatusReply* reply) override {
     NODUS_CONTROL_AUTHORIZE(context);
-    auto st = supervisor_.status();
+    auto st = req->plugins() ? supervisor_.status_with_plugins() : supervisor_.status();
     if (!st.ok()) return to_grpc(st.status());
     *reply = std::move(*st);
     return grpc::Status::OK;
@@ -99,14 +99,21 @@ class ControlServer::Service final : public nodus::v1::Control::Service {
     return to_grpc(supervisor_.down());
   }
 
-  grpc::Status Failover(grpc::ServerContext* context, const nodus::v1::FailoverRequest* req,
-                        nodus::v1::FailoverReply* reply) override {
+  grpc::Status Command(grpc::ServerContext* context, const nodus::v1::CommandRequest* req,
+                       nodus::v1::CommandReply* reply) override {
     NODUS_CONTROL_AUTHORIZE(context);
-    std::optional<uint32_t> to;
-    if (req->has_to()) to = req->to();
-    auto result = supervisor_.failover(to);
+    auto result = supervisor_.command(*req);
     if (!result.ok()) return to_grpc(result.status());
-    *reply = *result;
+    *reply = std::move(*result);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Commands(grpc::ServerContext* context, const nodus::v1::CommandsRequest*,
+                        nodus::v1::CommandsReply* reply) override {
+    NODUS_CONTROL_AUTHORIZE(context);
+    auto result = supervisor_.commands();
+    if (!result.ok()) return to_grpc(result.status());
+    *reply = std::move(*result);
     return grpc::Status::OK;
   }
 

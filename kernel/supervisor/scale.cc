@@ -222,7 +222,7 @@ Result<nodus::v1::ScaleReply> Supervisor::scale(uint32_t target) {
     if (inst != nullptr && inst->role() == "leader" && inst->pid() > 0) {
       auto moved = failover(0);
       if (!moved.ok()) return moved.status().with_context("scale: moving leadership off " + who);
-      step(who + ": leadership moved to instance " + std::to_string(moved->leader()));
+      step(who + ": leadership moved to instance " + std::to_string(*moved));
     }
     auto removed = leader_call(nodus::v1::MembershipRequest::REMOVE, i, *previous);
     if (!removed.ok() && removed.status().message().find("not a member") == std::string::npos) {

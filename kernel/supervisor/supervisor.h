@@ -78,9 +78,18 @@ class Supervisor {
   Result<nodus::v1::ScaleReply> scale(uint32_t instances);
   Status restart(uint32_t index);
   Status down();
-  // Raft leadership transfer through the current leader (failover.cc). Runs on the calling
-  // (control) thread; returns once the new leader took over.
-  Result<nodus::v1::FailoverReply> failover(std::optional<uint32_t> to);
+  // status() plus each running instance's plugin status sections, asked in parallel with a
+  // bound (commands.cc). Runs on the calling (control) thread.
+  Result<nodus::v1::StatusReply> status_with_plugins();
+  // A plugin command routed to its instances (commands.cc): one result per instance, each
+  // bounded by the request's deadline. Runs on the calling (control) thread.
+  Result<nodus::v1::CommandReply> command(const nodus::v1::CommandRequest& request);
+  // The plugin commands of the running instances, for `nodus help`.
+  Result<nodus::v1::CommandsReply> commands();
+  // Moves the leader role off the current leader (to `to`, or any voter) through the
+  // consensus plugin's "failover" command; what `nodus scale` does before removing the leader.
+  // Returns the instance that leads now.
+  Result<uint32_t> failover(std::optional<uint32_t> to);
 
   const Profile& profile() const { return profile_; }
 
@@ -123,6 +132,14 @@ class Supervisor {
   Result<nodus::v1::MembershipReply> leader_call(nodus::v1::MembershipRequest::Op op, uint32_t peer,
                                                  uint32_t instances);
   Status wait_caught_up(uint32_t index, uint64_t commit, uint32_t instances);
+  // One Peer.Call on an instance's peer endpoint, presenting that instance's own identity
+  // (commands.cc).
+  Result<std::string> instance_call(const nodus::v1::InstanceStatus& inst, std::string_view method,
+                                    const std::string& payload, std::chrono::milliseconds deadline);
+  Result<nodus::v1::AdminCallReply> admin_call(const nodus::v1::InstanceStatus& inst,
+                                               const nodus::v1::AdminCallRequest& request,
+                                               std::chrono::milliseconds deadline);
+  Status settle_leader(nodus::v1::CommandResult& result);
   std::vector<std::string> instance_argv(const Instance& inst) const;
   std::vector<std::string> instance_env(const Instance& inst) const;
 

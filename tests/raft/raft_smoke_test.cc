@@ -1,6 +1,7 @@
 // Real-process tests of io.nodus.consensus.raft: `nodus up` with three instances elects
 // exactly one leader, the others follow, and every instance turns ready (a leader is known);
-// `nodus failover` moves leadership through Raft's leadership transfer.
+// `nodus failover` moves leadership through Raft's leadership transfer, which is Raft's own
+// plugin command (nodus/services/admin.h) that the CLI routes like any other.
 #include <gtest/gtest.h>
 
 #include <signal.h>
@@ -97,6 +98,96 @@ TEST_F(RaftSmokeTest, FailoverMovesLeadership) {
   RunResult bad = nodus({"failover", "--run-dir", run_dir_.string(), "--to", "9"});
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.err.find("instance 9: no such instance"), std::string::npos) << bad.err;
+}
+
+// Goal: plugin commands and sections work end to end with real processes: `nodus help` lists
+// Raft's command with its help, `nodus status` shows Raft's section (-o json) and column, a
+// command runs on one instance, on all (one result each) and on the leader, and unknown
+// commands, instances and bad arguments are refused naming them. A frozen instance answers
+// with an error naming it within the deadline.
+TEST_F(RaftSmokeTest, PluginCommandsAndSectionsFromTheCli) {
+  ProfileSpec spec;
+  spec.instances = 3;
+  spec.plugin_dir = kPluginDir.string();
+  spec.plugin = "io.nodus.consensus.raft";
+  spec.plugin_config =
+      "{election_timeout_ms: [300, 600], heartbeat_ms: 100, tick_ms: 20, fsync: batch}";
+  write_profile(spec);
+  start_up();
+  ASSERT_TRUE(wait_status([](const std::vector<Row>& rows) { return leader_of(rows) >= 0; },
+                          std::chrono::seconds(30)))
+      << up_log();
+  const std::string run_dir = run_dir_.string();
+
+  RunResult help = nodus({"help", "--run-dir", run_dir});
+  ASSERT_EQ(help.exit_code, 0) << help.err;
+  EXPECT_NE(help.out.find("plugin commands of the running cluster"), std::string::npos);
+  EXPECT_NE(help.out.find("failover"), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find("Raft leadership transfer"), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find("scale N"), std::string::npos);  // built-in verbs too
+  RunResult usage = nodus({"failover", "--help", "--run-dir", run_dir});
+  ASSERT_EQ(usage.exit_code, 0) << usage.err;
+  EXPECT_NE(usage.out.find("--to"), std::string::npos) << usage.out;
+
+  RunResult json = nodus({"status", "--run-dir", run_dir, "-o", "json"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_NE(json.out.find("\"plugins\":{\"io.nodus.consensus.raft\":{\"role\":\"leader\""),
+            std::string::npos)
+      << json.out;
+  EXPECT_NE(json.out.find("\"commit_index\":"), std::string::npos);
+  RunResult table = nodus({"status", "--run-dir", run_dir});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("raft: term "), std::string::npos) << table.out;
+
+  // One result per instance: the leader moves leadership, the followers refuse.
+  RunResult all = nodus({"failover", "--all", "--run-dir", run_dir, "-o", "json"});
+  EXPECT_EQ(all.exit_code, 1) << all.out << all.err;
+  EXPECT_NE(all.out.find("{\"results\":[{\"instance\":0,"), std::string::npos) << all.out;
+  EXPECT_NE(all.out.find("is not the raft leader"), std::string::npos) << all.out;
+  EXPECT_NE(all.out.find("\"previous\":"), std::string::npos) << all.out;
+  ASSERT_TRUE(wait_status([](const std::vector<Row>& rows) { return leader_of(rows) >= 0; },
+                          std::chrono::seconds(30)));
+
+  const int leader = leader_of(status());
+  const uint32_t follower = static_cast<uint32_t>((leader + 1) % 3);
+  RunResult refused =
+      nodus({"failover", "--instance", std::to_string(follower), "--run-dir", run_dir});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("instance " + std::to_string(follower)), std::string::npos)
+      << refused.err;
+  EXPECT_NE(refused.err.find("is not the raft leader"), std::string::npos) << refused.err;
+
+  RunResult unknown = nodus({"frobnicate", "--run-dir", run_dir});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("unknown command 'frobnicate'"), std::string::npos) << unknown.err;
+  EXPECT_NE(unknown.err.find("failover"), std::string::npos) << unknown.err;
+  RunResult no_instance = nodus({"failover", "--instance", "7", "--run-dir", run_dir});
+  EXPECT_EQ(no_instance.exit_code, 2);  // naming an instance that does not exist is bad input
+  EXPECT_NE(no_instance.err.find("instance 7: no such instance"), std::string::npos)
+      << no_instance.err;
+  RunResult bad_arg = nodus({"failover", "--to", "two", "--run-dir", run_dir});
+  EXPECT_EQ(bad_arg.exit_code, 2);
+  EXPECT_NE(bad_arg.err.find("argument --to 'two' is not a decimal integer"), std::string::npos)
+      << bad_arg.err;
+  RunResult extra = nodus({"failover", "--colour", "red", "--run-dir", run_dir});
+  EXPECT_EQ(extra.exit_code, 2);
+  EXPECT_NE(extra.err.find("unknown argument --colour"), std::string::npos) << extra.err;
+
+  // A frozen instance: an error naming it (a hang would run into nodus()'s 30 s limit and
+  // fail the exit code check).
+  const auto rows = status();
+  pid_t frozen_pid = 0;
+  for (const auto& r : rows) {
+    if (r.index == follower) frozen_pid = r.pid;
+  }
+  ASSERT_GT(frozen_pid, 0);
+  ASSERT_EQ(::kill(frozen_pid, SIGSTOP), 0);
+  RunResult frozen = nodus({"failover", "--instance", std::to_string(follower), "--deadline-ms",
+                            "1000", "--run-dir", run_dir});
+  ::kill(frozen_pid, SIGCONT);
+  EXPECT_EQ(frozen.exit_code, 1);
+  EXPECT_NE(frozen.err.find("instance " + std::to_string(follower)), std::string::npos)
+      << frozen.err;
 }
 
 // Goal: a cluster restarted over its old data with too few instances for a quorum of the

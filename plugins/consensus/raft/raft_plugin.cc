@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "nodus/plugin.h"
+#include "raft_admin.h"
 #include "raft_config.h"
 #include "raft_node.h"
 
@@ -20,9 +21,17 @@ class RaftPlugin final : public Plugin {
     return {};
   }
 
-  Status start() override { return node_->start(); }
+  Status start() override {
+    NODUS_RETURN_IF_ERROR(node_->start());
+    // `nodus failover` and the consensus section of `nodus status`.
+    admin_ = std::make_unique<RaftAdmin>(ctx_, *node_);
+    Status st = admin_->start();
+    if (!st.ok()) node_->stop();
+    return st;
+  }
 
   Status stop() override {
+    if (admin_) admin_->stop();
     node_->stop();
     return {};
   }
@@ -38,6 +47,7 @@ class RaftPlugin final : public Plugin {
  private:
   PluginContext& ctx_;
   std::unique_ptr<RaftNode> node_;
+  std::unique_ptr<RaftAdmin> admin_;  // after node_: destroyed first
 };
 
 PluginDescriptor describe() {

@@ -574,6 +574,43 @@ TEST(RaftScenario, LeadershipTransfer) {
   }
 }
 
+// Goal: the operator's `failover` command (nodus/services/admin.h), run through the harness
+// as the supervisor would, moves leadership to the asked-for voter and says so; Raft's status
+// section shows the roles and the term; a follower refuses the command naming the leader.
+TEST(RaftScenario, FailoverCommandAndStatusSection) {
+  for (uint64_t seed : sim_seeds(2)) {
+    Cluster c(seed);
+    ASSERT_TRUE(c.start().ok());
+    auto leader = wait_for_leader(c);
+    ASSERT_TRUE(leader.has_value()) << replay_hint(seed);
+    const auto section = c.sim.status_section(*leader, "io.nodus.consensus.raft");
+    ASSERT_TRUE(section.has_value()) << replay_hint(seed);
+    EXPECT_NE(section->json.find("\"role\":\"leader\""), std::string::npos) << section->json;
+    EXPECT_EQ(section->column.rfind("term ", 0), 0u) << section->column;
+
+    const SimNodeId target = (*leader + 1) % 3;
+    const SimNodeId other = (*leader + 2) % 3;
+    std::optional<Result<CommandResult>> refused;
+    c.sim.command(other, "failover", {}, [&](Result<CommandResult> r) { refused = r; });
+    std::optional<Result<CommandResult>> moved;
+    c.sim.command(*leader, "failover", {{"to", std::to_string(target)}},
+                  [&](Result<CommandResult> r) { moved = r; });
+    ASSERT_TRUE(
+        c.sim.run_until([&] { return moved.has_value() && refused.has_value(); }, seconds(10)))
+        << replay_hint(seed);
+    ASSERT_TRUE(moved->ok()) << moved->status().to_string() << replay_hint(seed);
+    EXPECT_EQ((*moved)->leader, std::optional<uint32_t>(target)) << replay_hint(seed);
+    EXPECT_EQ((*moved)->text, "leadership moved from instance " + std::to_string(*leader) +
+                                  " to instance " + std::to_string(target));
+    EXPECT_NE((*moved)->json.find("\"previous\":" + std::to_string(*leader)), std::string::npos);
+    ASSERT_FALSE(refused->ok());
+    EXPECT_NE(refused->status().message().find("is not the raft leader"), std::string::npos)
+        << refused->status().to_string();
+    EXPECT_TRUE(wait_for_leader(c) == target) << replay_hint(seed) << c.dump();
+    EXPECT_TRUE(c.sim.failure().ok()) << c.sim.failure().to_string();
+  }
+}
+
 // Goal: a leader that handed leadership over serves no lease read afterwards. The new leader's
 // messages to it are lost, so it learns late that it was deposed; meanwhile the new leader
 // commits a write, and a read at the old leader must not miss it (judged by the

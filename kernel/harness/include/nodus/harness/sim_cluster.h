@@ -25,11 +25,14 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "nodus/plugin.h"
+#include "nodus/services/admin.h"
 #include "nodus/testing/capture_logger.h"
 #include "nodus/testing/memory_storage.h"
 #include "nodus/testing/sim_network.h"
@@ -106,6 +109,12 @@ class SimCluster {
   Executor& executor(SimNodeId node);
   Clock& clock(SimNodeId node);
   void* find_capability(SimNodeId node, std::string_view capability);
+  // Admin (nodus/services/admin.h): starts a plugin command on `node` (arguments as typed
+  // text); `done` runs on that node's executor when it answers. Run the simulation to get it.
+  void command(SimNodeId node, const std::string& name,
+               const std::map<std::string, std::string>& args, CommandReply done);
+  // A plugin's status section on `node` now; nullopt when none (or the node is down).
+  std::optional<StatusSection> status_section(SimNodeId node, const std::string& plugin_name);
   // The capability object of a running node's plugin, or nullptr (node down).
   template <class Interface>
   Interface* find(SimNodeId node) {

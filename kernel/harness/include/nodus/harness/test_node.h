@@ -15,11 +15,14 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "nodus/plugin.h"
+#include "nodus/services/admin.h"
 #include "nodus/testing/capture_logger.h"
 #include "nodus/testing/fake_transport.h"
 #include "nodus/testing/manual_executor.h"
@@ -66,6 +69,14 @@ class TestNode {
     return static_cast<Interface*>(find_capability(Interface::kCapability));
   }
   void* find_capability(std::string_view capability);
+
+  // Admin (nodus/services/admin.h): runs a plugin command as the supervisor would (arguments
+  // as typed text), driving the executor, and simulated time up to `wait`, until it answers.
+  Result<CommandResult> command(const std::string& name,
+                                const std::map<std::string, std::string>& args = {},
+                                Duration wait = std::chrono::seconds(30));
+  // A plugin's status section as /status shows it; nullopt when the plugin set none.
+  std::optional<StatusSection> status_section(const std::string& plugin_name);
 
  private:
   struct Impl;
