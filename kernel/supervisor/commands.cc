@@ -57,10 +57,7 @@ void for_each_parallel(size_t n, Fn fn) {
 
 Result<std::string> Supervisor::instance_call(const nodus::v1::InstanceStatus& inst,
                                               std::string_view method, const std::string& payload,
-                                              milliseconds deadline) {
-  if (inst.pid() <= 0) {
-    return unavailable(who(inst.index()) + " is not running (" + inst.state() + ")");
-  }
+                                              milliseconds deadline, bool as_instance) {
   auto port = inst.ports().find("peer");
   if (port == inst.ports().end()) {
     return failed_precondition(who(inst.index()) +
@@ -69,11 +66,11 @@ Result<std::string> Supervisor::instance_call(const nodus::v1::InstanceStatus& i
   }
   std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
   if (profile_.tls.enabled()) {
-    NODUS_ASSIGN_OR_RETURN(TransportCredentials tls,
-                           make_tls_credentials(tls_files_for_instance(
-                               {profile_.tls.ca_file, profile_.tls.cert_file, profile_.tls.key_file,
-                                profile_.tls.require_client_cert},
-                               inst.index())));
+    const TlsFiles files{profile_.tls.ca_file, profile_.tls.cert_file, profile_.tls.key_file,
+                         profile_.tls.require_client_cert};
+    NODUS_ASSIGN_OR_RETURN(
+        TransportCredentials tls,
+        make_tls_credentials(as_instance ? tls_files_for_instance(files, inst.index()) : files));
     creds = tls.channel;
   }
   const std::string addr = host_port(profile_.bind_host, static_cast<uint16_t>(port->second));
@@ -101,6 +98,9 @@ Result<std::string> Supervisor::instance_call(const nodus::v1::InstanceStatus& i
 Result<nodus::v1::AdminCallReply> Supervisor::admin_call(const nodus::v1::InstanceStatus& inst,
                                                          const nodus::v1::AdminCallRequest& request,
                                                          milliseconds deadline) {
+  if (inst.pid() <= 0) {
+    return unavailable(who(inst.index()) + " is not running (" + inst.state() + ")");
+  }
   NODUS_ASSIGN_OR_RETURN(std::string bytes,
                          instance_call(inst, kAdminMethod, request.SerializeAsString(), deadline));
   nodus::v1::AdminCallReply reply;

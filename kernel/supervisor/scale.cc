@@ -13,12 +13,8 @@
 #include <chrono>
 #include <thread>
 
-#include <grpcpp/grpcpp.h>
-
 #include "kernel/node/node.h"
 #include "kernel/supervisor/supervisor.h"
-#include "kernel/transport/tls_credentials.h"
-#include "nodus/v1/transport.grpc.pb.h"
 
 namespace nodus::kernel {
 namespace {
@@ -50,36 +46,13 @@ bool permanent(const Status& st) {
 
 Result<nodus::v1::MembershipReply> Supervisor::membership_call(
     const nodus::v1::InstanceStatus& inst, const nodus::v1::MembershipRequest& req) {
-  auto port = inst.ports().find("peer");
-  if (port == inst.ports().end()) {
-    return failed_precondition("the profile defines no peer port, so instances cannot be asked");
-  }
-  std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
-  if (profile_.tls.enabled()) {
-    NODUS_ASSIGN_OR_RETURN(
-        TransportCredentials tls,
-        make_tls_credentials({profile_.tls.ca_file, profile_.tls.cert_file, profile_.tls.key_file,
-                              profile_.tls.require_client_cert}));
-    creds = tls.channel;
-  }
-  const std::string addr = host_port(profile_.bind_host, static_cast<uint16_t>(port->second));
-  auto stub = nodus::v1::Peer::NewStub(grpc::CreateChannel(addr, creds));
-  nodus::v1::CallRequest call;
-  call.set_from(inst.index());
-  call.set_method(std::string(kMembershipMethod));
-  call.set_payload(req.SerializeAsString());
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + kCallDeadline);
-  nodus::v1::CallResponse resp;
-  const std::string who = "instance " + std::to_string(inst.index()) + " (" + addr + ")";
-  grpc::Status st = stub->Call(&ctx, call, &resp);
-  if (!st.ok())
-    return Status(static_cast<StatusCode>(st.error_code()), who + ": " + st.error_message());
-  if (resp.code() != 0) {
-    return Status(static_cast<StatusCode>(resp.code()), who + ": " + resp.message());
-  }
+  NODUS_ASSIGN_OR_RETURN(std::string bytes,
+                         instance_call(inst, kMembershipMethod, req.SerializeAsString(),
+                                       kCallDeadline, /*as_instance=*/false));
   nodus::v1::MembershipReply reply;
-  if (!reply.ParseFromString(resp.payload())) return internal_error(who + ": malformed reply");
+  if (!reply.ParseFromString(bytes)) {
+    return internal_error("instance " + std::to_string(inst.index()) + ": malformed reply");
+  }
   return reply;
 }
 

@@ -132,10 +132,11 @@ class Supervisor {
   Result<nodus::v1::MembershipReply> leader_call(nodus::v1::MembershipRequest::Op op, uint32_t peer,
                                                  uint32_t instances);
   Status wait_caught_up(uint32_t index, uint64_t commit, uint32_t instances);
-  // One Peer.Call on an instance's peer endpoint, presenting that instance's own identity
-  // (commands.cc).
+  // One Peer.Call on an instance's peer endpoint (commands.cc). With TLS, the request presents
+  // that instance's own certificate (`as_instance`) or the profile's base files.
   Result<std::string> instance_call(const nodus::v1::InstanceStatus& inst, std::string_view method,
-                                    const std::string& payload, std::chrono::milliseconds deadline);
+                                    const std::string& payload, std::chrono::milliseconds deadline,
+                                    bool as_instance = true);
   Result<nodus::v1::AdminCallReply> admin_call(const nodus::v1::InstanceStatus& inst,
                                                const nodus::v1::AdminCallRequest& request,
                                                std::chrono::milliseconds deadline);
