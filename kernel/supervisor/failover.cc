@@ -73,7 +73,7 @@ Result<nodus::v1::FailoverReply> Supervisor::failover(std::optional<uint32_t> to
     creds = tls.channel;
   }
   const std::string target_addr =
-      host_port(profile_.bind_host, static_cast<uint16_t>(port->second));
+      host_port(profile_.address_of(leader->index()), static_cast<uint16_t>(port->second));
   auto stub = nodus::v1::Peer::NewStub(grpc::CreateChannel(target_addr, creds));
   nodus::v1::FailoverRequest req;
   if (to) req.set_to(*to);
