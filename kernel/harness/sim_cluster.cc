@@ -186,10 +186,12 @@ struct SimCluster::Node {
   // One incarnation of the process; the host is destroyed first.
   std::unique_ptr<kernel::MetricsRegistry> metrics;
   std::unique_ptr<kernel::LocalEventBus> events;
+  std::unique_ptr<MemberTable> membership;  // Membership: the static one, per incarnation
   std::unique_ptr<kernel::PluginHost> host;
 
   void kill() {
     host.reset();
+    membership.reset();
     events.reset();
     metrics.reset();
   }
@@ -268,6 +270,15 @@ Status SimCluster::start_node(SimNodeId id) {
     return std::unique_ptr<Storage>(
         std::make_unique<SimStorage>(storage(id, name), nodes_[id]->disk));
   };
+  // Membership (nodus/capabilities/membership.h): every node of the cluster alive.
+  n.membership = std::make_unique<MemberTable>(id, n.executor);
+  for (uint32_t i = 0; i < options_.nodes; ++i) {
+    Member m;
+    m.id = i;
+    m.address = "sim-" + std::to_string(i);
+    NODUS_RETURN_IF_ERROR(n.membership->join(std::move(m)));
+  }
+  services.membership = n.membership.get();
   n.host = std::make_unique<kernel::PluginHost>(info, services);
   std::vector<kernel::LoadedPlugin> plugins;
   std::vector<ConfigNode> configs;

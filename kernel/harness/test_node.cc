@@ -7,6 +7,7 @@
 #include "kernel/node/plugin_host.h"
 #include "kernel/runtime/event_bus.h"
 #include "kernel/runtime/metrics_registry.h"
+#include "nodus/check.h"
 
 namespace nodus::testing {
 namespace {
@@ -56,6 +57,10 @@ TestNode::TestNode(TestNodeOptions options)
     if (i != options.index) peers.push_back({i, "peer-" + std::to_string(i)});
   }
   transport_ = std::make_unique<FakeTransport>(options.index, peers, executor_);
+  // Membership (nodus/capabilities/membership.h): every instance alive, as a profile's.
+  membership_ = std::make_unique<FakeMembership>(options.index, executor_);
+  NODUS_CHECK(membership_->add_static(options.instances, "127.0.0.1", {}).ok())
+      << "instances is bounded far below kMembersMax";
   impl_->events = std::make_unique<kernel::LocalEventBus>(executor_);
 }
 
@@ -91,6 +96,7 @@ Status TestNode::configure() {
   services.make_storage = [this](const std::string& name) -> Result<std::unique_ptr<Storage>> {
     return std::unique_ptr<Storage>(std::make_unique<ForwardingStorage>(storage(name)));
   };
+  services.membership = membership_.get();  // Membership
   impl_->host = std::make_unique<kernel::PluginHost>(info, services);
 
   std::vector<kernel::LoadedPlugin> plugins;

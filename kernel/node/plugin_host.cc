@@ -1,5 +1,8 @@
 #include "kernel/node/plugin_host.h"
 
+#include "kernel/node/plugin_membership.h"
+#include "nodus/check.h"
+
 #include <algorithm>
 #include <exception>
 #include <utility>
@@ -89,11 +92,22 @@ class PluginHost::Context final : public PluginContext {
     return *storage_;
   }
 
+  // Membership (nodus/capabilities/membership.h)
+  Membership& membership() override { return membership_; }
+  // The plugin stopped: what it subscribed ends.
+  void plugin_stopped() { membership_.end_subscriptions(); }
+
  private:
   PluginHost& host_;
   std::string name_;
   std::unique_ptr<Logger> logger_;
   std::unique_ptr<Storage> storage_;
+  // Membership (nodus/capabilities/membership.h)
+  PluginMembership membership_{[host = &host_] {
+    Membership* m = host->effective_membership();
+    NODUS_CHECK(m != nullptr) << "this plugin host provides no membership";
+    return m;
+  }};
 };
 
 namespace {
@@ -189,6 +203,7 @@ Status PluginHost::start() {
     Status st = guarded(slot.label(), "start()", [&] { return slot.object->start(); });
     if (!st.ok()) {
       slot.state = PluginState::kFailed;
+      slot.context->plugin_stopped();  // what it subscribed before failing ends too
       if (st.message().rfind(slot.label(), 0) != 0) {
         st = st.with_context(slot.label() + ": start() failed");
       }
@@ -197,6 +212,7 @@ Status PluginHost::start() {
         Slot& prev = *slots_[j];
         prev.state = PluginState::kStopping;
         (void)guarded(prev.label(), "stop()", [&] { return prev.object->stop(); });
+        prev.context->plugin_stopped();
         prev.state = PluginState::kStopped;
       }
       return st;
@@ -215,6 +231,7 @@ Status PluginHost::stop() {
     if (slot.state != PluginState::kRunning) continue;
     slot.state = PluginState::kStopping;
     Status st = guarded(slot.label(), "stop()", [&] { return slot.object->stop(); });
+    slot.context->plugin_stopped();
     slot.state = st.ok() ? PluginState::kStopped : PluginState::kFailed;
     if (!st.ok() && first.ok()) first = st.with_context(slot.label() + ": stop() failed");
   }
@@ -278,6 +295,13 @@ void* PluginHost::find_capability(std::string_view capability) {
     return found;
   }
   return nullptr;
+}
+
+Membership* PluginHost::effective_membership() {
+  if (void* provided = find_capability(Membership::kCapability); provided != nullptr) {
+    return static_cast<Membership*>(provided);
+  }
+  return services_.membership;
 }
 
 void PluginHost::on_role_change(std::function<void(const std::string&)> callback) {

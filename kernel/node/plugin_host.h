@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "kernel/loader/plugin_loader.h"
+#include "nodus/capabilities/membership.h"
 #include "nodus/plugin.h"
 
 namespace nodus::kernel {
@@ -37,6 +38,9 @@ struct HostServices {
   std::function<std::unique_ptr<Logger>(const std::string& component)> make_logger;
   // Storage for one plugin, rooted at <instance data dir>/<plugin name>.
   std::function<Result<std::unique_ptr<Storage>>(const std::string& plugin_name)> make_storage;
+  // Membership (nodus/capabilities/membership.h): the static membership of the profile, which
+  // PluginContext::membership() returns unless a plugin provides nodus.membership/v1.
+  Membership* membership = nullptr;
 };
 
 // One plugin as a profile lists it.
@@ -87,6 +91,9 @@ class PluginHost {
   std::vector<std::shared_ptr<boost::dll::shared_library>> libraries() const;
   // The capability object a started plugin provides, or nullptr.
   void* find_capability(std::string_view capability);
+  // The membership plugins see: the provider of nodus.membership/v1 if one started, else
+  // HostServices::membership (null when neither exists).
+  Membership* effective_membership();
   // Fires when a plugin reports a new role through its context.
   void on_role_change(std::function<void(const std::string&)> callback);
 

@@ -21,6 +21,7 @@
 
 #include "nodus/plugin.h"
 #include "nodus/testing/capture_logger.h"
+#include "nodus/testing/fake_membership.h"
 #include "nodus/testing/fake_transport.h"
 #include "nodus/testing/manual_executor.h"
 #include "nodus/testing/memory_storage.h"
@@ -66,6 +67,10 @@ class TestNode {
     return static_cast<Interface*>(find_capability(Interface::kCapability));
   }
   void* find_capability(std::string_view capability);
+  // Membership (nodus/capabilities/membership.h): the static membership plugins see unless one
+  // of them provides nodus.membership/v1; instances 0..instances-1 alive at start, and the test
+  // drives joins, failures and leaves through it.
+  FakeMembership& membership() { return *membership_; }
 
  private:
   struct Impl;
@@ -75,6 +80,7 @@ class TestNode {
   ManualExecutor executor_;
   std::shared_ptr<LogLines> logs_;
   std::unique_ptr<FakeTransport> transport_;
+  std::unique_ptr<FakeMembership> membership_;  // Membership
   std::unique_ptr<Impl> impl_;
 };
 
