@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <ostream>
 #include <set>
 #include <string>
 #include <thread>
@@ -34,6 +35,11 @@ struct MembershipConformanceParam {
   std::string config_yaml;       // its config section (may be empty)
   uint32_t instances = 3;
 };
+
+// Prints the parameter by its name (test listings and CTest names stay stable and readable).
+inline void PrintTo(const MembershipConformanceParam& param, std::ostream* out) {
+  *out << param.name;
+}
 
 inline std::string MembershipConformanceName(
     const ::testing::TestParamInfo<MembershipConformanceParam>& info) {
