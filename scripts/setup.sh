@@ -24,6 +24,8 @@ packages=(
   python3-yaml
   # the replicated-write anchor of bench/aurigraph_bench.sh: a 3-member etcd on loopback
   etcd-server etcd-client
+  # Hosts (profile `hosts:`): tests/multihost makes network namespaces, veth pairs and a bridge
+  iproute2
 )
 # kubectl renders containers/k8s offline (`kubectl kustomize`). Debian 12 has no kubectl
 # package; it comes from the Kubernetes (or Google Cloud SDK) apt repository, so it is

@@ -87,6 +87,10 @@ int run_certs(const std::vector<std::string>& args) {
   if (!selected) return kExitBadInput;
   const kernel::Profile& profile = selected->profile;
   std::vector<std::string> hosts_template{profile.bind_host, "127.0.0.1", "::1", "localhost"};
+  // Hosts (profile `hosts:`): peers dial an instance at its host's address, so every
+  // certificate names each host's address (without `hosts:` that is `bind`, already listed).
+  for (const kernel::HostEntry& h : profile.hosts)
+    hosts_template.push_back(h.address);
   if (vm.count("host")) {
     for (const std::string& h : vm["host"].as<std::vector<std::string>>())
       hosts_template.push_back(h);

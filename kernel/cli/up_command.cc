@@ -1,4 +1,5 @@
-// `nodus up --profile FILE [--instances N] [--run-dir DIR]`: the supervisor in the foreground.
+// `nodus up --profile FILE [--instances N] [--run-dir DIR] [--host NAME]`: the supervisor in the
+// foreground, for the instances of this host.
 //
 // Exit codes: 0 after `nodus down`, SIGTERM or SIGINT stopped every instance; 1 when an
 // essential instance failed for good; 2 on bad input (nothing is left running).
@@ -17,7 +18,10 @@ int run_up(const std::vector<std::string>& args) {
   desc.add_options()("help,h", "show this help")(
       "control-address", po::value<std::string>()->default_value(""),
       "serve the control API on HOST:PORT instead of the run directory's unix socket")(
-      "quiet,q", "do not copy instance output to stderr (the per-instance log files keep it)");
+      "quiet,q", "do not copy instance output to stderr (the per-instance log files keep it)")(
+      "host", po::value<std::string>()->default_value(""),
+      "run the instances the profile's `hosts:` places on host NAME (default: every host whose "
+      "address is on this machine)");
   add_profile_options(desc);
   po::variables_map vm;
   if (!parse_flags(args, desc, {}, "up", vm)) return kExitBadInput;
@@ -34,6 +38,7 @@ int run_up(const std::vector<std::string>& args) {
   sup_options.plugin_dirs = options->plugin_dirs;
   sup_options.control_address = vm["control-address"].as<std::string>();
   sup_options.echo_output = vm.count("quiet") == 0;
+  sup_options.host = vm["host"].as<std::string>();
   auto supervisor =
       kernel::Supervisor::create(std::move(selected->profile), std::move(sup_options));
   if (!supervisor.ok()) {

@@ -20,6 +20,8 @@ const std::vector<nodus::ConfigKeySpec>& top_level_keys() {
       internal::key_spec("instances", ConfigType::kInteger),
       internal::key_spec("bind", ConfigType::kString),
       internal::key_spec("ports", ConfigType::kMap),
+      internal::key_spec("hosts", ConfigType::kList),
+      internal::key_spec("placement", ConfigType::kList),
       internal::key_spec("data_dir", ConfigType::kString),
       internal::key_spec("run_dir", ConfigType::kString),
       internal::key_spec("plugin_dirs", ConfigType::kList),
@@ -66,6 +68,8 @@ nodus::Status parse_top_level(const std::string& key, const ConfigNode& value, P
   }
   if (key == "bind") return internal::parse_bind(value, &p->bind_host);
   if (key == "ports") return internal::parse_ports(value, &p->ports);
+  if (key == "hosts") return internal::parse_hosts(value, &p->hosts);
+  if (key == "placement") return {};  // needs hosts and instances: read after the loop
   if (key == "data_dir") return parse_dir(value, &p->data_dir);
   if (key == "run_dir") return parse_dir(value, &p->run_dir);
   if (key == "plugin_dirs") return parse_plugin_dirs(value, p->source, &p->plugin_dirs);
@@ -84,9 +88,25 @@ nodus::Status parse_top_level(const std::string& key, const ConfigNode& value, P
 std::map<std::string, uint16_t> Profile::ports_for(uint32_t index) const {
   NODUS_CHECK_LT(index, instances)
       << "validation guarantees that only ports of instances [0, instances) fit in 16 bits";
+  const uint32_t slot = internal::slot_on_host(*this, index);
   std::map<std::string, uint16_t> out;
   for (const auto& [port, offset] : ports.offsets) {
-    out[port] = static_cast<uint16_t>(ports.base + index * ports.stride + offset);
+    out[port] = static_cast<uint16_t>(ports.base + slot * ports.stride + offset);
+  }
+  return out;
+}
+
+const HostEntry& Profile::host_of(uint32_t index) const {
+  NODUS_CHECK(!hosts.empty()) << "parse_profile always leaves at least the implicit host";
+  const uint32_t host = internal::host_index(*this, index);
+  NODUS_CHECK_LT(host, hosts.size()) << "validation checks that placement names known hosts";
+  return hosts[host];
+}
+
+std::vector<uint32_t> Profile::instances_on(std::string_view host_name) const {
+  std::vector<uint32_t> out;
+  for (uint32_t i = 0; i < instances; ++i) {
+    if (host_of(i).name == host_name) out.push_back(i);
   }
   return out;
 }
@@ -107,7 +127,14 @@ nodus::Result<Profile> parse_profile(const nodus::ConfigNode& root,
   for (const auto& [key, value] : p.root.entries()) {
     NODUS_RETURN_IF_ERROR(parse_top_level(key, value, &p));
   }
-  NODUS_RETURN_IF_ERROR(internal::check_port_range(p.root, p.instances, p.ports));
+  if (p.hosts.empty()) {
+    p.hosts.push_back({"local", p.bind_host, nodus::ConfigNode()});
+  } else if (const ConfigNode& bind = p.root.at("bind"); !bind.is_null()) {
+    return bind.error("cannot be combined with 'hosts:'; each instance binds its host's address");
+  }
+  NODUS_RETURN_IF_ERROR(internal::parse_placement(p.root, &p));
+  NODUS_RETURN_IF_ERROR(internal::check_port_range(p.root, p));
+  NODUS_RETURN_IF_ERROR(internal::check_unique_endpoints(p));
   if (p.supervisor.is_null()) p.supervisor = p.root.at("supervisor");
   const std::filesystem::path state = std::filesystem::path(".nodus") / p.name;
   if (p.data_dir.empty()) p.data_dir = state / "data";

@@ -9,12 +9,14 @@
 //   NODUS_ASSIGN_OR_RETURN(Profile p, load_profile("configs/aurigraph.yaml",
 //                                                   overrides_from_env(&std::getenv)));
 //   uint16_t api = p.ports_for(2).at("api");  // 9023
+//   std::string peer = nodus::format_host_port(p.address_of(2), p.ports_for(2).at("peer"));
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "kernel/config/overrides.h"
@@ -47,6 +49,13 @@ struct TlsOptions {
   bool enabled() const { return !ca_file.empty(); }
 };
 
+// One entry of `hosts:`: a machine (or network namespace) that runs some of the instances.
+struct HostEntry {
+  std::string name;        // [a-z0-9-]+, unique; what `nodus up --host` names
+  std::string address;     // IP literal that the host's instances bind and peers dial
+  nodus::ConfigNode node;  // the entry, for error positions (null for the implicit host)
+};
+
 struct PluginEntry {
   std::string name;          // reverse-DNS plugin name
   std::string file;          // optional: a file name inside a plugin directory
@@ -62,6 +71,10 @@ struct Profile {
   uint32_t instances = 1;               // 1..64
   std::string bind_host = "127.0.0.1";  // `bind:`
   PortLayout ports;
+  // `hosts:`; when the profile has none, one implicit host named "local" at bind_host.
+  std::vector<HostEntry> hosts;
+  // `placement:` host index of each instance; empty = instance i on host i % hosts.size().
+  std::vector<uint32_t> placement;
   std::filesystem::path data_dir;  // default .nodus/<name>/data (relative to the CWD)
   std::filesystem::path run_dir;   // default .nodus/<name>/run
   // Relative entries are resolved against the profile file's directory; empty = kernel default.
@@ -73,8 +86,17 @@ struct Profile {
   std::vector<PluginEntry> plugins;
   nodus::ConfigNode root;  // the effective tree after overrides
 
-  // Named ports of instance `index` (which must be < instances).
+  // Named ports of instance `index` (which must be < instances): base + k * stride + offset,
+  // where k counts the instances before `index` on the same host, so every host uses the same
+  // ports when each runs one instance, and one host strides them as before.
   std::map<std::string, uint16_t> ports_for(uint32_t index) const;
+  // The host that runs instance `index`, and the address its ports listen on and peers dial.
+  const HostEntry& host_of(uint32_t index) const;
+  const std::string& address_of(uint32_t index) const { return host_of(index).address; }
+  // Indices of the instances placed on the host named `host_name` (empty for an unknown name).
+  std::vector<uint32_t> instances_on(std::string_view host_name) const;
+  // True when the profile lists `hosts:` (instances may live on other machines).
+  bool multi_host() const { return !hosts.empty() && !hosts.front().node.is_null(); }
 };
 
 // Reads `file`, applies `overrides` in order, validates, and returns the profile.

@@ -40,7 +40,8 @@ TEST(ProfileErrorsTest, DuplicateKey) {
 TEST(ProfileErrorsTest, UnknownTopLevelKeyWithSuggestion) {
   EXPECT_EQ(first_error("profile: demo\ninstanses: 2\n"),
             "INVALID_ARGUMENT: broken.yaml:2:1: instanses: unknown key 'instanses' (known keys: "
-            "profile, description, instances, bind, ports, data_dir, run_dir, plugin_dirs, log, "
+            "profile, description, instances, bind, ports, hosts, placement, data_dir, run_dir, "
+            "plugin_dirs, log, "
             "supervisor, tls, plugins); did you mean 'instances'?");
 }
 
@@ -188,10 +189,12 @@ TEST(ProfileErrorsTest, EnvOverrideBadValue) {
 
 // An override of an unknown key is the usual unknown-key error, at the override's source.
 TEST(ProfileErrorsTest, OverrideUnknownKey) {
-  EXPECT_EQ(first_error("profile: demo\n", {{"instanse", "3", "--set"}}),
-            "INVALID_ARGUMENT: --set: instanse: unknown key 'instanse' (known keys: profile, "
-            "description, instances, bind, ports, data_dir, run_dir, plugin_dirs, log, "
-            "supervisor, tls, plugins); did you mean 'instances'?");
+  EXPECT_EQ(
+      first_error("profile: demo\n", {{"instanse", "3", "--set"}}),
+      "INVALID_ARGUMENT: --set: instanse: unknown key 'instanse' (known keys: profile, "
+      "description, instances, bind, ports, hosts, placement, data_dir, run_dir, plugin_dirs, "
+      "log, "
+      "supervisor, tls, plugins); did you mean 'instances'?");
 }
 
 // A plugin override must name a listed plugin; a value that is not YAML is refused.
@@ -257,6 +260,51 @@ TEST_F(ProfileFileErrorsTest, ErrorsNameTheFile) {
             "INVALID_ARGUMENT: " + typo.string() +
                 ":3:3: log.levle: unknown key 'levle' (known keys: level, format); did you mean "
                 "'level'?");
+}
+
+const char kTwoHosts[] =
+    "profile: demo\ninstances: 2\nhosts:\n  - {name: a, address: 10.231.0.1}\n"
+    "  - {name: b, address: 10.231.0.2}\n";
+
+// placement may name only hosts of the list.
+TEST(ProfileHostsErrorsTest, UnknownHost) {
+  EXPECT_EQ(first_error(std::string(kTwoHosts) + "placement: [a, c]\n"),
+            "INVALID_ARGUMENT: broken.yaml:6:16: placement[1]: unknown host 'c' (hosts: a, b)");
+}
+
+// Every instance needs a host: a placement shorter than the instance count is an error.
+TEST(ProfileHostsErrorsTest, InstanceOnNoHost) {
+  EXPECT_EQ(first_error(std::string(kTwoHosts) + "placement: [a]\n"),
+            "INVALID_ARGUMENT: broken.yaml:6:1: placement: instance 1 is on no host: placement "
+            "lists 1 of 2 instances");
+}
+
+// Two hosts at one address would give two instances the same address:port.
+TEST(ProfileHostsErrorsTest, DuplicatedAddressPort) {
+  EXPECT_EQ(first_error("profile: demo\ninstances: 2\nhosts:\n"
+                        "  - {name: a, address: 10.231.0.1}\n"
+                        "  - {name: b, address: 10.231.0.1}\n"),
+            "INVALID_ARGUMENT: broken.yaml:5:15: hosts[1].address: address 10.231.0.1:9003 "
+            "(instance 1 port 'api') is already used by instance 0 port 'api' of host 'a'");
+}
+
+// Host names are unique, addresses are IP literals, and `bind:` does not mix with hosts.
+TEST(ProfileHostsErrorsTest, BadHostEntries) {
+  EXPECT_EQ(first_error("profile: demo\nhosts:\n  - {name: a, address: 10.231.0.1}\n"
+                        "  - {name: a, address: 10.231.0.2}\n"),
+            "INVALID_ARGUMENT: broken.yaml:4:6: hosts[1].name: duplicate host 'a' (already "
+            "listed at line 3)");
+  EXPECT_EQ(first_error("profile: demo\nhosts:\n  - {name: a, address: node-a.example}\n"),
+            "INVALID_ARGUMENT: broken.yaml:3:15: hosts[0].address: must be an IPv4 or IPv6 "
+            "address, got 'node-a.example'");
+  EXPECT_EQ(first_error("profile: demo\nbind: 0.0.0.0\nhosts:\n  - {name: a, address: 10.0.0.1}\n"),
+            "INVALID_ARGUMENT: broken.yaml:2:1: bind: cannot be combined with 'hosts:'; each "
+            "instance binds its host's address");
+  EXPECT_EQ(first_error("profile: demo\nplacement: [a]\n"),
+            "INVALID_ARGUMENT: broken.yaml:2:1: placement: needs a 'hosts:' list to place "
+            "instances on");
+  EXPECT_EQ(first_error("profile: demo\nhosts: []\n"),
+            "INVALID_ARGUMENT: broken.yaml:2:1: hosts: must list at least one host");
 }
 
 }  // namespace

@@ -3,9 +3,13 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <map>
 #include <string>
 #include <string_view>
 #include <utility>
+
+#include "nodus/address.h"
+#include "nodus/check.h"
 
 namespace nodus::kernel::internal {
 namespace {
@@ -148,8 +152,89 @@ nodus::Status parse_ports(const ConfigNode& node, PortLayout* out) {
   return {};
 }
 
-nodus::Status check_port_range(const ConfigNode& root, uint32_t instances,
-                               const PortLayout& ports) {
+nodus::Status parse_hosts(const ConfigNode& node, std::vector<HostEntry>* out) {
+  if (node.items().empty()) return node.error("must list at least one host");
+  std::vector<HostEntry> hosts;
+  const std::vector<ConfigKeySpec> keys = {key_spec("name", ConfigType::kString, true),
+                                           key_spec("address", ConfigType::kString, true)};
+  for (const ConfigNode& item : node.items()) {
+    if (!item.is_map()) return item.error("expected a map with 'name' and 'address'");
+    NODUS_RETURN_IF_ERROR(nodus::validate_config(item, keys));
+    HostEntry host;
+    const ConfigNode& name = item.at("name");
+    NODUS_RETURN_IF_ERROR(parse_profile_name(name, &host.name));
+    for (const HostEntry& earlier : hosts) {
+      if (earlier.name == host.name) {
+        return name.error("duplicate host '" + host.name + "' (already listed at line " +
+                          std::to_string(earlier.node.mark().line) + ")");
+      }
+    }
+    const ConfigNode& address = item.at("address");
+    NODUS_ASSIGN_OR_RETURN(host.address, address.as_string());
+    unsigned char buffer[16];
+    if (inet_pton(AF_INET, host.address.c_str(), buffer) != 1 &&
+        inet_pton(AF_INET6, host.address.c_str(), buffer) != 1) {
+      // Peers dial this address from other machines: a name would need a resolver, and
+      // "localhost" would point every peer at itself.
+      return address.error("must be an IPv4 or IPv6 address, got '" + host.address + "'");
+    }
+    host.node = item;
+    hosts.push_back(std::move(host));
+  }
+  *out = std::move(hosts);
+  return {};
+}
+
+nodus::Status parse_placement(const ConfigNode& root, Profile* profile) {
+  const ConfigNode& node = root.at("placement");
+  if (node.is_null()) return {};
+  if (!profile->multi_host()) return node.error("needs a 'hosts:' list to place instances on");
+  std::vector<uint32_t> placement;
+  for (const ConfigNode& item : node.items()) {
+    NODUS_ASSIGN_OR_RETURN(std::string name, item.as_string());
+    const auto& hosts = profile->hosts;
+    auto it = std::find_if(hosts.begin(), hosts.end(),
+                           [&](const HostEntry& h) { return h.name == name; });
+    if (it == hosts.end()) {
+      std::string known;
+      for (const HostEntry& h : hosts)
+        known += (known.empty() ? "" : ", ") + h.name;
+      return item.error("unknown host '" + name + "' (hosts: " + known + ")");
+    }
+    placement.push_back(static_cast<uint32_t>(it - hosts.begin()));
+  }
+  if (placement.size() < profile->instances) {
+    return node.error("instance " + std::to_string(placement.size()) +
+                      " is on no host: placement lists " + std::to_string(placement.size()) +
+                      " of " + std::to_string(profile->instances) + " instances");
+  }
+  if (placement.size() > profile->instances) {
+    return node.items()[profile->instances].error(
+        "placement lists " + std::to_string(placement.size()) + " instances, the profile has " +
+        std::to_string(profile->instances));
+  }
+  profile->placement = std::move(placement);
+  return {};
+}
+
+uint32_t host_index(const Profile& profile, uint32_t index) {
+  if (!profile.placement.empty()) {
+    NODUS_CHECK_LT(index, profile.placement.size())
+        << "validation makes placement list every instance";
+    return profile.placement[index];
+  }
+  return index % static_cast<uint32_t>(profile.hosts.size());
+}
+
+uint32_t slot_on_host(const Profile& profile, uint32_t index) {
+  if (profile.placement.empty()) return index / static_cast<uint32_t>(profile.hosts.size());
+  const uint32_t host = host_index(profile, index);
+  return static_cast<uint32_t>(
+      std::count(profile.placement.begin(), profile.placement.begin() + index, host));
+}
+
+nodus::Status check_port_range(const ConfigNode& root, const Profile& profile) {
+  const PortLayout& ports = profile.ports;
   std::string top_name;
   uint16_t top_offset = 0;
   for (const auto& [name, offset] : ports.offsets) {
@@ -158,8 +243,17 @@ nodus::Status check_port_range(const ConfigNode& root, uint32_t instances,
       top_offset = offset;
     }
   }
+  uint32_t top_instance = 0;
+  uint32_t top_slot = 0;
+  for (uint32_t i = 0; i < profile.instances; ++i) {
+    const uint32_t slot = slot_on_host(profile, i);
+    if (slot >= top_slot) {
+      top_slot = slot;
+      top_instance = i;
+    }
+  }
   const int64_t highest =
-      int64_t{ports.base} + int64_t{instances - 1} * ports.stride + int64_t{top_offset};
+      int64_t{ports.base} + int64_t{top_slot} * ports.stride + int64_t{top_offset};
   if (highest <= kMaxPort) return {};
   // Point at the base port when the profile sets it, as that is the usual thing to change.
   const ConfigNode* at = &root;
@@ -168,9 +262,27 @@ nodus::Status check_port_range(const ConfigNode& root, uint32_t instances,
   } else if (const ConfigNode* n = root.find("instances"); n != nullptr) {
     at = n;
   }
-  return at->error("with " + std::to_string(instances) + " instances the highest port is " +
-                   std::to_string(highest) + " (instance " + std::to_string(instances - 1) +
+  return at->error("with " + std::to_string(profile.instances) + " instances the highest port is " +
+                   std::to_string(highest) + " (instance " + std::to_string(top_instance) +
                    ", port '" + top_name + "'), above 65535");
+}
+
+nodus::Status check_unique_endpoints(const Profile& profile) {
+  if (!profile.multi_host()) return {};  // one host: offsets below the stride keep ports apart
+  std::map<std::pair<std::string, uint16_t>, std::pair<uint32_t, std::string>> used;
+  for (uint32_t i = 0; i < profile.instances; ++i) {
+    const HostEntry& host = profile.host_of(i);
+    for (const auto& [name, port] : profile.ports_for(i)) {
+      auto [it, fresh] = used.try_emplace({host.address, port}, i, name);
+      if (fresh) continue;
+      return host.node.at("address").error(
+          "address " + format_host_port(host.address, port) + " (instance " + std::to_string(i) +
+          " port '" + name + "') is already used by instance " + std::to_string(it->second.first) +
+          " port '" + it->second.second + "' of host '" + profile.host_of(it->second.first).name +
+          "'");
+    }
+  }
+  return {};
 }
 
 nodus::Status parse_log(const ConfigNode& node, LogOptions* out) {

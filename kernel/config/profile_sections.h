@@ -28,8 +28,19 @@ nodus::Status parse_tls(const nodus::ConfigNode& node, const std::filesystem::pa
 nodus::Status check_supervisor(const nodus::ConfigNode& node);
 nodus::Status parse_plugins(const nodus::ConfigNode& node, std::vector<PluginEntry>* out);
 
+// `hosts:` [{name, address}], names unique.
+nodus::Status parse_hosts(const nodus::ConfigNode& node, std::vector<HostEntry>* out);
+// `placement:` (one host name per instance), checked against the parsed hosts and instances.
+nodus::Status parse_placement(const nodus::ConfigNode& root, Profile* profile);
+
+// The index in profile.hosts of instance `index`'s host.
+uint32_t host_index(const Profile& profile, uint32_t index);
+// How many instances before `index` share its host: the stride multiplier of its ports.
+uint32_t slot_on_host(const Profile& profile, uint32_t index);
+
 // Checks that every instance's ports fit below 65536; `root` locates the error.
-nodus::Status check_port_range(const nodus::ConfigNode& root, uint32_t instances,
-                               const PortLayout& ports);
+nodus::Status check_port_range(const nodus::ConfigNode& root, const Profile& profile);
+// Checks that no two instances listen on the same address:port (two hosts with one address).
+nodus::Status check_unique_endpoints(const Profile& profile);
 
 }  // namespace nodus::kernel::internal

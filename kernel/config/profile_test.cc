@@ -279,5 +279,58 @@ TEST(ProfileTest, TlsSection) {
       << bad.status().to_string();
 }
 
+// Without `hosts:` there is one implicit host at `bind:`, and ports stride on it as before.
+TEST(ProfileHostsTest, ImplicitSingleHost) {
+  Profile p = parse("profile: demo\ninstances: 3\nbind: 127.0.0.2\n");
+  ASSERT_EQ(p.hosts.size(), 1u);
+  EXPECT_FALSE(p.multi_host());
+  EXPECT_EQ(p.hosts[0].name, "local");
+  EXPECT_EQ(p.address_of(2), "127.0.0.2");
+  EXPECT_EQ(p.ports_for(2).at("peer"), 9024);
+  EXPECT_EQ(p.instances_on("local"), (std::vector<uint32_t>{0, 1, 2}));
+}
+
+// One instance per host (the stemedb layout): every host uses the same ports at its address.
+TEST(ProfileHostsTest, SamePortsOnEveryHost) {
+  Profile p = parse(
+      "profile: demo\ninstances: 3\nports: {base: 18180}\nhosts:\n"
+      "  - {name: a, address: 10.231.0.1}\n  - {name: b, address: 10.231.0.2}\n"
+      "  - {name: c, address: 10.231.0.3}\n");
+  EXPECT_TRUE(p.multi_host());
+  for (uint32_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(p.address_of(i), "10.231.0." + std::to_string(i + 1));
+    EXPECT_EQ(p.ports_for(i).at("api"), 18180);
+    EXPECT_EQ(p.ports_for(i).at("metrics"), 18183);
+  }
+  EXPECT_EQ(p.instances_on("b"), (std::vector<uint32_t>{1}));
+  EXPECT_TRUE(p.instances_on("nope").empty());
+}
+
+// Without placement instances go round-robin over the hosts and stride within a host.
+TEST(ProfileHostsTest, RoundRobinStridesWithinAHost) {
+  Profile p = parse(
+      "profile: demo\ninstances: 4\nhosts:\n"
+      "  - {name: a, address: 10.231.0.1}\n  - {name: b, address: 10.231.0.2}\n");
+  EXPECT_EQ(p.instances_on("a"), (std::vector<uint32_t>{0, 2}));
+  EXPECT_EQ(p.ports_for(0).at("api"), 9003);
+  EXPECT_EQ(p.ports_for(1).at("api"), 9003);
+  EXPECT_EQ(p.ports_for(2).at("api"), 9013);
+  EXPECT_EQ(p.ports_for(3).at("api"), 9013);
+}
+
+// An explicit placement names each instance's host; ports stride per host in index order.
+TEST(ProfileHostsTest, ExplicitPlacement) {
+  Profile p = parse(
+      "profile: demo\ninstances: 3\nhosts:\n"
+      "  - {name: a, address: 10.231.0.1}\n  - {name: b, address: 'fd00::2'}\n"
+      "placement: [b, a, b]\n");
+  EXPECT_EQ(p.host_of(0).name, "b");
+  EXPECT_EQ(p.address_of(1), "10.231.0.1");
+  EXPECT_EQ(p.ports_for(0).at("peer"), 9004);
+  EXPECT_EQ(p.ports_for(1).at("peer"), 9004);
+  EXPECT_EQ(p.ports_for(2).at("peer"), 9014);
+  EXPECT_EQ(p.instances_on("b"), (std::vector<uint32_t>{0, 2}));
+}
+
 }  // namespace
 }  // namespace nodus::kernel

@@ -188,11 +188,13 @@ struct SimCluster::Node {
   std::unique_ptr<kernel::LocalEventBus> events;
   // Admin (nodus/services/admin.h): per incarnation, destroyed after the host.
   std::unique_ptr<kernel::AdminRegistry> admin;
+  std::unique_ptr<MemberTable> membership;  // Membership: the static one, per incarnation
   std::unique_ptr<kernel::PluginHost> host;
 
   void kill() {
     host.reset();
     admin.reset();
+    membership.reset();
     events.reset();
     metrics.reset();
   }
@@ -274,6 +276,15 @@ Status SimCluster::start_node(SimNodeId id) {
   // Admin (nodus/services/admin.h)
   n.admin = std::make_unique<kernel::AdminRegistry>(n.executor, std::chrono::seconds(60));
   services.admin = n.admin.get();
+  // Membership (nodus/capabilities/membership.h): every node of the cluster alive.
+  n.membership = std::make_unique<MemberTable>(id, n.executor);
+  for (uint32_t i = 0; i < options_.nodes; ++i) {
+    Member m;
+    m.id = i;
+    m.address = "sim-" + std::to_string(i);
+    NODUS_RETURN_IF_ERROR(n.membership->join(std::move(m)));
+  }
+  services.membership = n.membership.get();
   n.host = std::make_unique<kernel::PluginHost>(info, services);
   std::vector<kernel::LoadedPlugin> plugins;
   std::vector<ConfigNode> configs;

@@ -7,6 +7,7 @@
 #include "kernel/node/plugin_host.h"
 #include "kernel/runtime/event_bus.h"
 #include "kernel/runtime/metrics_registry.h"
+#include "nodus/check.h"
 
 namespace nodus::testing {
 namespace {
@@ -58,6 +59,10 @@ TestNode::TestNode(TestNodeOptions options)
     if (i != options.index) peers.push_back({i, "peer-" + std::to_string(i)});
   }
   transport_ = std::make_unique<FakeTransport>(options.index, peers, executor_);
+  // Membership (nodus/capabilities/membership.h): every instance alive, as a profile's.
+  membership_ = std::make_unique<FakeMembership>(options.index, executor_);
+  NODUS_CHECK(membership_->add_static(options.instances, "127.0.0.1", {}).ok())
+      << "instances is bounded far below kMembersMax";
   impl_->events = std::make_unique<kernel::LocalEventBus>(executor_);
   // Admin (nodus/services/admin.h)
   impl_->admin = std::make_unique<kernel::AdminRegistry>(executor_, std::chrono::seconds(60));
@@ -97,6 +102,7 @@ Status TestNode::configure() {
   };
   // Admin (nodus/services/admin.h)
   services.admin = impl_->admin.get();
+  services.membership = membership_.get();  // Membership
   impl_->host = std::make_unique<kernel::PluginHost>(info, services);
 
   std::vector<kernel::LoadedPlugin> plugins;

@@ -8,6 +8,7 @@
 #include <map>
 #include <system_error>
 
+#include "kernel/node/plugin_membership.h"
 #include "kernel/node/supervisor_bus.h"
 #include "kernel/runtime/event_bus.h"
 #include "kernel/runtime/executor.h"
@@ -97,37 +98,55 @@ void fill_membership_reply(const ConsensusState& s, nodus::v1::MembershipReply& 
     out.add_learners(l);
 }
 
+// Membership (nodus/capabilities/membership.h): the static members of `profile` at `instances`
+// instances, each alive at its host's address with its named ports. FAILED_PRECONDITION when an
+// explicit placement of the profile does not reach that far.
+Result<std::vector<Member>> profile_members(const Profile& profile, uint32_t instances) {
+  if (!profile.placement.empty() && instances > profile.placement.size()) {
+    return failed_precondition("the placement of " + profile.source.string() + " places " +
+                               std::to_string(profile.placement.size()) + " instances, not " +
+                               std::to_string(instances));
+  }
+  Profile sized = profile;  // ports_for and host_of check the index against the count
+  sized.instances = instances;
+  std::vector<Member> out;
+  for (uint32_t i = 0; i < instances; ++i) {
+    Member m;
+    m.id = i;
+    m.address = sized.address_of(i);
+    for (const auto& [name, port] : sized.ports_for(i))
+      m.ports[name] = port;
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
 // kMembershipMethod: `nodus scale` grows this instance's peer list to the new instance count,
 // then reports the consensus state or asks the consensus plugin (on the leader) for one
 // membership change, answering with the state after it committed.
-CallHandler membership_handler(PluginHost& host, GrpcTransport& transport, const Profile& profile,
+CallHandler membership_handler(PluginHost& host, MemberTable& members, const Profile& profile,
                                uint32_t self) {
-  return [&host, &transport, &profile, self](PeerId, std::string request, CallReply reply) {
+  return [&host, &members, &profile, self](PeerId, std::string request, CallReply reply) {
     nodus::v1::MembershipRequest req;
     if (!req.ParseFromString(request)) {
       reply(invalid_argument("membership: malformed MembershipRequest"));
       return;
+    }
+    // The static membership becomes instances [0, req.instances()): new ones join, removed ones
+    // leave. The transport follows it (Node::Impl::follow_membership).
+    if (req.instances() > 0) {
+      auto wanted = profile_members(profile, req.instances());
+      Status st = wanted.ok() ? set_static_members(members, *wanted) : wanted.status();
+      if (!st.ok()) {
+        reply(st.with_context("membership: instances 0.." + std::to_string(req.instances() - 1)));
+        return;
+      }
     }
     auto* consensus = static_cast<Consensus*>(host.find_capability(Consensus::kCapability));
     if (consensus == nullptr) {
       reply(failed_precondition("membership: no plugin of instance " + std::to_string(self) +
                                 " provides " + std::string(Consensus::kCapability)));
       return;
-    }
-    std::vector<PeerInfo> peers = transport.peers();
-    if (req.instances() > peers.size() + 1) {
-      // The profile this process started with, at the new size (ports_for checks the index).
-      Profile grown = profile;
-      grown.instances = req.instances();
-      peers.clear();
-      for (uint32_t i = 0; i < req.instances(); ++i) {
-        if (i == self) continue;
-        peers.push_back({i, host_port(grown.bind_host, grown.ports_for(i).at("peer"))});
-      }
-      if (Status st = transport.set_peers(std::move(peers)); !st.ok()) {
-        reply(st.with_context("membership: growing the peer list"));
-        return;
-      }
     }
     const auto answer = [consensus, reply](Status st) {
       if (!st.ok()) {
@@ -199,11 +218,40 @@ struct Node::Impl {
   std::unique_ptr<PluginHost> host;
   std::unique_ptr<SupervisorBus> bus;  // thread-safe; its heartbeat thread watches the executor
   HttpServer http;
+  // Membership (nodus/capabilities/membership.h): the static membership of the profile, and the
+  // view the transport follows (a membership plugin's, when one provides it).
+  std::unique_ptr<MemberTable> membership;
+  Membership* followed = nullptr;
+  SubscriptionId follow_subscription = 0;
   bool configured = false;
   std::atomic<bool> started{false};  // read by the readiness refresh on the executor
   bool abandoned = false;            // stop() timed out with a plugin stuck on the executor
   TimePoint started_at{};
   std::atomic<bool>* ready = nullptr;
+
+  // Membership: on the executor, once plugins started.
+  void follow_membership() {
+    followed = host->effective_membership();
+    if (followed == nullptr || !transport) return;
+    auto apply = [this] {
+      Status st = transport->follow_membership(followed->members());
+      if (!st.ok()) log->warn("transport cannot follow membership: " + st.message());
+    };
+    apply();
+    auto sub = followed->subscribe([apply](const MemberChange&) { apply(); });
+    if (sub.ok()) {
+      follow_subscription = *sub;
+    } else {
+      log->error("transport cannot subscribe to membership: " + sub.status().message());
+    }
+  }
+  void unfollow_membership() {
+    if (followed != nullptr && follow_subscription != 0) {
+      (void)followed->unsubscribe(follow_subscription);
+    }
+    followed = nullptr;
+    follow_subscription = 0;
+  }
 
   std::vector<PluginSpec> plugin_specs() const {
     std::vector<PluginSpec> specs;
@@ -283,6 +331,8 @@ Result<std::unique_ptr<Node>> Node::create(const Profile& profile, uint32_t inde
   info.data_dir = profile.data_dir / info.node_name;
   info.ports = profile.ports_for(index);
   info.joining = impl->options.joining;
+  info.host_name = profile.host_of(index).name;
+  info.address = profile.address_of(index);
 
   LogSinkOptions log_options;
   log_options.min_level = profile.log.level;
@@ -304,10 +354,10 @@ Result<std::unique_ptr<Node>> Node::create(const Profile& profile, uint32_t inde
     GrpcTransportOptions t;
     t.self = index;
     t.cluster = profile.name;
-    t.listen_address = host_port(profile.bind_host, peer_port);
+    t.listen_address = host_port(info.address, peer_port);
     for (uint32_t i = 0; i < profile.instances; ++i) {
       if (i == index) continue;
-      t.peers.push_back({i, host_port(profile.bind_host, profile.ports_for(i).at("peer"))});
+      t.peers.push_back({i, host_port(profile.address_of(i), profile.ports_for(i).at("peer"))});
     }
     if (profile.tls.enabled()) {  // mTLS between instances (profile `tls:` section)
       NODUS_ASSIGN_OR_RETURN(t.credentials,
@@ -351,6 +401,11 @@ Result<std::unique_ptr<Node>> Node::create(const Profile& profile, uint32_t inde
   // Admin (nodus/services/admin.h)
   impl->admin = std::make_unique<AdminRegistry>(*impl->executor, kCommandDeadline);
   services.admin = impl->admin.get();
+  // Membership (nodus/capabilities/membership.h)
+  impl->membership = std::make_unique<MemberTable>(index, *impl->executor);
+  NODUS_ASSIGN_OR_RETURN(std::vector<Member> members, profile_members(profile, profile.instances));
+  NODUS_RETURN_IF_ERROR(set_static_members(*impl->membership, members));
+  services.membership = impl->membership.get();
   impl->host = std::make_unique<PluginHost>(info, std::move(services));
   return std::unique_ptr<Node>(new Node(std::move(impl)));
 }
@@ -384,7 +439,7 @@ Status Node::start() {
   const uint16_t health_port = m.info.port("health");
   if (health_port != 0) {
     m.install_routes(*this);
-    Status st = m.http.listen(m.profile.bind_host, health_port);
+    Status st = m.http.listen(m.info.address, health_port);
     if (!st.ok()) {
       m.executor->stop();
       return st.with_context("health endpoint");
@@ -394,7 +449,7 @@ Status Node::start() {
     NODUS_RETURN_IF_ERROR(m.transport->on_call(std::string(kAdminMethod), admin_handler(*m.admin)));
     NODUS_RETURN_IF_ERROR(
         m.transport->on_call(std::string(kMembershipMethod),
-                             membership_handler(*m.host, *m.transport, m.profile, m.info.index)));
+                             membership_handler(*m.host, *m.membership, m.profile, m.info.index)));
     Status st = m.transport->start();
     if (!st.ok()) {
       m.http.stop();
@@ -418,6 +473,8 @@ Status Node::start() {
     return ran;
   }
   m.started = true;
+  // Membership: the transport's peers follow the membership from here on.
+  m.executor->post([&m] { m.follow_membership(); });
   // Readiness is recomputed on the executor a few times a second, so probes never wait; a
   // change is told to the supervisor at once.
   auto refresh = std::make_shared<std::function<void()>>();
@@ -455,7 +512,12 @@ Status Node::stop(Duration timeout) {
   // Shared, because a stop that overruns the timeout finishes after this function returned.
   auto stopped = std::make_shared<Status>();
   PluginHost* host = m.host.get();
-  Status ran = m.executor->run_sync([host, stopped] { *stopped = host->stop(); }, timeout);
+  Status ran = m.executor->run_sync(
+      [&m, host, stopped] {
+        m.unfollow_membership();  // before a membership plugin stops
+        *stopped = host->stop();
+      },
+      timeout);
   if (!ran.ok()) {
     // A plugin is stuck on the executor thread, which therefore cannot be joined. The caller
     // exits the process; the executor is deliberately leaked so that no destructor waits.
@@ -501,11 +563,13 @@ std::string Node::status_json() const {
   std::string role;
   std::vector<PluginStatus> plugins;
   std::map<std::string, StatusSection> sections;
+  std::vector<Member> members;  // Membership
   Status st = m.executor->run_sync(
       [&] {
         role = m.host->role();
         plugins = m.host->status();
         sections = m.admin->sections();
+        if (Membership* view = m.host->effective_membership()) members = view->members();
       },
       kProbeTimeout);
   JsonWriter w;
@@ -533,6 +597,18 @@ std::string Node::status_json() const {
       w.key("status").raw(section->second.json);
       w.key("column").value(section->second.column);
     }
+    w.end_object();
+  }
+  w.end_array();
+  // Membership (nodus/capabilities/membership.h): this instance's host and its view of the
+  // cluster (the static membership, or a membership plugin's).
+  w.key("host").value(m.info.host_name).key("address").value(m.info.address);
+  w.key("members").begin_array();
+  for (const Member& member : members) {
+    w.begin_object();
+    w.key("id").value(static_cast<unsigned>(member.id)).key("address").value(member.address);
+    w.key("state").value(member_state_name(member.state));
+    w.key("incarnation").value(member.incarnation);
     w.end_object();
   }
   w.end_array();

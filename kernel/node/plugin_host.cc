@@ -1,5 +1,8 @@
 #include "kernel/node/plugin_host.h"
 
+#include "kernel/node/plugin_membership.h"
+#include "nodus/check.h"
+
 #include <algorithm>
 #include <exception>
 #include <utility>
@@ -95,12 +98,23 @@ class PluginHost::Context final : public PluginContext {
     return *admin_;
   }
 
+  // Membership (nodus/capabilities/membership.h)
+  Membership& membership() override { return membership_; }
+  // The plugin stopped: what it subscribed ends.
+  void plugin_stopped() { membership_.end_subscriptions(); }
+
  private:
   PluginHost& host_;
   std::string name_;
   std::unique_ptr<Logger> logger_;
   std::unique_ptr<Storage> storage_;
   std::unique_ptr<Admin> admin_;  // Admin (nodus/services/admin.h)
+  // Membership (nodus/capabilities/membership.h)
+  PluginMembership membership_{[host = &host_] {
+    Membership* m = host->effective_membership();
+    NODUS_CHECK(m != nullptr) << "this plugin host provides no membership";
+    return m;
+  }};
 };
 
 namespace {
@@ -291,8 +305,18 @@ void* PluginHost::find_capability(std::string_view capability) {
 }
 
 void PluginHost::end_registrations(Slot& slot) {
+  // What the plugin registered with a service ends with it (after its stop(), or a failed
+  // start()), so no closure of a stopped plugin runs again.
+  slot.context->plugin_stopped();
   // Admin (nodus/services/admin.h)
   if (services_.admin != nullptr) services_.admin->remove_plugin(slot.plugin.name());
+}
+
+Membership* PluginHost::effective_membership() {
+  if (void* provided = find_capability(Membership::kCapability); provided != nullptr) {
+    return static_cast<Membership*>(provided);
+  }
+  return services_.membership;
 }
 
 void PluginHost::on_role_change(std::function<void(const std::string&)> callback) {

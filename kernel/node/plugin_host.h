@@ -24,6 +24,7 @@
 
 #include "kernel/loader/plugin_loader.h"
 #include "kernel/node/admin_registry.h"
+#include "nodus/capabilities/membership.h"
 #include "nodus/plugin.h"
 
 namespace nodus::kernel {
@@ -41,6 +42,9 @@ struct HostServices {
   // Admin (nodus/services/admin.h): the instance's commands and status sections; a plugin's
   // registrations are dropped after its stop(). Null: the host offers no admin service.
   AdminRegistry* admin = nullptr;
+  // Membership (nodus/capabilities/membership.h): the static membership of the profile, which
+  // PluginContext::membership() returns unless a plugin provides nodus.membership/v1.
+  Membership* membership = nullptr;
 };
 
 // One plugin as a profile lists it.
@@ -91,6 +95,9 @@ class PluginHost {
   std::vector<std::shared_ptr<boost::dll::shared_library>> libraries() const;
   // The capability object a started plugin provides, or nullptr.
   void* find_capability(std::string_view capability);
+  // The membership plugins see: the provider of nodus.membership/v1 if one started, else
+  // HostServices::membership (null when neither exists).
+  Membership* effective_membership();
   // Fires when a plugin reports a new role through its context.
   void on_role_change(std::function<void(const std::string&)> callback);
 

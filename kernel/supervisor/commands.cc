@@ -73,7 +73,8 @@ Result<std::string> Supervisor::instance_call(const nodus::v1::InstanceStatus& i
         make_tls_credentials(as_instance ? tls_files_for_instance(files, inst.index()) : files));
     creds = tls.channel;
   }
-  const std::string addr = host_port(profile_.bind_host, static_cast<uint16_t>(port->second));
+  const std::string addr =
+      host_port(profile_.address_of(inst.index()), static_cast<uint16_t>(port->second));
   auto stub = nodus::v1::Peer::NewStub(grpc::CreateChannel(addr, creds));
   nodus::v1::CallRequest call;
   call.set_from(inst.index());

@@ -67,7 +67,7 @@ class ControlServer::Service final : public nodus::v1::Control::Service {
       if (port == inst.ports().end()) {
         h->set_readyz(-1);
       } else {
-        h->set_readyz(probe_http(supervisor_.profile().bind_host,
+        h->set_readyz(probe_http(supervisor_.profile().address_of(inst.index()),
                                  static_cast<uint16_t>(port->second), "/readyz", kProbeTimeoutMs));
       }
       const bool healthy = inst.state() == "ready" && (h->readyz() == 200 || h->readyz() == -1);

@@ -404,13 +404,19 @@ Status Supervisor::apply_scale(uint32_t target, nodus::v1::ScaleReply& reply) {
   reply.set_previous(previous);
   reply.set_instances(target);
   if (target > previous) {
-    NODUS_RETURN_IF_ERROR(check_ports_free(scaled, previous, target));
-    NODUS_RETURN_IF_ERROR(check_data_dirs(scaled, previous, target));
+    for (uint32_t i = previous; i < target; ++i) {
+      if (local_hosts_.count(scaled.host_of(i).name) == 0) continue;
+      NODUS_RETURN_IF_ERROR(check_ports_free(scaled, i, i + 1));
+      NODUS_RETURN_IF_ERROR(check_data_dirs(scaled, i, i + 1));
+    }
   }
+  // An explicit placement grows with the count; a smaller one would not place every index.
+  if (target > profile_.instances) profile_.placement = scaled.placement;
   profile_.instances = std::max(profile_.instances, target);
   target_instances_ = target;
   log_->info("scaling from " + std::to_string(previous) + " to " + std::to_string(target));
   for (uint32_t i = previous; i < target; ++i) {
+    if (!runs_here(i)) continue;   // another host's supervisor runs it
     auto it = instances_.find(i);  // may still be stopping from an earlier scale down
     Instance& inst = it != instances_.end() ? *it->second : add_instance(i);
     // Not part of the cluster `up` started: its consensus configuration comes from the leader.

@@ -35,13 +35,39 @@ int try_bind(const std::string& host, uint16_t port) {
 
 }  // namespace
 
+Result<std::set<std::string>> local_hosts(const Profile& profile, const std::string& host) {
+  std::string known;
+  for (const HostEntry& h : profile.hosts) {
+    known += (known.empty() ? "" : ", ") + h.name + " " + h.address;
+  }
+  if (!host.empty()) {
+    for (const HostEntry& h : profile.hosts) {
+      if (h.name == host) return std::set<std::string>{host};
+    }
+    return not_found("--host " + host + ": " + profile.source.string() +
+                     " has no such host (hosts: " + known + ")");
+  }
+  std::set<std::string> out;
+  for (const HostEntry& h : profile.hosts) {
+    // Port 0: whether the address belongs to this machine, not whether some port is free.
+    if (!profile.multi_host() || try_bind(h.address, 0) == 0) out.insert(h.name);
+  }
+  if (out.empty()) {
+    return failed_precondition("no host of " + profile.source.string() +
+                               " has an address on this machine (hosts: " + known +
+                               "); name one with --host NAME");
+  }
+  return out;
+}
+
 Status check_ports_free(const Profile& profile, uint32_t first, uint32_t last) {
   for (uint32_t i = first; i < last; ++i) {
     for (const auto& [name, port] : profile.ports_for(i)) {
-      const int err = try_bind(profile.bind_host, port);
+      const std::string& address = profile.address_of(i);
+      const int err = try_bind(address, port);
       if (err == 0) continue;
       const std::string where = "port " + std::to_string(port) + " (instance " + std::to_string(i) +
-                                " " + name + ") on " + profile.bind_host;
+                                " " + name + ") on " + address;
       if (err == EADDRINUSE) return unavailable(where + " is already in use");
       return unavailable(where + ": " + std::strerror(err));
     }

@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <set>
+#include <string>
 
 #include "kernel/config/profile.h"
 #include "kernel/runtime/file_util.h"
@@ -14,6 +16,12 @@ namespace nodus::kernel {
 // Every port of instances [first, last) can be bound on the profile's bind address.
 // "port 20012 (instance 1 health) on 127.0.0.1 is already in use".
 Status check_ports_free(const Profile& profile, uint32_t first, uint32_t last);
+
+// Hosts (profile `hosts:`): the names of the hosts whose instances this supervisor runs.
+// `host` names one (`nodus up --host NAME`; NOT_FOUND for a name the profile lacks); empty
+// picks every host whose address can be bound on this machine, and FAILED_PRECONDITION when
+// none can. A profile without `hosts:` runs everything here.
+Result<std::set<std::string>> local_hosts(const Profile& profile, const std::string& host);
 
 // Every data directory of instances [first, last) exists (or can be made) and takes a file.
 Status check_data_dirs(const Profile& profile, uint32_t first, uint32_t last);

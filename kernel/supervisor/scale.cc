@@ -138,6 +138,28 @@ Result<nodus::v1::ScaleReply> Supervisor::scale(uint32_t target) {
       log_->warn("scale: " + r.status().message());
     }
   }
+  // Membership (nodus/capabilities/membership.h): after a scale down, the instances that
+  // remain learn that the removed ones left (a scale up told them in the `grow` round above).
+  auto shrink_members = [this, target]() -> std::string {
+    auto now = this->status();
+    if (!now.ok()) return "membership not updated: " + now.status().message();
+    nodus::v1::MembershipRequest shrink;
+    shrink.set_op(nodus::v1::MembershipRequest::STATE);
+    shrink.set_instances(target);
+    std::string told_members;
+    for (const auto& inst : now->instances()) {
+      if (inst.pid() <= 0 || inst.index() >= target) continue;
+      auto r = membership_call(inst, shrink);
+      if (r.ok() || r.status().code() == StatusCode::kFailedPrecondition) {
+        told_members += (told_members.empty() ? "" : ",") + std::to_string(inst.index());
+      } else {
+        log_->warn("scale: " + r.status().message());
+      }
+    }
+    return "membership of instances " + told_members + ": instances " + std::to_string(target) +
+           "+ left";
+  };
+
   if (!consensus || target == *previous) {
     auto result = std::make_shared<Status>();
     auto out = std::make_shared<nodus::v1::ScaleReply>(reply);
@@ -148,6 +170,7 @@ Result<nodus::v1::ScaleReply> Supervisor::scale(uint32_t target) {
                        ? "nothing to do"
                        : "processes " + std::string(target > *previous ? "started" : "stopped") +
                              " (no consensus membership to change)");
+    if (target < *previous) out->add_steps(shrink_members());
     return *out;
   }
   step("instances " + told + " can reach instances 0.." + std::to_string(reach - 1));
@@ -209,6 +232,7 @@ Result<nodus::v1::ScaleReply> Supervisor::scale(uint32_t target) {
       post_and_wait([this, target, out, result] { *result = apply_scale(target, *out); }));
   NODUS_RETURN_IF_ERROR(*result);
   step("instances " + std::to_string(target) + ".." + std::to_string(*previous - 1) + " stopping");
+  step(shrink_members());
   return reply;
 }
 

@@ -74,8 +74,12 @@ Result<std::unique_ptr<Supervisor>> Supervisor::create(Profile profile, Supervis
   NODUS_RETURN_IF_ERROR(sup->install_signals());
   NODUS_RETURN_IF_ERROR(sup->open_run_dir());
   const Profile& p = sup->profile_;
-  NODUS_RETURN_IF_ERROR(check_ports_free(p, 0, p.instances));
-  NODUS_RETURN_IF_ERROR(check_data_dirs(p, 0, p.instances));
+  NODUS_ASSIGN_OR_RETURN(sup->local_hosts_, local_hosts(p, sup->options_.host));
+  for (uint32_t i = 0; i < p.instances; ++i) {
+    if (!sup->runs_here(i)) continue;
+    NODUS_RETURN_IF_ERROR(check_ports_free(p, i, i + 1));
+    NODUS_RETURN_IF_ERROR(check_data_dirs(p, i, i + 1));
+  }
   ControlServerOptions control_options;
   control_options.address = sup->options_.control_address.empty()
                                 ? "unix:" + (sup->run_dir_ / "control.sock").string()
@@ -119,8 +123,9 @@ Status Supervisor::serve_aggregate_metrics() {
     for (const auto& inst : snapshot->instances()) {
       const auto health = inst.ports().find("health");
       if (inst.pid() == 0 || health == inst.ports().end()) continue;
-      auto text = http_get_text(profile_.bind_host, static_cast<uint16_t>(health->second),
-                                "/metrics", std::chrono::milliseconds(1000));
+      auto text =
+          http_get_text(profile_.address_of(inst.index()), static_cast<uint16_t>(health->second),
+                        "/metrics", std::chrono::milliseconds(1000));
       if (text.ok()) scrapes.push_back(std::move(*text));
     }
     scrapes.push_back(container_totals(*snapshot));
@@ -200,6 +205,7 @@ int Supervisor::run() {
               {"pid", std::to_string(::getpid())},
               {"restart", std::string(restart_mode_name(policy_.restart))}});
   for (uint32_t i = 0; i < target_instances_; ++i) {
+    if (!runs_here(i)) continue;  // another host's supervisor runs it
     Instance& inst = add_instance(i);
     if (Status st = spawn(inst); !st.ok()) {
       begin_shutdown(kExitFailure, st.message());

@@ -25,6 +25,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,9 @@ struct SupervisorOptions {
   std::string nodus_binary;
   // Prefix instance output with "[node] " on the supervisor's stderr (besides the log files).
   bool echo_output = true;
+  // Hosts (profile `hosts:`): run only the instances of this host (`nodus up --host`); empty
+  // runs those whose host's address is on this machine.
+  std::string host;
 };
 
 class ControlServer;
@@ -164,6 +168,9 @@ class Supervisor {
   std::unique_ptr<HttpServer> metrics_http_;
   std::map<uint32_t, std::unique_ptr<Instance>> instances_;
   uint32_t target_instances_ = 0;
+  // Hosts (profile `hosts:`): the hosts whose instances run under this supervisor.
+  std::set<std::string> local_hosts_;
+  bool runs_here(uint32_t index) const { return local_hosts_.count(profile_.host_of(index).name); }
   bool starting_up_ = true;  // no instance has been ready yet since `up`
   bool shutting_down_ = false;
   bool done_ = false;

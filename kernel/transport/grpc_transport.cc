@@ -249,6 +249,25 @@ nodus::Status GrpcTransport::set_peers(std::vector<nodus::PeerInfo> peers) {
   return {};
 }
 
+nodus::Status GrpcTransport::follow_membership(const std::vector<nodus::Member>& members) {
+  std::vector<nodus::PeerInfo> peers;
+  std::map<nodus::PeerId, std::string> departed;
+  for (const nodus::Member& m : members) {
+    if (m.id == options_.self) continue;
+    if (!m.reachable()) {
+      departed[m.id] = "peer " + std::to_string(m.id) + " " +
+                       (m.state == nodus::MemberState::kLeft ? "left the cluster" : "is dead") +
+                       " (membership, incarnation " + std::to_string(m.incarnation) + ")";
+    } else if (const std::string endpoint = m.endpoint("peer"); !endpoint.empty()) {
+      peers.push_back({m.id, endpoint});
+    }
+  }
+  NODUS_RETURN_IF_ERROR(set_peers(std::move(peers)));
+  std::lock_guard lock(mu_);
+  departed_ = std::move(departed);
+  return {};
+}
+
 std::vector<nodus::PeerInfo> GrpcTransport::peers() const {
   std::lock_guard lock(mu_);
   return peers_;
@@ -264,6 +283,11 @@ nodus::Status GrpcTransport::send(nodus::PeerId to, std::string_view channel, st
     }
     auto it = links_.find(to);
     if (it != links_.end()) link = it->second;
+    if (!link) {
+      if (auto gone = departed_.find(to); gone != departed_.end()) {
+        return nodus::unavailable("send to peer " + std::to_string(to) + ": " + gone->second);
+      }
+    }
   }
   if (!link) return nodus::not_found("send to peer " + std::to_string(to) + ": unknown peer");
   return link->enqueue(channel, std::move(payload));
@@ -284,6 +308,13 @@ void GrpcTransport::call(nodus::PeerId to, std::string_view method, std::string 
     }
     auto it = links_.find(to);
     if (it != links_.end()) link = it->second;
+    if (!link) {
+      if (auto gone = departed_.find(to); gone != departed_.end()) {
+        complete_call(std::move(done), nodus::unavailable(what + ": " + gone->second),
+                      std::nullopt);
+        return;
+      }
+    }
   }
   if (!link) {
     complete_call(std::move(done), nodus::not_found(what + ": unknown peer"), std::nullopt);

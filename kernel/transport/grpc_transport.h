@@ -38,6 +38,7 @@
 
 #include "kernel/transport/internal/handler_registry.h"
 #include "kernel/transport/internal/transport_metrics.h"
+#include "nodus/capabilities/membership.h"
 #include "nodus/services/executor.h"
 #include "nodus/services/logger.h"
 #include "nodus/services/metrics.h"
@@ -97,6 +98,11 @@ class GrpcTransport final : public nodus::Transport {
   // Replaces the peer list (for tests whose peers bind port 0 and are known only after
   // start). Links to unchanged peers are kept.
   nodus::Status set_peers(std::vector<nodus::PeerInfo> peers);
+  // Membership (nodus/capabilities/membership.h): the peers become the alive and suspect
+  // members with a "peer" port, at their address. Links to dead and left members are dropped,
+  // and send()/call() to them fail at once with UNAVAILABLE naming the member and its state,
+  // until a later view has them alive again.
+  nodus::Status follow_membership(const std::vector<nodus::Member>& members);
 
   // nodus::Transport
   nodus::PeerId self() const override { return options_.self; }
@@ -131,6 +137,8 @@ class GrpcTransport final : public nodus::Transport {
   State state_ = State::kNew;                                           // guarded by mu_
   std::vector<nodus::PeerInfo> peers_;                                  // guarded by mu_
   std::map<nodus::PeerId, std::shared_ptr<internal::PeerLink>> links_;  // guarded by mu_
+  // Membership: why each departed member is not dialled ("peer 2 left the cluster").
+  std::map<nodus::PeerId, std::string> departed_;  // guarded by mu_
   std::unique_ptr<internal::PeerService> service_;
   std::unique_ptr<grpc::Server> server_;
   uint16_t bound_port_ = 0;  // guarded by mu_

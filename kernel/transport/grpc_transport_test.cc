@@ -507,5 +507,70 @@ TEST_F(GrpcTransportTest, StopIsBoundedWithCallsInFlight) {
   EXPECT_EQ(r->items().size(), 1u);
 }
 
+// ---- membership ---------------------------------------------------------------------------
+
+nodus::Member member_at(nodus::PeerId id, const GrpcTransport& t, nodus::MemberState state,
+                        uint64_t incarnation = 0) {
+  nodus::Member m;
+  m.id = id;
+  m.address = "127.0.0.1";
+  m.ports = {{"peer", t.bound_port()}};
+  m.state = state;
+  m.incarnation = incarnation;
+  return m;
+}
+
+TEST_F(GrpcTransportTest, PeersFollowMembership) {
+  // Goal: a member that joins can be called; once it left, calls and sends fail at once with
+  // UNAVAILABLE naming it (its link is gone, nothing dials it); a rejoin makes it reachable.
+  auto a = make(options(0));
+  auto b = make(options(1));
+  ASSERT_TRUE(b->on_call("echo", [](nodus::PeerId, std::string req, nodus::CallReply reply) {
+                 reply("b:" + req);
+               }).ok());
+  ASSERT_TRUE(a->start().ok());
+  ASSERT_TRUE(b->start().ok());
+  ASSERT_TRUE(b->set_peers({{0, address(*a)}}).ok());  // b accepts only configured senders
+  using S = nodus::MemberState;
+  ASSERT_TRUE(
+      a->follow_membership({member_at(0, *a, S::kAlive), member_at(1, *b, S::kAlive)}).ok());
+  ASSERT_EQ(a->peers().size(), 1u);
+  EXPECT_EQ(a->peers()[0].address, address(*b));
+  auto joined = call(*a, 1, "echo", "hi");
+  ASSERT_TRUE(joined->wait_size(1));
+  ASSERT_TRUE(joined->items()[0].ok()) << joined->items()[0].status().to_string();
+  EXPECT_EQ(joined->items()[0].value(), "b:hi");
+
+  ASSERT_TRUE(
+      a->follow_membership({member_at(0, *a, S::kAlive), member_at(1, *b, S::kLeft, 1)}).ok());
+  EXPECT_TRUE(a->peers().empty());
+  auto left = call(*a, 1, "echo", "again", 30s);
+  // The failure is posted while the call is issued, so it runs before this barrier task: no
+  // network round trip, no deadline.
+  std::promise<void> barrier;
+  executor_.post([&] { barrier.set_value(); });
+  barrier.get_future().wait();
+  ASSERT_EQ(left->items().size(), 1u) << "a call to a member that left must fail at once";
+  EXPECT_EQ(left->items()[0].status().to_string(),
+            "UNAVAILABLE: call 'echo' to peer 1: peer 1 left the cluster (membership, "
+            "incarnation 1)");
+  const Status sent = a->send(1, "ch", "x");
+  EXPECT_EQ(sent.to_string(),
+            "UNAVAILABLE: send to peer 1: peer 1 left the cluster (membership, incarnation 1)");
+  ASSERT_TRUE(
+      a->follow_membership({member_at(0, *a, S::kAlive), member_at(1, *b, S::kDead, 2)}).ok());
+  EXPECT_EQ(a->send(1, "ch", "x").message(),
+            "send to peer 1: peer 1 is dead (membership, incarnation 2)");
+  EXPECT_EQ(a->send(7, "ch", "x").code(), StatusCode::kNotFound) << "never a member";
+
+  ASSERT_TRUE(
+      a->follow_membership({member_at(0, *a, S::kAlive), member_at(1, *b, S::kAlive, 3)}).ok());
+  auto back = call(*a, 1, "echo", "back");
+  ASSERT_TRUE(back->wait_size(1));
+  ASSERT_TRUE(back->items()[0].ok()) << back->items()[0].status().to_string();
+  a->stop();
+  b->stop();
+}
+
 }  // namespace
 }  // namespace nodus::kernel

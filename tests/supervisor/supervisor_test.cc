@@ -114,6 +114,40 @@ TEST_F(SupervisorTest, ScaleUpAndDown) {
   EXPECT_TRUE(wait_gone(removed, seconds(5)));
 }
 
+// `needle` occurrences in `text`.
+size_t count_of(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1))
+    ++n;
+  return n;
+}
+
+// Goal: `nodus scale` changes the static membership (nodus.membership/v1) of every running
+// instance: after scaling 3 -> 4 instance 0 sees 4 alive members, after 4 -> 2 it sees
+// instances 2 and 3 as left (its /status lists its membership).
+TEST_F(SupervisorTest, ScaleChangesEveryInstancesMembership) {
+  write_profile(spec_of(3));
+  start_up();
+  ASSERT_TRUE(wait_all_ready(3)) << up_log();
+  const auto health0 = static_cast<uint16_t>(status().at(0).ports.at("health"));
+  std::string body;
+  ASSERT_EQ(http_get(health0, "/status", &body), 200);
+  EXPECT_EQ(count_of(body, "\"state\":\"alive\""), 3u) << body;
+
+  RunResult up4 = nodus({"scale", "4", "--run-dir", run_dir_.string()});
+  ASSERT_EQ(up4.exit_code, 0) << up4.err;
+  ASSERT_TRUE(wait_all_ready(4)) << up_log();
+  ASSERT_EQ(http_get(health0, "/status", &body), 200);
+  EXPECT_EQ(count_of(body, "\"state\":\"alive\""), 4u) << body;
+
+  RunResult down2 = nodus({"scale", "2", "--run-dir", run_dir_.string()});
+  ASSERT_EQ(down2.exit_code, 0) << down2.err;
+  EXPECT_THAT(down2.out, HasSubstr("membership of instances 0,1: instances 2+ left"));
+  ASSERT_EQ(http_get(health0, "/status", &body), 200);
+  EXPECT_EQ(count_of(body, "\"state\":\"alive\""), 2u) << body;
+  EXPECT_EQ(count_of(body, "\"state\":\"left\""), 2u) << body;
+}
+
 // Goal: the supervisor's aggregate /metrics carries every instance's series under one HELP and
 // TYPE per family, plus container totals, and passes `promtool check metrics`.
 TEST_F(SupervisorTest, AggregateMetricsCoverEveryInstance) {

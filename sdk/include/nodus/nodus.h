@@ -9,3 +9,6 @@
 #include "nodus/config.h"
 #include "nodus/plugin.h"
 #include "nodus/status.h"
+
+// Membership (nodus/capabilities/membership.h)
+#include "nodus/capabilities/membership.h"

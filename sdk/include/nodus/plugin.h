@@ -76,6 +76,10 @@ struct InstanceInfo {
   // configuration) comes from the running members, never from this instance's own start.
   bool joining = false;
 
+  // Hosts (profile `hosts:`): where this instance runs and where its peers reach it.
+  std::string host_name = "local";    // the profile's host entry; "local" without `hosts:`
+  std::string address = "127.0.0.1";  // IP literal that its ports bind and peers dial
+
   // Port by name; 0 when the profile defines no such port.
   uint16_t port(std::string_view name) const {
     auto it = ports.find(std::string(name));

@@ -24,6 +24,7 @@
 #include "nodus/plugin.h"
 #include "nodus/services/admin.h"
 #include "nodus/testing/capture_logger.h"
+#include "nodus/testing/fake_membership.h"
 #include "nodus/testing/fake_transport.h"
 #include "nodus/testing/manual_executor.h"
 #include "nodus/testing/memory_storage.h"
@@ -69,6 +70,10 @@ class TestNode {
     return static_cast<Interface*>(find_capability(Interface::kCapability));
   }
   void* find_capability(std::string_view capability);
+  // Membership (nodus/capabilities/membership.h): the static membership plugins see unless one
+  // of them provides nodus.membership/v1; instances 0..instances-1 alive at start, and the test
+  // drives joins, failures and leaves through it.
+  FakeMembership& membership() { return *membership_; }
 
   // Admin (nodus/services/admin.h): runs a plugin command as the supervisor would (arguments
   // as typed text), driving the executor, and simulated time up to `wait`, until it answers.
@@ -86,6 +91,7 @@ class TestNode {
   ManualExecutor executor_;
   std::shared_ptr<LogLines> logs_;
   std::unique_ptr<FakeTransport> transport_;
+  std::unique_ptr<FakeMembership> membership_;  // Membership
   std::unique_ptr<Impl> impl_;
 };
 
