@@ -89,11 +89,26 @@ class PluginHost::Context final : public PluginContext {
     return *storage_;
   }
 
+  // HTTP client (nodus/services/http_client.h)
+  HttpClient& http_client() override {
+    if (!http_client_.client) {
+      if (!host_.services_.make_http_client) return PluginContext::http_client();
+      http_client_ = host_.services_.make_http_client(name_);
+    }
+    return *http_client_.client;
+  }
+  // After the plugin's stop(): its requests in flight end without a callback.
+  void stop_http_client() {
+    if (http_client_.stop) http_client_.stop();
+  }
+
  private:
   PluginHost& host_;
   std::string name_;
   std::unique_ptr<Logger> logger_;
   std::unique_ptr<Storage> storage_;
+  // HTTP client (nodus/services/http_client.h)
+  HostServices::PluginHttpClient http_client_;
 };
 
 namespace {
@@ -189,6 +204,7 @@ Status PluginHost::start() {
     Status st = guarded(slot.label(), "start()", [&] { return slot.object->start(); });
     if (!st.ok()) {
       slot.state = PluginState::kFailed;
+      slot.context->stop_http_client();
       if (st.message().rfind(slot.label(), 0) != 0) {
         st = st.with_context(slot.label() + ": start() failed");
       }
@@ -197,6 +213,7 @@ Status PluginHost::start() {
         Slot& prev = *slots_[j];
         prev.state = PluginState::kStopping;
         (void)guarded(prev.label(), "stop()", [&] { return prev.object->stop(); });
+        prev.context->stop_http_client();
         prev.state = PluginState::kStopped;
       }
       return st;
@@ -215,6 +232,7 @@ Status PluginHost::stop() {
     if (slot.state != PluginState::kRunning) continue;
     slot.state = PluginState::kStopping;
     Status st = guarded(slot.label(), "stop()", [&] { return slot.object->stop(); });
+    slot.context->stop_http_client();
     slot.state = st.ok() ? PluginState::kStopped : PluginState::kFailed;
     if (!st.ok() && first.ok()) first = st.with_context(slot.label() + ": stop() failed");
   }

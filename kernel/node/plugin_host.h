@@ -24,6 +24,7 @@
 
 #include "kernel/loader/plugin_loader.h"
 #include "nodus/plugin.h"
+#include "nodus/services/http_client.h"
 
 namespace nodus::kernel {
 
@@ -37,6 +38,14 @@ struct HostServices {
   std::function<std::unique_ptr<Logger>(const std::string& component)> make_logger;
   // Storage for one plugin, rooted at <instance data dir>/<plugin name>.
   std::function<Result<std::unique_ptr<Storage>>(const std::string& plugin_name)> make_storage;
+  // HTTP client (nodus/services/http_client.h)
+  // One client per plugin, made on its first http_client() call; `stop` runs after the
+  // plugin's stop() and drops its requests in flight without calling back.
+  struct PluginHttpClient {
+    std::unique_ptr<HttpClient> client;
+    std::function<void()> stop;
+  };
+  std::function<PluginHttpClient(const std::string& plugin_name)> make_http_client;
 };
 
 // One plugin as a profile lists it.

@@ -481,5 +481,33 @@ TEST(Composition, PluginIsNeverUnloaded) {
   if (still != nullptr) ::dlclose(still);
 }
 
+// HTTP client (nodus/services/http_client.h)
+// Goal: a plugin's ctx.http_client() is the TestNode's fake: a scripted answer reaches the
+// plugin's callback on the executor, and the request is recorded with its URL.
+TEST(Composition, PluginHttpClientIsTheTestNodeFake) {
+  nodus::testing::TestNode node;
+  node.http_client("io.nodus.test.http")
+      .on("GET", "http://10.9.9.9:8080/health", nodus::HttpClientResponse{200, {}, "ok"});
+  ASSERT_TRUE(node.add_plugin(plugin("http", "http")).ok());
+  ASSERT_TRUE(node.start().ok());
+  node.executor().run_until_idle();
+  EXPECT_EQ(node.metric_value("nodus_test_http_callbacks_total"), 1);
+  EXPECT_TRUE(node.logs().contains("io.nodus.test.http: http outcome=200 ok"));
+  ASSERT_EQ(node.http_client("io.nodus.test.http").requests().size(), 1u);
+}
+
+// Goal: a request still in flight when its plugin stops never calls back, even past its
+// deadline (plugin code does not run after stop()).
+TEST(Composition, PluginHttpRequestsEndWithStop) {
+  nodus::testing::TestNode node;
+  ASSERT_TRUE(node.add_plugin(plugin("http", "http")).ok());
+  ASSERT_TRUE(node.start().ok());
+  ASSERT_EQ(node.http_client("io.nodus.test.http").in_flight(), 1u);
+  ASSERT_TRUE(node.stop().ok());
+  node.executor().advance(std::chrono::seconds(5));
+  EXPECT_EQ(node.metric_value("nodus_test_http_callbacks_total"), -1);  // never created
+  EXPECT_EQ(node.http_client("io.nodus.test.http").in_flight(), 0u);
+}
+
 }  // namespace
 }  // namespace nodus::kernel

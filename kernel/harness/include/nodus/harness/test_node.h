@@ -21,6 +21,7 @@
 
 #include "nodus/plugin.h"
 #include "nodus/testing/capture_logger.h"
+#include "nodus/testing/fake_http_client.h"
 #include "nodus/testing/fake_transport.h"
 #include "nodus/testing/manual_executor.h"
 #include "nodus/testing/memory_storage.h"
@@ -66,6 +67,11 @@ class TestNode {
     return static_cast<Interface*>(find_capability(Interface::kCapability));
   }
   void* find_capability(std::string_view capability);
+
+  // HTTP client (nodus/services/http_client.h)
+  // The fake behind the plugin's ctx.http_client(): script answers before start(), inspect the
+  // requests after. It ends (no more callbacks) with the plugin's stop().
+  FakeHttpClient& http_client(const std::string& plugin_name);
 
  private:
   struct Impl;
