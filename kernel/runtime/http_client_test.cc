@@ -270,6 +270,14 @@ class HttpClientTest : public ::testing::Test {
     r.timeout = timeout;
     return client().request(std::move(r), results_.callback(executor_));
   }
+  // Sends `n` GETs to a server that holds them, and waits until it has seen `seen` of them.
+  void hold_requests(TestServer& server, HttpClientLimits l, int n, size_t seen) {
+    server.set_mode(TestServer::Mode::kHold);
+    client(l);
+    for (int i = 0; i < n; ++i)
+      get(server.url("/q"));
+    ASSERT_TRUE(server.wait([seen](int, int, size_t requests) { return requests == seen; }));
+  }
   AsioHttpClient::Stats stats() {
     AsioHttpClient::Stats s;
     EXPECT_TRUE(executor_.run_sync([&] { s = client_->stats(); }, kWait).ok());
@@ -413,11 +421,7 @@ TEST_F(HttpClientTest, InFlightBound) {
 // At most connections_max connections per host: more requests wait for one.
 TEST_F(HttpClientTest, ConnectionsPerHostBound) {
   TestServer server;
-  server.set_mode(TestServer::Mode::kHold);
-  client(limits(256, 2, 4, 1 << 20));
-  for (int i = 0; i < 5; ++i)
-    get(server.url("/q"));
-  ASSERT_TRUE(server.wait([](int, int, size_t requests) { return requests == 2; }));
+  hold_requests(server, limits(256, 2, 4, 1 << 20), 5, 2);
   EXPECT_EQ(stats().connections_open, 2u);
   EXPECT_EQ(client_->in_flight(), 5u);
   server.release();
@@ -431,11 +435,7 @@ TEST_F(HttpClientTest, ConnectionsPerHostBound) {
 // Past idle_connections_max, a connection that finished its request is closed.
 TEST_F(HttpClientTest, IdleConnectionsBound) {
   TestServer server;
-  server.set_mode(TestServer::Mode::kHold);
-  client(limits(256, 3, 1, 1 << 20));
-  for (int i = 0; i < 3; ++i)
-    get(server.url("/q"));
-  ASSERT_TRUE(server.wait([](int, int, size_t requests) { return requests == 3; }));
+  hold_requests(server, limits(256, 3, 1, 1 << 20), 3, 3);
   server.release();
   ASSERT_TRUE(results_.wait_size(3));
   EXPECT_TRUE(server.wait([](int, int closed, size_t) { return closed == 2; }));
