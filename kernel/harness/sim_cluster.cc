@@ -285,6 +285,13 @@ Status SimCluster::start_node(SimNodeId id) {
     NODUS_RETURN_IF_ERROR(n.membership->join(std::move(m)));
   }
   services.membership = n.membership.get();
+  // HTTP client (nodus/services/http_client.h)
+  services.make_http_client = [this, id](const std::string&) {
+    auto client = std::make_unique<SimHttpClient>(world_, *network_, http_endpoints_, id,
+                                                  nodes_[id]->executor);
+    SimHttpClient* raw = client.get();
+    return kernel::HostServices::PluginHttpClient{std::move(client), [raw] { raw->shutdown(); }};
+  };
   n.host = std::make_unique<kernel::PluginHost>(info, services);
   std::vector<kernel::LoadedPlugin> plugins;
   std::vector<ConfigNode> configs;

@@ -36,6 +36,22 @@ class ForwardingStorage final : public Storage {
   MemoryStorage& s_;
 };
 
+// HTTP client (nodus/services/http_client.h)
+// The host owns one client per plugin; tests script the same FakeHttpClient through TestNode.
+class ForwardingHttpClient final : public HttpClient {
+ public:
+  explicit ForwardingHttpClient(FakeHttpClient& c) : c_(c) {}
+  HttpRequestId request(HttpClientRequest r, HttpClientCallback done) override {
+    return c_.request(std::move(r), std::move(done));
+  }
+  bool cancel(HttpRequestId id) override { return c_.cancel(id); }
+  size_t in_flight() const override { return c_.in_flight(); }
+  const HttpClientLimits& limits() const override { return c_.limits(); }
+
+ private:
+  FakeHttpClient& c_;
+};
+
 }  // namespace
 
 struct TestNode::Impl {
@@ -49,6 +65,8 @@ struct TestNode::Impl {
   std::unique_ptr<kernel::PluginHost> host;
   bool configured = false;
   std::string no_role;
+  // HTTP client (nodus/services/http_client.h)
+  std::map<std::string, std::unique_ptr<FakeHttpClient>> http_clients;
 };
 
 TestNode::TestNode(TestNodeOptions options)
@@ -103,6 +121,12 @@ Status TestNode::configure() {
   // Admin (nodus/services/admin.h)
   services.admin = impl_->admin.get();
   services.membership = membership_.get();  // Membership
+  // HTTP client (nodus/services/http_client.h)
+  services.make_http_client = [this](const std::string& name) {
+    FakeHttpClient& fake = http_client(name);
+    return kernel::HostServices::PluginHttpClient{std::make_unique<ForwardingHttpClient>(fake),
+                                                  [&fake] { fake.shutdown(); }};
+  };
   impl_->host = std::make_unique<kernel::PluginHost>(info, services);
 
   std::vector<kernel::LoadedPlugin> plugins;
@@ -172,6 +196,13 @@ double TestNode::metric_value(const std::string& name) const {
 
 void* TestNode::find_capability(std::string_view capability) {
   return impl_->host ? impl_->host->find_capability(capability) : nullptr;
+}
+
+// HTTP client (nodus/services/http_client.h)
+FakeHttpClient& TestNode::http_client(const std::string& plugin_name) {
+  auto& slot = impl_->http_clients[plugin_name];
+  if (!slot) slot = std::make_unique<FakeHttpClient>(executor_);
+  return *slot;
 }
 
 Result<ConfigNode> parse_config_yaml(const std::string& text, const std::string& source_name) {

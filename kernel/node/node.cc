@@ -13,6 +13,7 @@
 #include "kernel/runtime/event_bus.h"
 #include "kernel/runtime/executor.h"
 #include "kernel/runtime/file_storage.h"
+#include "kernel/runtime/http_client.h"
 #include "kernel/runtime/http_server.h"
 #include "kernel/runtime/json_writer.h"
 #include "kernel/runtime/logger.h"
@@ -406,6 +407,14 @@ Result<std::unique_ptr<Node>> Node::create(const Profile& profile, uint32_t inde
   NODUS_ASSIGN_OR_RETURN(std::vector<Member> members, profile_members(profile, profile.instances));
   NODUS_RETURN_IF_ERROR(set_static_members(*impl->membership, members));
   services.membership = impl->membership.get();
+  // HTTP client (nodus/services/http_client.h)
+  // On the executor's own io_context: completions run on the executor thread, never block it.
+  AsioExecutor* http_executor = impl->executor.get();
+  services.make_http_client = [http_executor](const std::string& plugin) {
+    auto client = std::make_unique<AsioHttpClient>(http_executor->io(), *http_executor, plugin);
+    AsioHttpClient* raw = client.get();
+    return HostServices::PluginHttpClient{std::move(client), [raw] { raw->shutdown(); }};
+  };
   impl->host = std::make_unique<PluginHost>(info, std::move(services));
   return std::unique_ptr<Node>(new Node(std::move(impl)));
 }

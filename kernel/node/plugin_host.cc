@@ -98,10 +98,24 @@ class PluginHost::Context final : public PluginContext {
     return *admin_;
   }
 
+  // The plugin stopped (or its start() failed): what it registered with each service ends,
+  // so no closure of a stopped plugin runs again.
+  void plugin_stopped() {
+    membership_.end_subscriptions();
+    if (http_client_.stop) http_client_.stop();  // requests in flight end without a callback
+  }
+
   // Membership (nodus/capabilities/membership.h)
   Membership& membership() override { return membership_; }
-  // The plugin stopped: what it subscribed ends.
-  void plugin_stopped() { membership_.end_subscriptions(); }
+
+  // HTTP client (nodus/services/http_client.h)
+  HttpClient& http_client() override {
+    if (!http_client_.client) {
+      if (!host_.services_.make_http_client) return PluginContext::http_client();
+      http_client_ = host_.services_.make_http_client(name_);
+    }
+    return *http_client_.client;
+  }
 
  private:
   PluginHost& host_;
@@ -115,6 +129,8 @@ class PluginHost::Context final : public PluginContext {
     NODUS_CHECK(m != nullptr) << "this plugin host provides no membership";
     return m;
   }};
+  // HTTP client (nodus/services/http_client.h)
+  HostServices::PluginHttpClient http_client_;
 };
 
 namespace {

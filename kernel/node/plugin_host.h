@@ -26,6 +26,7 @@
 #include "kernel/node/admin_registry.h"
 #include "nodus/capabilities/membership.h"
 #include "nodus/plugin.h"
+#include "nodus/services/http_client.h"
 
 namespace nodus::kernel {
 
@@ -45,6 +46,14 @@ struct HostServices {
   // Membership (nodus/capabilities/membership.h): the static membership of the profile, which
   // PluginContext::membership() returns unless a plugin provides nodus.membership/v1.
   Membership* membership = nullptr;
+  // HTTP client (nodus/services/http_client.h)
+  // One client per plugin, made on its first http_client() call; `stop` runs after the
+  // plugin's stop() and drops its requests in flight without calling back.
+  struct PluginHttpClient {
+    std::unique_ptr<HttpClient> client;
+    std::function<void()> stop;
+  };
+  std::function<PluginHttpClient(const std::string& plugin_name)> make_http_client;
 };
 
 // One plugin as a profile lists it.

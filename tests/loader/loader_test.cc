@@ -18,6 +18,7 @@
 
 #include "kernel/loader/sha256.h"
 #include "kernel/runtime/temp_dir_for_test.h"
+#include "nodus/harness/sim_cluster.h"
 #include "nodus/harness/test_node.h"
 
 namespace nodus::kernel {
@@ -479,6 +480,57 @@ TEST(Composition, PluginIsNeverUnloaded) {
   void* still = ::dlopen(file.c_str(), RTLD_NOW | RTLD_NOLOAD);
   EXPECT_NE(still, nullptr) << file << " was unloaded after its last handle went";
   if (still != nullptr) ::dlclose(still);
+}
+
+// HTTP client (nodus/services/http_client.h)
+// Goal: a plugin's ctx.http_client() is the TestNode's fake: a scripted answer reaches the
+// plugin's callback on the executor, and the request is recorded with its URL.
+TEST(Composition, PluginHttpClientIsTheTestNodeFake) {
+  nodus::testing::TestNode node;
+  node.http_client("io.nodus.test.http")
+      .on("GET", "http://10.9.9.9:8080/health", nodus::HttpClientResponse{200, {}, "ok"});
+  ASSERT_TRUE(node.add_plugin(plugin("http", "http")).ok());
+  ASSERT_TRUE(node.start().ok());
+  node.executor().run_until_idle();
+  EXPECT_EQ(node.metric_value("nodus_test_http_callbacks_total"), 1);
+  EXPECT_TRUE(node.logs().contains("io.nodus.test.http: http outcome=200 ok"));
+  ASSERT_EQ(node.http_client("io.nodus.test.http").requests().size(), 1u);
+}
+
+// Goal: a request still in flight when its plugin stops never calls back, even past its
+// deadline (plugin code does not run after stop()).
+TEST(Composition, PluginHttpRequestsEndWithStop) {
+  nodus::testing::TestNode node;
+  ASSERT_TRUE(node.add_plugin(plugin("http", "http")).ok());
+  ASSERT_TRUE(node.start().ok());
+  ASSERT_EQ(node.http_client("io.nodus.test.http").in_flight(), 1u);
+  ASSERT_TRUE(node.stop().ok());
+  node.executor().advance(std::chrono::seconds(5));
+  EXPECT_EQ(node.metric_value("nodus_test_http_callbacks_total"), -1);  // never created
+  EXPECT_EQ(node.http_client("io.nodus.test.http").in_flight(), 0u);
+}
+
+// Goal: in SimCluster a plugin's request crosses the simulated network to an endpoint
+// registered by address, and a partition from the outside ends it at its deadline.
+TEST(Composition, SimClusterHttpClientReachesRegisteredEndpoint) {
+  nodus::testing::SimOptions options;
+  options.seed = 3;
+  options.nodes = 2;
+  nodus::testing::SimCluster sim(options);
+  ASSERT_TRUE(sim.http_endpoints()
+                  .add("10.9.9.9:8080", nodus::testing::kWorldNode,
+                       [](const nodus::HttpClientRequest& r, nodus::testing::SimHttpReply reply) {
+                         reply(nodus::HttpClientResponse{200, {}, "up " + r.target});
+                       })
+                  .ok());
+  sim.http_endpoints().cut_from_external.insert(1);
+  ASSERT_TRUE(sim.add_plugin(plugin("http", "http")).ok());
+  ASSERT_TRUE(sim.start().ok());
+  sim.run_for(std::chrono::seconds(2));
+  EXPECT_EQ(sim.metric_value(0, "nodus_test_http_callbacks_total"), 1);
+  EXPECT_TRUE(sim.logs(0).contains("io.nodus.test.http: http outcome=200 up /health"));
+  EXPECT_EQ(sim.metric_value(1, "nodus_test_http_callbacks_total"), 1);
+  EXPECT_TRUE(sim.logs(1).contains("io.nodus.test.http: http outcome=DEADLINE_EXCEEDED"));
 }
 
 }  // namespace

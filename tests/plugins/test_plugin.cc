@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "nodus/nodus.h"
+#include "nodus/services/http_client.h"
 
 #ifndef TEST_PLUGIN_NAME
 #define TEST_PLUGIN_NAME "io.nodus.test.good"
@@ -92,6 +93,20 @@ class TestPlugin final : public nodus::Plugin, public Greeter {
       while (true)
         std::this_thread::sleep_for(std::chrono::seconds(1));
     });
+#endif
+#ifdef TEST_PLUGIN_HTTP_URL
+    // One request through the kernel's HTTP client; the callback counts and logs its outcome.
+    nodus::HttpClientRequest request;
+    request.url = TEST_PLUGIN_HTTP_URL;
+    request.timeout = std::chrono::seconds(1);
+    ctx_.http_client().request(
+        std::move(request), [this](nodus::Result<nodus::HttpClientResponse> r) {
+          ctx_.metrics().counter("nodus_test_http_callbacks_total", "HTTP callbacks").inc();
+          ctx_.logger().info(
+              "http",
+              {{ "outcome",
+                 r.ok() ? std::to_string(r->status) + " " + r->body : r.status().to_string() }});
+        });
 #endif
     return {};
   }

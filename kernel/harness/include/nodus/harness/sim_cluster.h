@@ -35,6 +35,7 @@
 #include "nodus/services/admin.h"
 #include "nodus/testing/capture_logger.h"
 #include "nodus/testing/memory_storage.h"
+#include "nodus/testing/sim_http.h"
 #include "nodus/testing/sim_network.h"
 #include "nodus/testing/sim_world.h"
 
@@ -140,6 +141,11 @@ class SimCluster {
   void fail(Status why);
   const Status& failure() const { return failure_; }
 
+  // HTTP client (nodus/services/http_client.h)
+  // Where simulated HTTP endpoints live, by address; every node's ctx.http_client() is a
+  // SimHttpClient over the simulated network (nodus/testing/sim_http.h).
+  SimHttpEndpoints& http_endpoints() { return http_endpoints_; }
+
  private:
   struct Node;
   struct PluginSource;
@@ -156,6 +162,8 @@ class SimCluster {
   std::vector<std::unique_ptr<Node>> nodes_;
   std::vector<std::pair<std::string, std::function<Status()>>> invariants_;
   Status failure_;
+  // HTTP client (nodus/services/http_client.h)
+  SimHttpEndpoints http_endpoints_;
 };
 
 }  // namespace nodus::testing

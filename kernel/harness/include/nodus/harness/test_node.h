@@ -25,6 +25,7 @@
 #include "nodus/services/admin.h"
 #include "nodus/testing/capture_logger.h"
 #include "nodus/testing/fake_membership.h"
+#include "nodus/testing/fake_http_client.h"
 #include "nodus/testing/fake_transport.h"
 #include "nodus/testing/manual_executor.h"
 #include "nodus/testing/memory_storage.h"
@@ -82,6 +83,11 @@ class TestNode {
                                 Duration wait = std::chrono::seconds(30));
   // A plugin's status section as /status shows it; nullopt when the plugin set none.
   std::optional<StatusSection> status_section(const std::string& plugin_name);
+
+  // HTTP client (nodus/services/http_client.h)
+  // The fake behind the plugin's ctx.http_client(): script answers before start(), inspect the
+  // requests after. It ends (no more callbacks) with the plugin's stop().
+  FakeHttpClient& http_client(const std::string& plugin_name);
 
  private:
   struct Impl;
