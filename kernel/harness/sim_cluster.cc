@@ -187,9 +187,12 @@ struct SimCluster::Node {
   std::unique_ptr<kernel::MetricsRegistry> metrics;
   std::unique_ptr<kernel::LocalEventBus> events;
   std::unique_ptr<kernel::PluginHost> host;
+  // Datagrams (nodus/services/datagram.h)
+  std::unique_ptr<Datagrams> datagrams;  // this incarnation's sockets
 
   void kill() {
     host.reset();
+    datagrams.reset();  // after the plugins' views of it, before the metrics it counts in
     events.reset();
     metrics.reset();
   }
@@ -209,6 +212,8 @@ SimCluster::SimCluster(SimOptions options)
     nodes_.back()->disk.random = world_.random().fork();
     nodes_.back()->disk.crash_disk = crash_disk;
   }
+  // Datagrams (nodus/services/datagram.h)
+  datagrams_ = std::make_unique<SimDatagramNetwork>(world_, *network_);
 }
 
 SimCluster::~SimCluster() {
@@ -268,6 +273,10 @@ Status SimCluster::start_node(SimNodeId id) {
     return std::unique_ptr<Storage>(
         std::make_unique<SimStorage>(storage(id, name), nodes_[id]->disk));
   };
+  // Datagrams (nodus/services/datagram.h)
+  info.ports = options_.ports;
+  n.datagrams = datagrams_->open(id, info.ports, *n.metrics);
+  services.datagrams = n.datagrams.get();
   n.host = std::make_unique<kernel::PluginHost>(info, services);
   std::vector<kernel::LoadedPlugin> plugins;
   std::vector<ConfigNode> configs;
@@ -412,6 +421,11 @@ void SimCluster::add_invariant(std::string name, std::function<Status()> check) 
 
 void SimCluster::fail(Status why) {
   if (failure_.ok() && !why.ok()) failure_ = std::move(why);
+}
+
+// Datagrams (nodus/services/datagram.h)
+void SimCluster::stall(SimNodeId node, Duration d) {
+  world_.charge(node, d);
 }
 
 }  // namespace nodus::testing

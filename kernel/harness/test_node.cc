@@ -46,6 +46,8 @@ struct TestNode::Impl {
   std::unique_ptr<kernel::PluginHost> host;
   bool configured = false;
   std::string no_role;
+  // Datagrams (nodus/services/datagram.h)
+  std::unique_ptr<FakeDatagrams> datagrams;
 };
 
 TestNode::TestNode(TestNodeOptions options)
@@ -57,6 +59,8 @@ TestNode::TestNode(TestNodeOptions options)
   }
   transport_ = std::make_unique<FakeTransport>(options.index, peers, executor_);
   impl_->events = std::make_unique<kernel::LocalEventBus>(executor_);
+  // Datagrams (nodus/services/datagram.h)
+  impl_->datagrams = std::make_unique<FakeDatagrams>(options.ports, executor_, impl_->metrics);
 }
 
 TestNode::~TestNode() {
@@ -91,6 +95,9 @@ Status TestNode::configure() {
   services.make_storage = [this](const std::string& name) -> Result<std::unique_ptr<Storage>> {
     return std::unique_ptr<Storage>(std::make_unique<ForwardingStorage>(storage(name)));
   };
+  // Datagrams (nodus/services/datagram.h)
+  info.ports = impl_->options.ports;
+  services.datagrams = impl_->datagrams.get();
   impl_->host = std::make_unique<kernel::PluginHost>(info, services);
 
   std::vector<kernel::LoadedPlugin> plugins;
@@ -160,6 +167,11 @@ double TestNode::metric_value(const std::string& name) const {
 
 void* TestNode::find_capability(std::string_view capability) {
   return impl_->host ? impl_->host->find_capability(capability) : nullptr;
+}
+
+// Datagrams (nodus/services/datagram.h)
+FakeDatagrams& TestNode::datagrams() {
+  return *impl_->datagrams;
 }
 
 Result<ConfigNode> parse_config_yaml(const std::string& text, const std::string& source_name) {

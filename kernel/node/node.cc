@@ -15,6 +15,7 @@
 #include "kernel/runtime/json_writer.h"
 #include "kernel/runtime/logger.h"
 #include "kernel/runtime/metrics_registry.h"
+#include "kernel/runtime/udp_datagrams.h"
 #include "kernel/transport/grpc_transport.h"
 #include "kernel/transport/tls_credentials.h"
 #include "nodus/address.h"
@@ -187,6 +188,10 @@ struct Node::Impl {
   bool abandoned = false;            // stop() timed out with a plugin stuck on the executor
   TimePoint started_at{};
   std::atomic<bool>* ready = nullptr;
+  // Datagrams (nodus/services/datagram.h)
+  // Destroyed before the executor and metrics it points at; ~Node already reset the host.
+  std::unique_ptr<ComponentLogger> datagram_log;
+  std::unique_ptr<UdpDatagrams> datagrams;
 
   std::vector<PluginSpec> plugin_specs() const {
     std::vector<PluginSpec> specs;
@@ -331,6 +336,11 @@ Result<std::unique_ptr<Node>> Node::create(const Profile& profile, uint32_t inde
     NODUS_ASSIGN_OR_RETURN(auto storage, FileStorage::open(data_dir / plugin, storage_options));
     return std::unique_ptr<Storage>(std::move(storage));
   };
+  // Datagrams (nodus/services/datagram.h)
+  impl->datagram_log = std::make_unique<ComponentLogger>(impl->sink, info.node_name, "datagram");
+  impl->datagrams = std::make_unique<UdpDatagrams>(profile.bind_host, info.ports, *impl->executor,
+                                                   *impl->metrics, *impl->datagram_log);
+  services.datagrams = impl->datagrams.get();
   impl->host = std::make_unique<PluginHost>(info, std::move(services));
   return std::unique_ptr<Node>(new Node(std::move(impl)));
 }

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <exception>
+#include <set>
 #include <utility>
+
+#include "nodus/services/datagram.h"
 
 namespace nodus::kernel {
 
@@ -42,6 +45,57 @@ class FailedStorage final : public Storage {
 
  private:
   Status why_;
+};
+
+// Datagrams (nodus/services/datagram.h)
+// One plugin's view of the instance's datagrams: it may send from, close and query only the
+// ports it bound itself, and close_all() ends them when the plugin stops or is destroyed.
+class PluginDatagrams final : public Datagrams {
+ public:
+  explicit PluginDatagrams(Datagrams& instance) : instance_(instance) {}
+  ~PluginDatagrams() override { close_all(); }
+  PluginDatagrams(const PluginDatagrams&) = delete;
+  PluginDatagrams& operator=(const PluginDatagrams&) = delete;
+
+  using Datagrams::bind;
+  Status bind(std::string_view port, DatagramHandler handler,
+              const DatagramOptions& options) override {
+    NODUS_RETURN_IF_ERROR(instance_.bind(port, std::move(handler), options));
+    bound_.emplace(port);
+    return {};
+  }
+  Status send_to(std::string_view port, std::string_view address,
+                 std::string_view payload) override {
+    NODUS_RETURN_IF_ERROR(owned(port));
+    return instance_.send_to(port, address, payload);
+  }
+  Status close(std::string_view port) override {
+    NODUS_RETURN_IF_ERROR(owned(port));
+    bound_.erase(bound_.find(port));
+    return instance_.close(port);
+  }
+  Result<std::string> local_address(std::string_view port) const override {
+    NODUS_RETURN_IF_ERROR(owned(port));
+    return instance_.local_address(port);
+  }
+  Result<DatagramStats> stats(std::string_view port) const override {
+    NODUS_RETURN_IF_ERROR(owned(port));
+    return instance_.stats(port);
+  }
+  void close_all() {
+    for (const auto& port : bound_)
+      (void)instance_.close(port);
+    bound_.clear();
+  }
+
+ private:
+  Status owned(std::string_view port) const {
+    if (bound_.count(port) > 0) return {};
+    return failed_precondition("datagram port '" + std::string(port) +
+                               "' is not bound by this plugin");
+  }
+  Datagrams& instance_;
+  std::set<std::string, std::less<>> bound_;
 };
 
 }  // namespace
@@ -94,6 +148,21 @@ class PluginHost::Context final : public PluginContext {
   std::string name_;
   std::unique_ptr<Logger> logger_;
   std::unique_ptr<Storage> storage_;
+
+  // Datagrams (nodus/services/datagram.h)
+ public:
+  Datagrams& datagrams() override {
+    if (host_.services_.datagrams == nullptr) return PluginContext::datagrams();
+    if (!datagrams_) datagrams_ = std::make_unique<PluginDatagrams>(*host_.services_.datagrams);
+    return *datagrams_;
+  }
+  // Called once the plugin stopped (or failed to start): its bindings end.
+  void close_datagrams() {
+    if (datagrams_) datagrams_->close_all();
+  }
+
+ private:
+  std::unique_ptr<PluginDatagrams> datagrams_;
 };
 
 namespace {
@@ -189,6 +258,7 @@ Status PluginHost::start() {
     Status st = guarded(slot.label(), "start()", [&] { return slot.object->start(); });
     if (!st.ok()) {
       slot.state = PluginState::kFailed;
+      slot.context->close_datagrams();
       if (st.message().rfind(slot.label(), 0) != 0) {
         st = st.with_context(slot.label() + ": start() failed");
       }
@@ -197,6 +267,7 @@ Status PluginHost::start() {
         Slot& prev = *slots_[j];
         prev.state = PluginState::kStopping;
         (void)guarded(prev.label(), "stop()", [&] { return prev.object->stop(); });
+        prev.context->close_datagrams();
         prev.state = PluginState::kStopped;
       }
       return st;
@@ -215,6 +286,7 @@ Status PluginHost::stop() {
     if (slot.state != PluginState::kRunning) continue;
     slot.state = PluginState::kStopping;
     Status st = guarded(slot.label(), "stop()", [&] { return slot.object->stop(); });
+    slot.context->close_datagrams();
     slot.state = st.ok() ? PluginState::kStopped : PluginState::kFailed;
     if (!st.ok() && first.ok()) first = st.with_context(slot.label() + ": stop() failed");
   }

@@ -37,6 +37,10 @@ struct HostServices {
   std::function<std::unique_ptr<Logger>(const std::string& component)> make_logger;
   // Storage for one plugin, rooted at <instance data dir>/<plugin name>.
   std::function<Result<std::unique_ptr<Storage>>(const std::string& plugin_name)> make_storage;
+  // Datagrams (nodus/services/datagram.h)
+  // The instance's UDP ports; each plugin sees a view whose bindings end with its stop().
+  // Null: the host offers no datagrams (the accessor aborts, as PluginContext's default does).
+  Datagrams* datagrams = nullptr;
 };
 
 // One plugin as a profile lists it.

@@ -25,6 +25,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,6 +33,7 @@
 #include "nodus/plugin.h"
 #include "nodus/testing/capture_logger.h"
 #include "nodus/testing/memory_storage.h"
+#include "nodus/testing/sim_datagrams.h"
 #include "nodus/testing/sim_network.h"
 #include "nodus/testing/sim_world.h"
 
@@ -53,6 +55,10 @@ struct SimOptions {
   // Off, a snapshot write is durable the moment it is asked for. NODUS_SIM_CRASH_DISK=0|1 in
   // the environment overrides it.
   bool crash_disk = false;
+  // Datagrams (nodus/services/datagram.h)
+  // The named ports of every node (InstanceInfo::ports), the same on each simulated host, as
+  // in a multi-host profile: node i's "gossip" port is sim-i:<port>.
+  std::map<std::string, uint16_t> ports;
 };
 
 class SimCluster {
@@ -131,6 +137,13 @@ class SimCluster {
   void fail(Status why);
   const Status& failure() const { return failure_; }
 
+  // Datagrams (nodus/services/datagram.h)
+  // The simulated UDP network (same links, rules and cuts as network()).
+  SimDatagramNetwork& datagrams() { return *datagrams_; }
+  // An executor stall: the node runs nothing for `d` of simulated time (a CPU-starved process);
+  // its timers, deliveries and datagram handlers wait, datagrams queue at its sockets.
+  void stall(SimNodeId node, Duration d);
+
  private:
   struct Node;
   struct PluginSource;
@@ -147,6 +160,8 @@ class SimCluster {
   std::vector<std::unique_ptr<Node>> nodes_;
   std::vector<std::pair<std::string, std::function<Status()>>> invariants_;
   Status failure_;
+  // Datagrams (nodus/services/datagram.h)
+  std::unique_ptr<SimDatagramNetwork> datagrams_;
 };
 
 }  // namespace nodus::testing
