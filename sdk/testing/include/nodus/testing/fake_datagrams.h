@@ -7,8 +7,8 @@
 // deliver() and the handler, which runs on the executor. deliver() is safe from any thread.
 //
 //   ManualExecutor exec;
-//   MetricsRegistry-like metrics ...;
-//   FakeDatagrams dg({{"gossip", 7946}}, exec, metrics);
+//   FakeDatagrams dg({{"gossip", 7946}}, exec, metrics);   // metrics: any nodus::Metrics
+//   (TestNode has one: TestNodeOptions::ports, then node.datagrams())
 //   ... plugin binds "gossip" and sends ...
 //   ASSERT_EQ(dg.sent().size(), 1u);                       // {port, to, payload}
 //   dg.deliver("gossip", "10.0.0.2:7946", "ack");          // a peer's datagram arrives
