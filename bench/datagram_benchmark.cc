@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,6 +25,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "kernel/runtime/executor.h"
@@ -139,6 +141,35 @@ double raw_round_trip_us(int round_trips) {
   return us;
 }
 
+// The anchor for throughput: one thread sends `total` datagrams on a plain socket as fast as
+// it can, another receives them; returns datagrams received per second (and the loss).
+std::pair<double, uint64_t> raw_throughput(uint64_t total) {
+  sockaddr_in addr_a{}, addr_b{};
+  const int fa = udp_socket(&addr_a);
+  const int fb = udp_socket(&addr_b);
+  const int buffer_bytes = 4 << 20;
+  (void)::setsockopt(fb, SOL_SOCKET, SO_RCVBUF, &buffer_bytes, sizeof(buffer_bytes));
+  timeval tv{0, 200000};  // the receiver stops 200 ms after the last datagram
+  (void)::setsockopt(fb, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  uint64_t received = 0;
+  std::thread rx([&] {
+    char buf[2048];
+    while (::recv(fb, buf, sizeof(buf), 0) > 0)
+      ++received;
+  });
+  const std::string payload(kPayloadBytes, 'x');
+  const auto t0 = Clock::now();
+  for (uint64_t i = 0; i < total; ++i) {
+    (void)::sendto(fa, payload.data(), payload.size(), 0, reinterpret_cast<sockaddr*>(&addr_b),
+                   sizeof(addr_b));
+  }
+  rx.join();
+  const double secs = seconds_since(t0) - 0.2;
+  ::close(fa);
+  ::close(fb);
+  return {static_cast<double>(received) / secs, total - received};
+}
+
 struct Throughput {
   uint64_t sent = 0;
   uint64_t handled = 0;
@@ -231,6 +262,10 @@ int main(int argc, char** argv) {
       kPayloadBytes, round_trips, nodus_us, raw_us, nodus_us / raw_us);
 
   const uint64_t total = rate * secs;
+  const auto [raw_rate, raw_lost] = raw_throughput(total);
+  std::printf("plain UDP, one sending thread: %llu datagrams, received %.0f/s, lost %llu\n",
+              static_cast<unsigned long long>(total), raw_rate,
+              static_cast<unsigned long long>(raw_lost));
   print_throughput("paced", run_throughput(total, rate / 1000, std::chrono::microseconds(1000)));
   print_throughput("unpaced", run_throughput(total, 1000, std::chrono::microseconds(0)));
   return 0;
