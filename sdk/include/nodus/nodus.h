@@ -9,3 +9,5 @@
 #include "nodus/config.h"
 #include "nodus/plugin.h"
 #include "nodus/status.h"
+// Datagrams (nodus/services/datagram.h)
+#include "nodus/services/datagram.h"
