@@ -52,6 +52,8 @@ struct Instance {
     executor.start();
   }
   ~Instance() { executor.stop(); }
+  Instance(const Instance&) = delete;
+  Instance& operator=(const Instance&) = delete;
   template <class Fn>
   void sync(Fn fn) {
     (void)executor.run_sync(fn, std::chrono::seconds(30));

@@ -10,6 +10,7 @@
 #include <exception>
 #include <future>
 #include <mutex>
+#include <system_error>
 #include <vector>
 
 #include <boost/asio/ip/udp.hpp>
@@ -237,8 +238,9 @@ Status UdpDatagrams::send_to(std::string_view port, std::string_view address,
   if (n < 0) {
     const int err = errno;
     ep.counters.dropped_send->inc();
-    const std::string why =
-        port_label(port) + ": send_to " + std::string(address) + ": " + std::strerror(err);
+    // generic_category().message(): strerror() is not thread-safe.
+    const std::string why = port_label(port) + ": send_to " + std::string(address) + ": " +
+                            std::generic_category().message(err);
     if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) return resource_exhausted(why);
     return unavailable(why);
   }

@@ -40,6 +40,8 @@ class FakeDatagrams final : public Datagrams {
   FakeDatagrams(std::map<std::string, uint16_t> ports, Executor& executor, Metrics& metrics,
                 std::string host = "127.0.0.1");
   ~FakeDatagrams() override;
+  FakeDatagrams(const FakeDatagrams&) = delete;
+  FakeDatagrams& operator=(const FakeDatagrams&) = delete;
 
   using Datagrams::bind;
   Status bind(std::string_view port, DatagramHandler handler,
