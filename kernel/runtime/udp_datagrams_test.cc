@@ -78,6 +78,16 @@ struct Inbox {
   }
 };
 
+// Binds "gossip" on `a` (ignoring what it receives) and on `b` (into `inbox`, with `options`);
+// returns b's address, or "" when a bind failed.
+std::string sender_and_receiver(Kernel& a, Kernel& b, Inbox& inbox, DatagramOptions options) {
+  const Status rx =
+      b.on_executor([&] { return b.datagrams.bind("gossip", inbox.handler(b.executor), options); });
+  const Status tx = a.on_executor([&] { return a.datagrams.bind("gossip", [](Datagram) {}); });
+  EXPECT_TRUE(rx.ok() && tx.ok()) << rx.to_string() << " " << tx.to_string();
+  return rx.ok() && tx.ok() ? b.address("gossip") : "";
+}
+
 size_t count(Kernel& k, Inbox& inbox) {
   return k.on_executor([&] { return inbox.got.size(); });
 }
@@ -207,12 +217,8 @@ TEST(UdpDatagrams, CloseFreesThePort) {
 TEST(UdpDatagrams, OversizeReceivedIsDroppedAndCounted) {
   Kernel a("dg-big-a"), b("dg-big-b");
   Inbox inbox;
-  ASSERT_TRUE(b.on_executor([&] {
-                 return b.datagrams.bind("gossip", inbox.handler(b.executor),
-                                         {.max_datagram_bytes = 100});
-               }).ok());
-  ASSERT_TRUE(a.on_executor([&] { return a.datagrams.bind("gossip", [](Datagram) {}); }).ok());
-  const std::string to = b.address("gossip");
+  const std::string to = sender_and_receiver(a, b, inbox, {.max_datagram_bytes = 100});
+  ASSERT_FALSE(to.empty());
   a.on_executor([&] {
     EXPECT_TRUE(a.datagrams.send_to("gossip", to, std::string(101, 'x')).ok());
     EXPECT_TRUE(a.datagrams.send_to("gossip", to, std::string(100, 'y')).ok());
@@ -232,12 +238,8 @@ TEST(UdpDatagrams, OversizeReceivedIsDroppedAndCounted) {
 TEST(UdpDatagrams, FullReceiveQueueDropsAndCounts) {
   Kernel a("dg-q-a"), b("dg-q-b");
   Inbox inbox;
-  ASSERT_TRUE(b.on_executor([&] {
-                 return b.datagrams.bind("gossip", inbox.handler(b.executor),
-                                         {.receive_queue_max = 4});
-               }).ok());
-  ASSERT_TRUE(a.on_executor([&] { return a.datagrams.bind("gossip", [](Datagram) {}); }).ok());
-  const std::string to = b.address("gossip");
+  const std::string to = sender_and_receiver(a, b, inbox, {.receive_queue_max = 4});
+  ASSERT_FALSE(to.empty());
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
   b.executor.post([released] { released.wait(); });  // b's executor is stuck until released
