@@ -190,11 +190,14 @@ struct SimCluster::Node {
   std::unique_ptr<kernel::AdminRegistry> admin;
   std::unique_ptr<MemberTable> membership;  // Membership: the static one, per incarnation
   std::unique_ptr<kernel::PluginHost> host;
+  // Datagrams (nodus/services/datagram.h)
+  std::unique_ptr<Datagrams> datagrams;  // this incarnation's sockets
 
   void kill() {
     host.reset();
     admin.reset();
     membership.reset();
+    datagrams.reset();  // after the plugins' views of it, before the metrics it counts in
     events.reset();
     metrics.reset();
   }
@@ -214,6 +217,8 @@ SimCluster::SimCluster(SimOptions options)
     nodes_.back()->disk.random = world_.random().fork();
     nodes_.back()->disk.crash_disk = crash_disk;
   }
+  // Datagrams (nodus/services/datagram.h)
+  datagrams_ = std::make_unique<SimDatagramNetwork>(world_, *network_);
 }
 
 SimCluster::~SimCluster() {
@@ -292,6 +297,10 @@ Status SimCluster::start_node(SimNodeId id) {
     SimHttpClient* raw = client.get();
     return kernel::HostServices::PluginHttpClient{std::move(client), [raw] { raw->shutdown(); }};
   };
+  // Datagrams (nodus/services/datagram.h)
+  info.ports = options_.ports;
+  n.datagrams = datagrams_->open(id, info.ports, *n.metrics);
+  services.datagrams = n.datagrams.get();
   n.host = std::make_unique<kernel::PluginHost>(info, services);
   std::vector<kernel::LoadedPlugin> plugins;
   std::vector<ConfigNode> configs;
@@ -456,6 +465,11 @@ std::optional<StatusSection> SimCluster::status_section(SimNodeId node,
   auto it = sections.find(plugin_name);
   if (it == sections.end()) return std::nullopt;
   return it->second;
+}
+
+// Datagrams (nodus/services/datagram.h)
+void SimCluster::stall(SimNodeId node, Duration d) {
+  world_.charge(node, d);
 }
 
 }  // namespace nodus::testing

@@ -39,6 +39,8 @@ const char* fault_kind_name(uint32_t kind) {
       return "clock_jump";
     case kFaultSlowDisk:
       return "slow_disk";
+    case kFaultExecutorStall:
+      return "executor_stall";
     default:
       return "mixed";
   }
@@ -56,7 +58,7 @@ void FaultInjector::note(const std::string& what) {
 
 std::vector<uint32_t> FaultInjector::enabled_discrete() const {
   std::vector<uint32_t> out;
-  for (uint32_t k = kFaultPartition; k <= kFaultSlowDisk; k <<= 1) {
+  for (uint32_t k = kFaultPartition; k <= kFaultExecutorStall; k <<= 1) {
     if (plan_.kinds & k) out.push_back(k);
   }
   return out;
@@ -153,6 +155,14 @@ void FaultInjector::inject_one() {
       sim_.set_disk_latency(node, lat, lat / 2);
       note("slow disk node " + std::to_string(node));
       sim_.at(lasts, [this, node] { sim_.set_disk_latency(node, Duration::zero()); });
+      return;
+    }
+    case kFaultExecutorStall: {
+      if (!sim_.up(node)) return;
+      const Duration d = random_duration(rng, milliseconds(1), plan_.stall_max);
+      sim_.stall(node, d);
+      note("executor stall node " + std::to_string(node) + " " +
+           std::to_string(std::chrono::duration_cast<milliseconds>(d).count()) + " ms");
       return;
     }
     default:

@@ -67,6 +67,8 @@ struct TestNode::Impl {
   std::string no_role;
   // HTTP client (nodus/services/http_client.h)
   std::map<std::string, std::unique_ptr<FakeHttpClient>> http_clients;
+  // Datagrams (nodus/services/datagram.h)
+  std::unique_ptr<FakeDatagrams> datagrams;
 };
 
 TestNode::TestNode(TestNodeOptions options)
@@ -84,6 +86,8 @@ TestNode::TestNode(TestNodeOptions options)
   impl_->events = std::make_unique<kernel::LocalEventBus>(executor_);
   // Admin (nodus/services/admin.h)
   impl_->admin = std::make_unique<kernel::AdminRegistry>(executor_, std::chrono::seconds(60));
+  // Datagrams (nodus/services/datagram.h)
+  impl_->datagrams = std::make_unique<FakeDatagrams>(options.ports, executor_, impl_->metrics);
 }
 
 TestNode::~TestNode() {
@@ -127,6 +131,9 @@ Status TestNode::configure() {
     return kernel::HostServices::PluginHttpClient{std::make_unique<ForwardingHttpClient>(fake),
                                                   [&fake] { fake.shutdown(); }};
   };
+  // Datagrams (nodus/services/datagram.h)
+  info.ports = impl_->options.ports;
+  services.datagrams = impl_->datagrams.get();
   impl_->host = std::make_unique<kernel::PluginHost>(info, services);
 
   std::vector<kernel::LoadedPlugin> plugins;
@@ -203,6 +210,11 @@ FakeHttpClient& TestNode::http_client(const std::string& plugin_name) {
   auto& slot = impl_->http_clients[plugin_name];
   if (!slot) slot = std::make_unique<FakeHttpClient>(executor_);
   return *slot;
+}
+
+// Datagrams (nodus/services/datagram.h)
+FakeDatagrams& TestNode::datagrams() {
+  return *impl_->datagrams;
 }
 
 Result<ConfigNode> parse_config_yaml(const std::string& text, const std::string& source_name) {

@@ -18,6 +18,7 @@
 #include "kernel/runtime/json_writer.h"
 #include "kernel/runtime/logger.h"
 #include "kernel/runtime/metrics_registry.h"
+#include "kernel/runtime/udp_datagrams.h"
 #include "kernel/transport/grpc_transport.h"
 #include "kernel/transport/tls_credentials.h"
 #include "nodus/address.h"
@@ -229,6 +230,10 @@ struct Node::Impl {
   bool abandoned = false;            // stop() timed out with a plugin stuck on the executor
   TimePoint started_at{};
   std::atomic<bool>* ready = nullptr;
+  // Datagrams (nodus/services/datagram.h)
+  // Destroyed before the executor and metrics it points at; ~Node already reset the host.
+  std::unique_ptr<ComponentLogger> datagram_log;
+  std::unique_ptr<UdpDatagrams> datagrams;
 
   // Membership: on the executor, once plugins started.
   void follow_membership() {
@@ -415,6 +420,11 @@ Result<std::unique_ptr<Node>> Node::create(const Profile& profile, uint32_t inde
     AsioHttpClient* raw = client.get();
     return HostServices::PluginHttpClient{std::move(client), [raw] { raw->shutdown(); }};
   };
+  // Datagrams (nodus/services/datagram.h)
+  impl->datagram_log = std::make_unique<ComponentLogger>(impl->sink, info.node_name, "datagram");
+  impl->datagrams = std::make_unique<UdpDatagrams>(profile.bind_host, info.ports, *impl->executor,
+                                                   *impl->metrics, *impl->datagram_log);
+  services.datagrams = impl->datagrams.get();
   impl->host = std::make_unique<PluginHost>(info, std::move(services));
   return std::unique_ptr<Node>(new Node(std::move(impl)));
 }

@@ -5,7 +5,10 @@
 
 #include <algorithm>
 #include <exception>
+#include <set>
 #include <utility>
+
+#include "nodus/services/datagram.h"
 
 namespace nodus::kernel {
 
@@ -45,6 +48,57 @@ class FailedStorage final : public Storage {
 
  private:
   Status why_;
+};
+
+// Datagrams (nodus/services/datagram.h)
+// One plugin's view of the instance's datagrams: it may send from, close and query only the
+// ports it bound itself, and close_all() ends them when the plugin stops or is destroyed.
+class PluginDatagrams final : public Datagrams {
+ public:
+  explicit PluginDatagrams(Datagrams& instance) : instance_(instance) {}
+  ~PluginDatagrams() override { close_all(); }
+  PluginDatagrams(const PluginDatagrams&) = delete;
+  PluginDatagrams& operator=(const PluginDatagrams&) = delete;
+
+  using Datagrams::bind;
+  Status bind(std::string_view port, DatagramHandler handler,
+              const DatagramOptions& options) override {
+    NODUS_RETURN_IF_ERROR(instance_.bind(port, std::move(handler), options));
+    bound_.emplace(port);
+    return {};
+  }
+  Status send_to(std::string_view port, std::string_view address,
+                 std::string_view payload) override {
+    NODUS_RETURN_IF_ERROR(owned(port));
+    return instance_.send_to(port, address, payload);
+  }
+  Status close(std::string_view port) override {
+    NODUS_RETURN_IF_ERROR(owned(port));
+    bound_.erase(bound_.find(port));
+    return instance_.close(port);
+  }
+  Result<std::string> local_address(std::string_view port) const override {
+    NODUS_RETURN_IF_ERROR(owned(port));
+    return instance_.local_address(port);
+  }
+  Result<DatagramStats> stats(std::string_view port) const override {
+    NODUS_RETURN_IF_ERROR(owned(port));
+    return instance_.stats(port);
+  }
+  void close_all() {
+    for (const auto& port : bound_)
+      (void)instance_.close(port);
+    bound_.clear();
+  }
+
+ private:
+  Status owned(std::string_view port) const {
+    if (bound_.count(port) > 0) return {};
+    return failed_precondition("datagram port '" + std::string(port) +
+                               "' is not bound by this plugin");
+  }
+  Datagrams& instance_;
+  std::set<std::string, std::less<>> bound_;
 };
 
 }  // namespace
@@ -103,6 +157,7 @@ class PluginHost::Context final : public PluginContext {
   void plugin_stopped() {
     membership_.end_subscriptions();
     if (http_client_.stop) http_client_.stop();  // requests in flight end without a callback
+    if (datagrams_) datagrams_->close_all();      // its bindings end
   }
 
   // Membership (nodus/capabilities/membership.h)
@@ -131,6 +186,17 @@ class PluginHost::Context final : public PluginContext {
   }};
   // HTTP client (nodus/services/http_client.h)
   HostServices::PluginHttpClient http_client_;
+
+  // Datagrams (nodus/services/datagram.h)
+ public:
+  Datagrams& datagrams() override {
+    if (host_.services_.datagrams == nullptr) return PluginContext::datagrams();
+    if (!datagrams_) datagrams_ = std::make_unique<PluginDatagrams>(*host_.services_.datagrams);
+    return *datagrams_;
+  }
+
+ private:
+  std::unique_ptr<PluginDatagrams> datagrams_;
 };
 
 namespace {

@@ -54,6 +54,10 @@ struct HostServices {
     std::function<void()> stop;
   };
   std::function<PluginHttpClient(const std::string& plugin_name)> make_http_client;
+  // Datagrams (nodus/services/datagram.h)
+  // The instance's UDP ports; each plugin sees a view whose bindings end with its stop().
+  // Null: the host offers no datagrams (the accessor aborts, as PluginContext's default does).
+  Datagrams* datagrams = nullptr;
 };
 
 // One plugin as a profile lists it.

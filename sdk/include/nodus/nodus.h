@@ -12,3 +12,5 @@
 
 // Membership (nodus/capabilities/membership.h)
 #include "nodus/capabilities/membership.h"
+// Datagrams (nodus/services/datagram.h)
+#include "nodus/services/datagram.h"

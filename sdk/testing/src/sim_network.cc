@@ -181,7 +181,7 @@ SimNetwork::SimNetwork(SimWorld& world, uint32_t nodes, LinkFaults defaults,
     : world_(world),
       nodes_(nodes),
       max_message_bytes_(max_message_bytes),
-      links_(size_t{nodes} * nodes, Link{defaults, false, {}}) {
+      links_(size_t{nodes} * nodes, Link{defaults, false, {}, {}}) {
   for (uint32_t i = 0; i < nodes; ++i)
     transports_.push_back(std::make_unique<SimTransport>(*this, i));
 }
@@ -221,23 +221,33 @@ bool SimNetwork::deliverable(SimNodeId from, SimNodeId to, uint64_t incarnation)
 }
 
 std::vector<TimePoint> SimNetwork::route(SimNodeId from, SimNodeId to, bool allow_duplicate) {
+  return route_on(from, to, allow_duplicate, links_[index(from, to)].last_arrival, stats_);
+}
+
+std::vector<TimePoint> SimNetwork::route_datagram(SimNodeId from, SimNodeId to) {
+  SimNetworkStats ignored;  // the datagram network counts its own
+  return route_on(from, to, true, links_[index(from, to)].last_datagram_arrival, ignored);
+}
+
+std::vector<TimePoint> SimNetwork::route_on(SimNodeId from, SimNodeId to, bool allow_duplicate,
+                                            TimePoint& last_arrival, SimNetworkStats& stats) {
   Link& link = links_[index(from, to)];
   const LinkFaults& f = link.faults;
   SimRandom& rng = world_.random();
   std::vector<TimePoint> out;
   if (link.cut || !world_.up(to) || rng.chance(f.drop)) {
-    ++stats_.dropped;
+    ++stats.dropped;
     return out;
   }
   const int copies = allow_duplicate && rng.chance(f.duplicate) ? 2 : 1;
-  if (copies == 2) ++stats_.duplicated;
+  if (copies == 2) ++stats.duplicated;
   for (int i = 0; i < copies; ++i) {
     const auto lo = static_cast<uint64_t>(f.latency_min.count());
     const auto hi = static_cast<uint64_t>(std::max(f.latency_max, f.latency_min).count());
     TimePoint at = world_.node_now(from) + Duration(static_cast<int64_t>(rng.uniform(lo, hi)));
     if (i == 0 && !rng.chance(f.reorder)) {
-      at = std::max(at, link.last_arrival);  // FIFO, like one stream
-      link.last_arrival = at;
+      at = std::max(at, last_arrival);  // FIFO, like one stream
+      last_arrival = at;
     } else {
       at += Duration(
           static_cast<int64_t>(rng.uniform(0, static_cast<uint64_t>(f.reorder_window.count()))));

@@ -36,6 +36,7 @@
 #include "nodus/testing/capture_logger.h"
 #include "nodus/testing/memory_storage.h"
 #include "nodus/testing/sim_http.h"
+#include "nodus/testing/sim_datagrams.h"
 #include "nodus/testing/sim_network.h"
 #include "nodus/testing/sim_world.h"
 
@@ -57,6 +58,10 @@ struct SimOptions {
   // Off, a snapshot write is durable the moment it is asked for. NODUS_SIM_CRASH_DISK=0|1 in
   // the environment overrides it.
   bool crash_disk = false;
+  // Datagrams (nodus/services/datagram.h)
+  // The named ports of every node (InstanceInfo::ports), the same on each simulated host, as
+  // in a multi-host profile: node i's "gossip" port is sim-i:<port>.
+  std::map<std::string, uint16_t> ports;
 };
 
 class SimCluster {
@@ -145,6 +150,12 @@ class SimCluster {
   // Where simulated HTTP endpoints live, by address; every node's ctx.http_client() is a
   // SimHttpClient over the simulated network (nodus/testing/sim_http.h).
   SimHttpEndpoints& http_endpoints() { return http_endpoints_; }
+  // Datagrams (nodus/services/datagram.h)
+  // The simulated UDP network (same links, rules and cuts as network()).
+  SimDatagramNetwork& datagrams() { return *datagrams_; }
+  // An executor stall: the node runs nothing for `d` of simulated time (a CPU-starved process);
+  // its timers, deliveries and datagram handlers wait, datagrams queue at its sockets.
+  void stall(SimNodeId node, Duration d);
 
  private:
   struct Node;
@@ -164,6 +175,8 @@ class SimCluster {
   Status failure_;
   // HTTP client (nodus/services/http_client.h)
   SimHttpEndpoints http_endpoints_;
+  // Datagrams (nodus/services/datagram.h)
+  std::unique_ptr<SimDatagramNetwork> datagrams_;
 };
 
 }  // namespace nodus::testing

@@ -31,8 +31,11 @@ enum FaultKind : uint32_t {
   kFaultClockSkew = 1u << 8,  // a node's clock drifts fast or slow
   kFaultClockJump = 1u << 9,  // a node's clocks jump (monotonic forward, wall either way)
   kFaultSlowDisk = 1u << 10,  // durable writes cost milliseconds of simulated time
+  // A node's executor runs nothing for up to stall_max (a CPU-starved process): its timers,
+  // deliveries and datagram handlers wait.
+  kFaultExecutorStall = 1u << 11,
 };
-inline constexpr uint32_t kAllFaults = (1u << 11) - 1;
+inline constexpr uint32_t kAllFaults = (1u << 12) - 1;
 // "drop", "partition", ...: the name of one kind (for test names and reports).
 const char* fault_kind_name(uint32_t kind);
 
@@ -44,6 +47,7 @@ struct FaultPlan {
   double duplicate = 0.05;
   double reorder = 0.1;
   Duration delay_max = std::chrono::milliseconds(50);
+  Duration stall_max = std::chrono::milliseconds(300);  // one executor stall
   // At most this many nodes down at once (default: a minority).
   uint32_t down_max = 0xffffffffu;
 };

@@ -12,8 +12,10 @@
 //   node.executor().advance(std::chrono::milliseconds(100));
 //   EXPECT_EQ(node.transport().calls().size(), 2u);  // pinged both peers
 //   EXPECT_EQ(node.metric_value("nodus_peerping_sent_total"), 2);
+//   node.datagrams().deliver("gossip", "10.0.0.2:7946", "ping");  // with options.ports
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -26,6 +28,7 @@
 #include "nodus/testing/capture_logger.h"
 #include "nodus/testing/fake_membership.h"
 #include "nodus/testing/fake_http_client.h"
+#include "nodus/testing/fake_datagrams.h"
 #include "nodus/testing/fake_transport.h"
 #include "nodus/testing/manual_executor.h"
 #include "nodus/testing/memory_storage.h"
@@ -37,6 +40,9 @@ struct TestNodeOptions {
   uint32_t instances = 1;
   std::string profile = "test";
   bool joining = false;  // InstanceInfo::joining (started by `nodus scale`)
+  // Datagrams (nodus/services/datagram.h)
+  // InstanceInfo::ports: the named ports the plugins may bind with datagrams().
+  std::map<std::string, uint16_t> ports;
 };
 
 class TestNode {
@@ -88,6 +94,9 @@ class TestNode {
   // The fake behind the plugin's ctx.http_client(): script answers before start(), inspect the
   // requests after. It ends (no more callbacks) with the plugin's stop().
   FakeHttpClient& http_client(const std::string& plugin_name);
+  // Datagrams (nodus/services/datagram.h)
+  // What the plugins bound, sent and receive (deliver()); TestNodeOptions::ports names ports.
+  FakeDatagrams& datagrams();
 
  private:
   struct Impl;

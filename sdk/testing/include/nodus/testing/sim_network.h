@@ -67,6 +67,12 @@ class SimNetwork {
   // Restores every link (fault rules stay as they are).
   void heal();
 
+  // The fate of one datagram on from -> to (sim_datagrams.h): the link's drop, duplicate,
+  // latency and reorder rules, as for a message; datagrams keep an order of their own (not
+  // the message stream's) unless the reorder rule holds one back. Empty when lost (a cut link
+  // or a dead receiver too). Counted in the datagram network's stats, not in stats().
+  std::vector<TimePoint> route_datagram(SimNodeId from, SimNodeId to);
+
   const SimNetworkStats& stats() const { return stats_; }
   size_t max_message_bytes() const { return max_message_bytes_; }
 
@@ -76,11 +82,15 @@ class SimNetwork {
     LinkFaults faults;
     bool cut = false;
     TimePoint last_arrival{};  // FIFO order for messages that are not reordered
+    TimePoint last_datagram_arrival{};
   };
   size_t index(SimNodeId from, SimNodeId to) const { return size_t{from} * nodes_ + to; }
   // Decides the fate of one transmission on from -> to: an empty vector means lost, two
   // entries mean duplicated. `allow_duplicate` is false for RPCs (gRPC never repeats a call).
   std::vector<TimePoint> route(SimNodeId from, SimNodeId to, bool allow_duplicate);
+  // route() on one ordering lane of the link (messages or datagrams); counts into `stats`.
+  std::vector<TimePoint> route_on(SimNodeId from, SimNodeId to, bool allow_duplicate,
+                                  TimePoint& last_arrival, SimNetworkStats& stats);
   bool deliverable(SimNodeId from, SimNodeId to, uint64_t incarnation) const;
 
   SimWorld& world_;

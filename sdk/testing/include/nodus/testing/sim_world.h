@@ -51,7 +51,8 @@ enum class SimEventKind : uint32_t {
   kMessage,
   kCallRequest,
   kCallReply,
-  kWorld
+  kWorld,
+  kDatagram
 };
 
 class SimWorld {
