@@ -46,6 +46,8 @@ struct TestNode::Impl {
   std::unique_ptr<kernel::PluginHost> host;
   bool configured = false;
   std::string no_role;
+  // Processes (nodus/services/processes.h)
+  std::map<std::string, std::unique_ptr<FakeProcesses>> processes;
 };
 
 TestNode::TestNode(TestNodeOptions options)
@@ -90,6 +92,10 @@ Status TestNode::configure() {
   };
   services.make_storage = [this](const std::string& name) -> Result<std::unique_ptr<Storage>> {
     return std::unique_ptr<Storage>(std::make_unique<ForwardingStorage>(storage(name)));
+  };
+  // Processes (nodus/services/processes.h)
+  services.make_processes = [this](const std::string& name, Logger&) {
+    return processes(name).handle();
   };
   impl_->host = std::make_unique<kernel::PluginHost>(info, services);
 
@@ -164,6 +170,13 @@ void* TestNode::find_capability(std::string_view capability) {
 
 Result<ConfigNode> parse_config_yaml(const std::string& text, const std::string& source_name) {
   return kernel::load_yaml_string(text, source_name);
+}
+
+// Processes (nodus/services/processes.h)
+FakeProcesses& TestNode::processes(const std::string& plugin_name) {
+  auto& fake = impl_->processes[plugin_name];
+  if (!fake) fake = std::make_unique<FakeProcesses>(executor_, executor_);
+  return *fake;
 }
 
 }  // namespace nodus::testing

@@ -4,6 +4,8 @@
 #include <exception>
 #include <utility>
 
+#include "nodus/services/processes.h"
+
 namespace nodus::kernel {
 
 std::string_view plugin_state_name(PluginState state) {
@@ -89,11 +91,22 @@ class PluginHost::Context final : public PluginContext {
     return *storage_;
   }
 
+  // Processes (nodus/services/processes.h)
+  Processes& processes() override {
+    if (!host_.services_.make_processes) return PluginContext::processes();  // aborts, naming it
+    if (!processes_) processes_ = host_.services_.make_processes(name_, *logger_);
+    return *processes_;
+  }
+  // After the plugin's stop(): its programs end (bounded by their grace), its callbacks with it.
+  void end_processes() { processes_.reset(); }
+
  private:
   PluginHost& host_;
   std::string name_;
   std::unique_ptr<Logger> logger_;
   std::unique_ptr<Storage> storage_;
+  // Processes (nodus/services/processes.h)
+  std::unique_ptr<Processes> processes_;
 };
 
 namespace {
@@ -188,6 +201,7 @@ Status PluginHost::start() {
     slot.state = PluginState::kStarting;
     Status st = guarded(slot.label(), "start()", [&] { return slot.object->start(); });
     if (!st.ok()) {
+      slot.context->end_processes();  // Processes (nodus/services/processes.h)
       slot.state = PluginState::kFailed;
       if (st.message().rfind(slot.label(), 0) != 0) {
         st = st.with_context(slot.label() + ": start() failed");
@@ -197,6 +211,7 @@ Status PluginHost::start() {
         Slot& prev = *slots_[j];
         prev.state = PluginState::kStopping;
         (void)guarded(prev.label(), "stop()", [&] { return prev.object->stop(); });
+        prev.context->end_processes();  // Processes (nodus/services/processes.h)
         prev.state = PluginState::kStopped;
       }
       return st;
@@ -215,6 +230,7 @@ Status PluginHost::stop() {
     if (slot.state != PluginState::kRunning) continue;
     slot.state = PluginState::kStopping;
     Status st = guarded(slot.label(), "stop()", [&] { return slot.object->stop(); });
+    slot.context->end_processes();  // Processes (nodus/services/processes.h)
     slot.state = st.ok() ? PluginState::kStopped : PluginState::kFailed;
     if (!st.ok() && first.ok()) first = st.with_context(slot.label() + ": stop() failed");
   }

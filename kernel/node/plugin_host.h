@@ -37,6 +37,11 @@ struct HostServices {
   std::function<std::unique_ptr<Logger>(const std::string& component)> make_logger;
   // Storage for one plugin, rooted at <instance data dir>/<plugin name>.
   std::function<Result<std::unique_ptr<Storage>>(const std::string& plugin_name)> make_storage;
+  // Processes (nodus/services/processes.h)
+  // External programs of one plugin (`log` is the plugin's logger). Destroying the object stops
+  // what is left of them, bounded by their grace; the host does so after the plugin's stop().
+  std::function<std::unique_ptr<Processes>(const std::string& plugin_name, Logger& log)>
+      make_processes;
 };
 
 // One plugin as a profile lists it.

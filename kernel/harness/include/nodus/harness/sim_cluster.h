@@ -31,6 +31,7 @@
 
 #include "nodus/plugin.h"
 #include "nodus/testing/capture_logger.h"
+#include "nodus/testing/fake_processes.h"
 #include "nodus/testing/memory_storage.h"
 #include "nodus/testing/sim_network.h"
 #include "nodus/testing/sim_world.h"
@@ -130,6 +131,11 @@ class SimCluster {
   // Records a failure found by the test (for example by a checker); the run stops.
   void fail(Status why);
   const Status& failure() const { return failure_; }
+
+  // Processes (nodus/services/processes.h)
+  // The fake behind a node's plugin's ctx.processes() (scripted exits, recorded starts and
+  // stops); it survives the node's crashes, which shut it down as the instance's death would.
+  FakeProcesses& processes(SimNodeId node, const std::string& plugin_name);
 
  private:
   struct Node;

@@ -21,6 +21,7 @@
 
 #include "nodus/plugin.h"
 #include "nodus/testing/capture_logger.h"
+#include "nodus/testing/fake_processes.h"
 #include "nodus/testing/fake_transport.h"
 #include "nodus/testing/manual_executor.h"
 #include "nodus/testing/memory_storage.h"
@@ -66,6 +67,10 @@ class TestNode {
     return static_cast<Interface*>(find_capability(Interface::kCapability));
   }
   void* find_capability(std::string_view capability);
+  // Processes (nodus/services/processes.h)
+  // The fake behind a plugin's ctx.processes(): script exits, inspect starts and stops. The
+  // plugin's stop() shuts it down (what still runs is recorded in stopped_at_shutdown()).
+  FakeProcesses& processes(const std::string& plugin_name);
 
  private:
   struct Impl;

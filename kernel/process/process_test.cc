@@ -1,4 +1,4 @@
-#include "kernel/supervisor/process.h"
+#include "kernel/process/process.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
