@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "kernel/process/process.h"
+#include "kernel/process/process_for_test.h"
 #include "kernel/runtime/executor.h"
 #include "kernel/runtime/temp_dir_for_test.h"
 #include "nodus/testing/capture_logger.h"
@@ -35,24 +36,6 @@ std::string slurp(const fs::path& p) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-// The state letter of /proc/<pid>/stat, '?' when the process is gone.
-char proc_state(pid_t pid) {
-  const std::string text = slurp("/proc/" + std::to_string(pid) + "/stat");
-  const auto close = text.rfind(')');
-  return close != std::string::npos && close + 2 < text.size() ? text[close + 2] : '?';
-}
-
-// Gone, or a zombie of a new parent that will reap it (never one of ours: we reap ours).
-bool gone_within(pid_t pid, std::chrono::seconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    const char state = proc_state(pid);
-    if (state == '?' || state == 'Z') return true;
-    std::this_thread::sleep_for(milliseconds(10));
-  }
-  return false;
 }
 
 bool file_contains_within(const fs::path& file, const std::string& needle) {
