@@ -143,8 +143,20 @@ Status PluginHost::load(const PluginLoader& loader, const std::vector<PluginSpec
     requests.push_back(spec.request);
     configs.push_back(spec.config);
   }
-  NODUS_ASSIGN_OR_RETURN(auto plugins, loader.resolve(requests));
-  return load_plugins(std::move(plugins), configs);
+  auto plugins = loader.resolve(requests);
+  if (!plugins.ok()) {
+    // The loader speaks of "plugin NAME ..."; the operator needs the profile entry that asked
+    // for it ("profile.yaml:14:5: plugins[2]: plugin io.nodus.x not found ...").
+    const std::string& message = plugins.status().message();
+    for (const auto& spec : specs) {
+      if (spec.entry.is_null() || message.rfind("plugin " + spec.request.name + " ", 0) != 0) {
+        continue;
+      }
+      return Status(plugins.status().code(), spec.entry.error(message).message());
+    }
+    return plugins.status();
+  }
+  return load_plugins(std::move(plugins).value(), configs);
 }
 
 Status PluginHost::load_plugins(std::vector<LoadedPlugin> plugins,
