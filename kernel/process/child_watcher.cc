@@ -28,7 +28,7 @@ bool ChildWatcher::Child::reaped() const {
 
 bool ChildWatcher::Child::wait_reaped(std::chrono::steady_clock::time_point deadline) {
   std::unique_lock lock(mu_);
-  return cv_.wait_until(lock, deadline, [this] { return reaped_; });
+  return cv_.wait_until(lock, deadline, [this] { return released_; });
 }
 
 ChildWatcher::ChildWatcher() : wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
@@ -51,6 +51,7 @@ ChildWatcher::~ChildWatcher() {
     while (::waitpid(child->pid_, &status, 0) < 0 && errno == EINTR) {
     }
     child->reaped_ = true;
+    child->released_ = true;
     child->cv_.notify_all();
   }
 }
@@ -131,12 +132,17 @@ void ChildWatcher::finish(const std::shared_ptr<Child>& child) {
     while (::waitpid(child->pid_, &status, 0) < 0 && errno == EINTR) {
     }
     child->reaped_ = true;
-    child->cv_.notify_all();
   }
   child->output_.reset();
   {
     std::lock_guard lock(mu_);
     std::erase(children_, child);
+  }
+  {
+    // Waiters learn of the reap only now, when the watcher holds nothing of the child.
+    std::lock_guard lock(child->mu_);
+    child->released_ = true;
+    child->cv_.notify_all();
   }
   if (child->on_reaped_) child->on_reaped_(status);
 }

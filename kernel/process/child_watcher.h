@@ -41,7 +41,8 @@ class ChildWatcher {
     // number may already be a stranger's).
     bool signal(int sig);
     bool reaped() const;
-    // Waits until the child has been reaped or `deadline` passed; true when reaped.
+    // Waits until the child has been reaped and let go by the watcher, or `deadline` passed;
+    // true when reaped.
     bool wait_reaped(std::chrono::steady_clock::time_point deadline);
 
    private:
@@ -54,7 +55,8 @@ class ChildWatcher {
     std::function<void(int)> on_reaped_;
     mutable std::mutex mu_;
     std::condition_variable cv_;
-    bool reaped_ = false;
+    bool reaped_ = false;    // set with the reap itself: no signal may follow
+    bool released_ = false;  // reaped and no longer in the watcher's list
   };
 
   // Output kept back waiting for its newline; a longer line is written as it is.
