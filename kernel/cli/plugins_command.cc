@@ -1,6 +1,7 @@
 // `nodus plugins list` and `nodus plugins inspect FILE`.
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <set>
 
@@ -24,8 +25,8 @@ void write_descriptor_json(kernel::JsonWriter& w, const kernel::LoadedPlugin& p)
   w.key("file").value(p.file.string());
   w.key("abi_version").value(static_cast<unsigned>(kAbiVersion));
   w.key("abi_fingerprint").value(abi_fingerprint());
-  for (const auto& [key, list] : {std::pair{"provides", &d.provides},
-                                  std::pair{"requires", &d.needs}, std::pair{"uses", &d.uses}}) {
+  for (const auto& [key, list] : {std::pair{"provides", &d.provides}, std::pair{"needs", &d.needs},
+                                  std::pair{"uses", &d.uses}}) {
     w.key(key).begin_array();
     for (const auto& c : *list)
       w.value(c);
@@ -59,7 +60,7 @@ void print_descriptor_text(const kernel::LoadedPlugin& p) {
   std::printf("file:         %s\n", p.file.c_str());
   std::printf("abi:          %u (%s)\n", kAbiVersion, abi_fingerprint());
   std::printf("provides:     %s\n", join(d.provides).c_str());
-  std::printf("requires:     %s\n", join(d.needs).c_str());
+  std::printf("needs:        %s\n", join(d.needs).c_str());
   std::printf("uses:         %s\n", join(d.uses).c_str());
   std::printf("config keys:%s\n", d.config.empty() ? "  -" : "");
   for (const auto& k : d.config) {
@@ -162,9 +163,9 @@ int run_plugins(const std::vector<std::string>& args) {
       "output,o", po::value<std::string>()->default_value("text"),
       "text | json | markdown (markdown: list only; the page docs/plugins.md is made of)")(
       "plugin-dir", po::value<std::vector<std::string>>()->composing(),
-      "plugin directory, repeatable (default: the kernel's, plus NODUS_PLUGIN_DIR)")(
-      "action", po::value<std::string>(), "list | inspect")("file", po::value<std::string>(),
-                                                            "plugin file for inspect");
+      "plugin directory, repeatable; also those of NODUS_PLUGIN_DIRS (':'-separated) and the "
+      "kernel's own")("action", po::value<std::string>(), "list | inspect")(
+      "file", po::value<std::string>(), "plugin file for inspect");
   po::positional_options_description pos;
   pos.add("action", 1).add("file", 1);
   po::variables_map vm;
@@ -204,6 +205,16 @@ int run_plugins(const std::vector<std::string>& args) {
   }
   auto options = profile_options(vm);
   std::vector<fs::path> dirs = options.ok() ? options->plugin_dirs : std::vector<fs::path>{};
+  // The directories a node would search besides its profile's: NODUS_PLUGIN_DIRS (the
+  // environment form of the profile's plugin_dirs), then the kernel's own.
+  if (const char* env = std::getenv("NODUS_PLUGIN_DIRS"); env != nullptr) {
+    std::string_view rest = env;
+    while (!rest.empty()) {
+      const size_t colon = std::min(rest.find(':'), rest.size());
+      if (colon > 0) dirs.emplace_back(std::string(rest.substr(0, colon)));
+      rest.remove_prefix(std::min(colon + 1, rest.size()));
+    }
+  }
   dirs.push_back(kernel::PluginLoader::default_plugin_dir());
   // A directory named twice (--plugin-dir of the default one) would list its plugins twice.
   std::set<fs::path> seen;

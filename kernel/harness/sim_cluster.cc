@@ -9,6 +9,7 @@
 #include "kernel/node/plugin_host.h"
 #include "kernel/runtime/event_bus.h"
 #include "kernel/runtime/metrics_registry.h"
+#include "nodus/check.h"
 
 namespace nodus::testing {
 namespace {
@@ -183,6 +184,9 @@ struct SimCluster::Node {
   DiskModel disk;
   std::shared_ptr<LogLines> logs = std::make_shared<LogLines>();
   std::map<std::string, std::unique_ptr<MemoryStorage>> disks;  // survives crashes
+  // Processes (nodus/services/processes.h): one fake per plugin, declared before `host`, whose
+  // contexts hold handles to them. A crash shuts them down (the instance's programs die with it).
+  std::map<std::string, std::unique_ptr<FakeProcesses>> processes;
   // One incarnation of the process; the host is destroyed first.
   std::unique_ptr<kernel::MetricsRegistry> metrics;
   std::unique_ptr<kernel::LocalEventBus> events;
@@ -301,6 +305,10 @@ Status SimCluster::start_node(SimNodeId id) {
   info.ports = options_.ports;
   n.datagrams = datagrams_->open(id, info.ports, *n.metrics);
   services.datagrams = n.datagrams.get();
+  // Processes (nodus/services/processes.h)
+  services.make_processes = [this, id](const std::string& name, Logger&) {
+    return processes(id, name).handle();
+  };
   n.host = std::make_unique<kernel::PluginHost>(info, services);
   std::vector<kernel::LoadedPlugin> plugins;
   std::vector<ConfigNode> configs;
@@ -470,6 +478,14 @@ std::optional<StatusSection> SimCluster::status_section(SimNodeId node,
 // Datagrams (nodus/services/datagram.h)
 void SimCluster::stall(SimNodeId node, Duration d) {
   world_.charge(node, d);
+}
+
+// Processes (nodus/services/processes.h)
+FakeProcesses& SimCluster::processes(SimNodeId node, const std::string& plugin_name) {
+  NODUS_CHECK_LT(node, nodes_.size()) << "processes(): no such node";
+  auto& fake = nodes_[node]->processes[plugin_name];
+  if (!fake) fake = std::make_unique<FakeProcesses>(nodes_[node]->executor, nodes_[node]->executor);
+  return *fake;
 }
 
 }  // namespace nodus::testing

@@ -69,6 +69,8 @@ struct TestNode::Impl {
   std::map<std::string, std::unique_ptr<FakeHttpClient>> http_clients;
   // Datagrams (nodus/services/datagram.h)
   std::unique_ptr<FakeDatagrams> datagrams;
+  // Processes (nodus/services/processes.h)
+  std::map<std::string, std::unique_ptr<FakeProcesses>> processes;
 };
 
 TestNode::TestNode(TestNodeOptions options)
@@ -134,6 +136,10 @@ Status TestNode::configure() {
   // Datagrams (nodus/services/datagram.h)
   info.ports = impl_->options.ports;
   services.datagrams = impl_->datagrams.get();
+  // Processes (nodus/services/processes.h)
+  services.make_processes = [this](const std::string& name, Logger&) {
+    return processes(name).handle();
+  };
   impl_->host = std::make_unique<kernel::PluginHost>(info, services);
 
   std::vector<kernel::LoadedPlugin> plugins;
@@ -243,6 +249,13 @@ std::optional<StatusSection> TestNode::status_section(const std::string& plugin_
   auto it = sections.find(plugin_name);
   if (it == sections.end()) return std::nullopt;
   return it->second;
+}
+
+// Processes (nodus/services/processes.h)
+FakeProcesses& TestNode::processes(const std::string& plugin_name) {
+  auto& fake = impl_->processes[plugin_name];
+  if (!fake) fake = std::make_unique<FakeProcesses>(executor_, executor_);
+  return *fake;
 }
 
 }  // namespace nodus::testing

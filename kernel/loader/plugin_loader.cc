@@ -55,7 +55,10 @@ Result<int> open_plugin_file(const fs::path& file) {
   const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {
     const int err = errno;
-    if (err == ENOENT) return file_error(file, StatusCode::kNotFound, "cannot open plugin file");
+    if (err == ENOENT) {
+      return file_error(file, StatusCode::kNotFound,
+                        std::string("cannot open plugin file: ") + std::strerror(err));
+    }
     if (err == ELOOP) {
       return file_error(file, StatusCode::kPermissionDenied,
                         "is a symbolic link; plugin files are opened without following links");

@@ -10,6 +10,8 @@
 
 #include "kernel/node/plugin_membership.h"
 #include "kernel/node/supervisor_bus.h"
+#include "kernel/process/child_watcher.h"
+#include "kernel/process/process_service.h"
 #include "kernel/runtime/event_bus.h"
 #include "kernel/runtime/executor.h"
 #include "kernel/runtime/file_storage.h"
@@ -258,6 +260,8 @@ struct Node::Impl {
     followed = nullptr;
     follow_subscription = 0;
   }
+  // Processes (nodus/services/processes.h): reaps the plugins' programs; ~Node stops them first.
+  std::unique_ptr<ChildWatcher> child_watcher;
 
   std::vector<PluginSpec> plugin_specs() const {
     std::vector<PluginSpec> specs;
@@ -425,6 +429,17 @@ Result<std::unique_ptr<Node>> Node::create(const Profile& profile, uint32_t inde
   impl->datagrams = std::make_unique<UdpDatagrams>(profile.bind_host, info.ports, *impl->executor,
                                                    *impl->metrics, *impl->datagram_log);
   services.datagrams = impl->datagrams.get();
+  // Processes (nodus/services/processes.h)
+  // One watcher thread reaps this instance's programs by pid (never "any child"); spawning
+  // happens on the executor, whose thread outlives them (PR_SET_PDEATHSIG is per thread).
+  impl->child_watcher = std::make_unique<ChildWatcher>();
+  ChildWatcher* watcher = impl->child_watcher.get();
+  Executor* process_executor = impl->executor.get();
+  services.make_processes = [watcher, process_executor, data_dir](const std::string& plugin,
+                                                                  Logger& plugin_log) {
+    return std::unique_ptr<Processes>(std::make_unique<ProcessService>(
+        *process_executor, *watcher, plugin_log, plugin, data_dir / plugin));
+  };
   impl->host = std::make_unique<PluginHost>(info, std::move(services));
   return std::unique_ptr<Node>(new Node(std::move(impl)));
 }

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "nodus/services/datagram.h"
+#include "nodus/services/processes.h"
 
 namespace nodus::kernel {
 
@@ -158,6 +159,7 @@ class PluginHost::Context final : public PluginContext {
     membership_.end_subscriptions();
     if (http_client_.stop) http_client_.stop();  // requests in flight end without a callback
     if (datagrams_) datagrams_->close_all();      // its bindings end
+    processes_.reset();  // its programs are stopped (bounded by their grace), no callbacks
   }
 
   // Membership (nodus/capabilities/membership.h)
@@ -170,6 +172,13 @@ class PluginHost::Context final : public PluginContext {
       http_client_ = host_.services_.make_http_client(name_);
     }
     return *http_client_.client;
+  }
+
+  // Processes (nodus/services/processes.h)
+  Processes& processes() override {
+    if (!host_.services_.make_processes) return PluginContext::processes();  // aborts, naming it
+    if (!processes_) processes_ = host_.services_.make_processes(name_, *logger_);
+    return *processes_;
   }
 
  private:
@@ -197,6 +206,8 @@ class PluginHost::Context final : public PluginContext {
 
  private:
   std::unique_ptr<PluginDatagrams> datagrams_;
+  // Processes (nodus/services/processes.h)
+  std::unique_ptr<Processes> processes_;
 };
 
 namespace {
@@ -233,8 +244,20 @@ Status PluginHost::load(const PluginLoader& loader, const std::vector<PluginSpec
     requests.push_back(spec.request);
     configs.push_back(spec.config);
   }
-  NODUS_ASSIGN_OR_RETURN(auto plugins, loader.resolve(requests));
-  return load_plugins(std::move(plugins), configs);
+  auto plugins = loader.resolve(requests);
+  if (!plugins.ok()) {
+    // The loader speaks of "plugin NAME ..."; the operator needs the profile entry that asked
+    // for it ("profile.yaml:14:5: plugins[2]: plugin io.nodus.x not found ...").
+    const std::string& message = plugins.status().message();
+    for (const auto& spec : specs) {
+      if (spec.entry.is_null() || message.rfind("plugin " + spec.request.name + " ", 0) != 0) {
+        continue;
+      }
+      return Status(plugins.status().code(), spec.entry.error(message).message());
+    }
+    return plugins.status();
+  }
+  return load_plugins(std::move(plugins).value(), configs);
 }
 
 Status PluginHost::load_plugins(std::vector<LoadedPlugin> plugins,

@@ -58,6 +58,11 @@ struct HostServices {
   // The instance's UDP ports; each plugin sees a view whose bindings end with its stop().
   // Null: the host offers no datagrams (the accessor aborts, as PluginContext's default does).
   Datagrams* datagrams = nullptr;
+  // Processes (nodus/services/processes.h)
+  // External programs of one plugin (`log` is the plugin's logger). Destroying the object stops
+  // what is left of them, bounded by their grace; the host does so after the plugin's stop().
+  std::function<std::unique_ptr<Processes>(const std::string& plugin_name, Logger& log)>
+      make_processes;
 };
 
 // One plugin as a profile lists it.

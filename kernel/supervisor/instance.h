@@ -10,9 +10,9 @@
 #include <string>
 #include <string_view>
 
+#include "kernel/process/rotating_log.h"
 #include "kernel/runtime/file_util.h"
 #include "kernel/supervisor/policy.h"
-#include "kernel/supervisor/rotating_log.h"
 
 namespace nodus::kernel {
 

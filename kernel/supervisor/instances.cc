@@ -7,10 +7,10 @@
 #include <cerrno>
 #include <cstdio>
 
+#include "kernel/process/process.h"
 #include "kernel/supervisor/bus.h"
 #include "kernel/supervisor/exit_cause.h"
 #include "kernel/supervisor/preflight.h"
-#include "kernel/supervisor/process.h"
 #include "kernel/supervisor/supervisor.h"
 #include "nodus/check.h"
 

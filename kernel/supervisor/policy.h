@@ -1,5 +1,6 @@
-// supervisor/policy.h: the profile's `supervisor:` section as typed values, and the two pure
-// pieces of restart policy: exponential backoff with jitter and the crash-loop breaker.
+// supervisor/policy.h: the profile's `supervisor:` section as typed values. The two pure pieces
+// of restart policy (backoff with jitter, the crash-loop breaker) are kernel/process/backoff.h,
+// shared with the plugins' external programs.
 //
 //   NODUS_ASSIGN_OR_RETURN(SupervisorPolicy p, parse_supervisor_policy(profile.supervisor));
 //   Backoff backoff(p.backoff_initial_ms, p.backoff_max_ms);
@@ -15,6 +16,7 @@
 #include <random>
 #include <string_view>
 
+#include "kernel/process/backoff.h"
 #include "nodus/config.h"
 #include "nodus/status.h"
 
@@ -55,36 +57,5 @@ struct SupervisorPolicy {
 // Reads the section (null means every default). The kernel already checked its structure and
 // ranges; this re-checks what it relies on and names the key on error.
 nodus::Result<SupervisorPolicy> parse_supervisor_policy(const nodus::ConfigNode& section);
-
-// Delay before restart attempt `attempt` (1-based): initial * 2^(attempt-1), capped at max,
-// then "equal jitter": uniformly in [d/2, d], so that instances that died together do not
-// restart in lockstep, while the delay never drops below half the nominal one.
-class Backoff {
- public:
-  Backoff(uint32_t initial_ms, uint32_t max_ms) : initial_ms_(initial_ms), max_ms_(max_ms) {}
-  uint32_t nominal_ms(uint32_t attempt) const;
-  uint32_t delay_ms(uint32_t attempt, std::mt19937_64& rng) const;
-
- private:
-  uint32_t initial_ms_;
-  uint32_t max_ms_;
-};
-
-// Trips when `deaths` deaths fall within `window_s` seconds. Bounded: it keeps at most
-// `deaths` timestamps.
-class CrashLoopBreaker {
- public:
-  using TimePoint = std::chrono::steady_clock::time_point;
-  CrashLoopBreaker(uint32_t deaths, uint32_t window_s) : deaths_(deaths), window_s_(window_s) {}
-  // Records one death; true when this one trips the breaker.
-  bool record_death(TimePoint now);
-  void reset() { times_.clear(); }
-  size_t recent() const { return times_.size(); }
-
- private:
-  uint32_t deaths_;
-  uint32_t window_s_;
-  std::deque<TimePoint> times_;
-};
 
 }  // namespace nodus::kernel

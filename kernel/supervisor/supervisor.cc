@@ -12,11 +12,11 @@
 #include <future>
 #include <system_error>
 
+#include "kernel/process/process.h"
 #include "kernel/supervisor/aggregate_metrics.h"
 #include "kernel/supervisor/bus.h"
 #include "kernel/supervisor/control_server.h"
 #include "kernel/supervisor/preflight.h"
-#include "kernel/supervisor/process.h"
 
 namespace nodus::kernel {
 namespace fs = std::filesystem;

@@ -5,9 +5,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <thread>
 
 #include "cli/process.h"
+#include "kernel/process/process_for_test.h"
 
 namespace nodus::test {
 namespace {
@@ -16,6 +18,7 @@ namespace fs = std::filesystem;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 const std::string kNodus = NODUS_BINARY;
@@ -60,6 +63,9 @@ class CliTest : public ::testing::Test {
                      "plugins:\n" +
                      plugins_yaml);
   }
+
+  // Processes (nodus/services/processes.h)
+  pid_t start_node_with_program(std::unique_ptr<Child>& node);
 
   fs::path dir_;
 };
@@ -112,6 +118,34 @@ TEST_F(CliTest, PluginsInspectBrokenPluginFails) {
   RunResult r = run({kNodus, "plugins", "inspect", file});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, AllOf(StartsWith(file + ": ABI mismatch"), MatchesRegex("[^\n]*\n")));
+}
+
+// Goal: `plugins inspect` names the descriptor's field as it is spelled (`needs`), in text
+// and JSON.
+TEST_F(CliTest, PluginsInspectPrintsNeeds) {
+  const std::string file = (kTestPlugins / "good" / "libnodus_test_user.so").string();
+  RunResult text = run({kNodus, "plugins", "inspect", file});
+  EXPECT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_THAT(text.out, HasSubstr("needs:        nodus.test.greeter/v1"));
+  EXPECT_THAT(text.out, Not(HasSubstr("requires")));
+  RunResult json = run({kNodus, "plugins", "inspect", file, "-o", "json"});
+  EXPECT_THAT(json.out, HasSubstr("\"needs\":[\"nodus.test.greeter/v1\"]"));
+}
+
+// Goal: inspecting a file that does not exist says why, in one line naming it.
+TEST_F(CliTest, PluginsInspectMissingFileGivesReason) {
+  const std::string file = (dir_ / "libnodus_nothing.so").string();
+  RunResult r = run({kNodus, "plugins", "inspect", file});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, file + ": cannot open plugin file: No such file or directory\n");
+}
+
+// Goal: `plugins list` also searches the directories of NODUS_PLUGIN_DIRS, as a node does.
+TEST_F(CliTest, PluginsListHonoursPluginDirsEnvironment) {
+  RunResult r = run({kNodus, "plugins", "list"},
+                    {{"NODUS_PLUGIN_DIRS", "/nonexistent:" + (kTestPlugins / "good").string()}});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, AllOf(HasSubstr("io.nodus.test.good"), HasSubstr("io.nodus.test.user")));
 }
 
 // Goal: `plugins list` shows every plugin of the given directories.
@@ -168,7 +202,8 @@ TEST_F(CliTest, ValidateUnknownPlugin) {
   fs::path p = test_profile("  - name: io.nodus.test.nobody\n", 9000);
   RunResult r = run({kNodus, "config", "validate", p.string()});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_THAT(r.err, HasSubstr("plugin io.nodus.test.nobody not found"));
+  EXPECT_THAT(r.err, StartsWith(p.string() + ":"));
+  EXPECT_THAT(r.err, HasSubstr(": plugins[0]: plugin io.nodus.test.nobody not found"));
 }
 
 // Goal: precedence is file < NODUS_* environment < command-line flag, and a bad environment
@@ -209,6 +244,49 @@ TEST_F(CliTest, NodeServesHealthAndStopsOnSigterm) {
   node.signal(SIGTERM);
   EXPECT_EQ(node.wait(std::chrono::seconds(10)), 0) << read_file(dir_ / "node.log");
   EXPECT_THAT(read_file(dir_ / "node.log"), HasSubstr("node stopped"));
+}
+
+// Processes (nodus/services/processes.h)
+// Starts a node whose plugin runs `sleep 300` through ctx.processes(); returns the program's
+// pid once the node is ready (0 when it never became ready).
+pid_t CliTest::start_node_with_program(std::unique_ptr<Child>& node) {
+  const uint16_t base = free_port_block(2);
+  const fs::path profile = test_profile("  - name: io.nodus.test.process\n", base, "process");
+  const fs::path pid_file = dir_ / "program.pid";
+  node = std::make_unique<Child>(
+      std::vector<std::string>{kNodus, "node", "--profile", profile.string(), "--instance", "0"},
+      dir_ / "node.log",
+      std::map<std::string, std::string>{{"NODUS_TEST_PROCESS_PID_FILE", pid_file.string()}});
+  if (!wait_for_http(base, "/readyz", 200) || !fs::exists(pid_file)) return 0;
+  return static_cast<pid_t>(std::stol(read_file(pid_file)));
+}
+
+// Goal: a plugin's program runs in the instance's cgroup as the instance's child, and stopping
+// the node ends it (the plugin's stop() takes its programs with it).
+TEST_F(CliTest, NodeStopEndsPluginProgram) {
+  std::unique_ptr<Child> node;
+  const pid_t program = start_node_with_program(node);
+  ASSERT_GT(program, 0) << read_file(dir_ / "node.log");
+  EXPECT_EQ(read_file("/proc/" + std::to_string(program) + "/cgroup"),
+            read_file("/proc/" + std::to_string(node->pid()) + "/cgroup"));
+  EXPECT_THAT(read_file("/proc/" + std::to_string(program) + "/stat"),
+              HasSubstr(") S " + std::to_string(node->pid()) + " "));
+  node->signal(SIGTERM);
+  EXPECT_EQ(node->wait(std::chrono::seconds(20)), 0) << read_file(dir_ / "node.log");
+  EXPECT_EQ(kernel::proc_state(program), '?') << "the program outlived the node's stop";
+  EXPECT_THAT(read_file(dir_ / "node.log"), HasSubstr("process 'sleeper' started"));
+}
+
+// Goal: a node killed with SIGKILL (no stop, no destructor) leaves no program of its plugins.
+TEST_F(CliTest, NodeKilledLeavesNoPluginProgram) {
+  std::unique_ptr<Child> node;
+  const pid_t program = start_node_with_program(node);
+  ASSERT_GT(program, 0) << read_file(dir_ / "node.log");
+  ASSERT_NE(kernel::proc_state(program), '?');
+  node->signal(SIGKILL);
+  node->wait(std::chrono::seconds(10));
+  EXPECT_TRUE(kernel::gone_within(program, std::chrono::seconds(30)))
+      << "program " << program << " outlived its instance";
 }
 
 // Goal: SIGINT stops a node like SIGTERM does.

@@ -533,5 +533,21 @@ TEST(Composition, SimClusterHttpClientReachesRegisteredEndpoint) {
   EXPECT_TRUE(sim.logs(1).contains("io.nodus.test.http: http outcome=DEADLINE_EXCEEDED"));
 }
 
+// Processes (nodus/services/processes.h)
+// Goal: under TestNode a plugin's ctx.processes() is the fake: its start is recorded, and the
+// plugin's stop shuts down what still runs (no callback after it).
+TEST(Composition, TestNodeGivesPluginsFakeProcesses) {
+  nodus::testing::TestNode node;
+  ASSERT_TRUE(node.add_plugin(plugin("process", "process")).ok());
+  ASSERT_TRUE(node.start().ok());
+  nodus::testing::FakeProcesses& procs = node.processes("io.nodus.test.process");
+  ASSERT_EQ(procs.starts().size(), 1u);
+  EXPECT_EQ(procs.starts()[0].spec.name, "sleeper");
+  EXPECT_EQ(procs.starts()[0].spec.argv, (std::vector<std::string>{"sleep", "300"}));
+  ASSERT_TRUE(node.stop().ok());
+  EXPECT_EQ(procs.stopped_at_shutdown(), std::vector<ProcessId>{procs.starts()[0].id});
+  EXPECT_TRUE(procs.list().empty());
+}
+
 }  // namespace
 }  // namespace nodus::kernel

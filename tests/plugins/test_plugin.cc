@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
@@ -14,6 +15,7 @@
 
 #include "nodus/nodus.h"
 #include "nodus/services/http_client.h"
+#include "nodus/services/processes.h"
 
 #ifndef TEST_PLUGIN_NAME
 #define TEST_PLUGIN_NAME "io.nodus.test.good"
@@ -83,6 +85,22 @@ class TestPlugin final : public nodus::Plugin, public Greeter {
     }
     ctx_.metrics().counter("nodus_test_starts_total", "Times start() ran").inc();
     ctx_.set_role("tester");
+#ifdef TEST_PLUGIN_PROCESS
+    // A program started through the kernel; its pid goes to $NODUS_TEST_PROCESS_PID_FILE so
+    // that a test can watch it outlive (or not) this instance.
+    nodus::ProcessSpec spec;
+    spec.name = "sleeper";
+    spec.argv = {"sleep", "300"};
+    spec.stop_grace = std::chrono::milliseconds(2000);
+    NODUS_ASSIGN_OR_RETURN(sleeper_,
+                           ctx_.processes().start(spec, [this](const nodus::ProcessExit& e) {
+                             ctx_.events().publish("test.process", e.describe());
+                           }));
+    if (const char* file = std::getenv("NODUS_TEST_PROCESS_PID_FILE"); file != nullptr) {
+      std::ofstream(std::string(file) + ".tmp") << ctx_.processes().info(sleeper_)->pid << "\n";
+      std::rename((std::string(file) + ".tmp").c_str(), file);
+    }
+#endif
 #ifdef TEST_PLUGIN_BUSY_MS
     // Keeps the executor busy with back-to-back CPU-bound tasks: slow, but making progress.
     ctx_.executor().post([this] { spin(); });
@@ -146,6 +164,9 @@ class TestPlugin final : public nodus::Plugin, public Greeter {
   }
 
   nodus::PluginContext& ctx_;
+#ifdef TEST_PLUGIN_PROCESS
+  nodus::ProcessId sleeper_ = 0;
+#endif
   std::string greeting_;
   int64_t limit_ = 0;
 };

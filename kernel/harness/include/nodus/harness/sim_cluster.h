@@ -34,6 +34,7 @@
 #include "nodus/plugin.h"
 #include "nodus/services/admin.h"
 #include "nodus/testing/capture_logger.h"
+#include "nodus/testing/fake_processes.h"
 #include "nodus/testing/memory_storage.h"
 #include "nodus/testing/sim_http.h"
 #include "nodus/testing/sim_datagrams.h"
@@ -156,6 +157,10 @@ class SimCluster {
   // An executor stall: the node runs nothing for `d` of simulated time (a CPU-starved process);
   // its timers, deliveries and datagram handlers wait, datagrams queue at its sockets.
   void stall(SimNodeId node, Duration d);
+  // Processes (nodus/services/processes.h)
+  // The fake behind a node's plugin's ctx.processes() (scripted exits, recorded starts and
+  // stops); it survives the node's crashes, which shut it down as the instance's death would.
+  FakeProcesses& processes(SimNodeId node, const std::string& plugin_name);
 
  private:
   struct Node;

@@ -29,6 +29,7 @@
 #include "nodus/testing/fake_membership.h"
 #include "nodus/testing/fake_http_client.h"
 #include "nodus/testing/fake_datagrams.h"
+#include "nodus/testing/fake_processes.h"
 #include "nodus/testing/fake_transport.h"
 #include "nodus/testing/manual_executor.h"
 #include "nodus/testing/memory_storage.h"
@@ -97,6 +98,10 @@ class TestNode {
   // Datagrams (nodus/services/datagram.h)
   // What the plugins bound, sent and receive (deliver()); TestNodeOptions::ports names ports.
   FakeDatagrams& datagrams();
+  // Processes (nodus/services/processes.h)
+  // The fake behind a plugin's ctx.processes(): script exits, inspect starts and stops. The
+  // plugin's stop() shuts it down (what still runs is recorded in stopped_at_shutdown()).
+  FakeProcesses& processes(const std::string& plugin_name);
 
  private:
   struct Impl;

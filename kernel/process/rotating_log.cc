@@ -1,4 +1,4 @@
-#include "kernel/supervisor/rotating_log.h"
+#include "kernel/process/rotating_log.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -56,6 +56,26 @@ Status RotatingLog::append(std::string_view data) {
     }
     size_bytes_ += static_cast<uint64_t>(n);
     data.remove_prefix(static_cast<size_t>(n));
+  }
+  return {};
+}
+
+Status RotatingLog::append_lines(std::string_view data) {
+  while (!data.empty()) {
+    const uint64_t room = size_bytes_ < bytes_max_ ? bytes_max_ - size_bytes_ : 0;
+    size_t take = data.size();
+    if (take > room) {
+      // The whole lines that fit; else one line, which append() starts a new file for.
+      const size_t cut = room == 0 ? std::string_view::npos : data.rfind('\n', room - 1);
+      if (cut != std::string_view::npos) {
+        take = cut + 1;
+      } else {
+        const size_t eol = data.find('\n');
+        take = eol == std::string_view::npos ? data.size() : eol + 1;
+      }
+    }
+    NODUS_RETURN_IF_ERROR(append(data.substr(0, take)));
+    data.remove_prefix(take);
   }
   return {};
 }

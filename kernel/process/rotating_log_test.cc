@@ -1,4 +1,4 @@
-#include "kernel/supervisor/rotating_log.h"
+#include "kernel/process/rotating_log.h"
 
 #include <gtest/gtest.h>
 
@@ -30,6 +30,19 @@ TEST(RotatingLogTest, RotatesBySizeAndKeepsN) {
   EXPECT_EQ(slurp(file.string() + ".1"), "three---\n");
   EXPECT_EQ(slurp(file.string() + ".2"), "two-----\n");
   EXPECT_FALSE(std::filesystem::exists(file.string() + ".3"));
+}
+
+// Goal: a block of many lines is split between files at line ends, each within bytes_max.
+TEST(RotatingLogTest, AppendLinesRotatesBetweenLines) {
+  TempDir dir;
+  const auto file = dir.path() / "b.log";
+  auto log = RotatingLog::open(file, /*bytes_max=*/20, /*keep=*/3);
+  ASSERT_TRUE(log.ok()) << log.status().message();
+  ASSERT_TRUE(
+      (*log)->append_lines("aaaa\nbbbb\ncccc\ndddd\neeee\nffffffffffffffffffffffff\n").ok());
+  EXPECT_EQ(slurp(file.string() + ".2"), "aaaa\nbbbb\ncccc\ndddd\n");
+  EXPECT_EQ(slurp(file.string() + ".1"), "eeee\n");
+  EXPECT_EQ(slurp(file), "ffffffffffffffffffffffff\n");  // longer than the limit: alone
 }
 
 // Goal: a log that cannot be created is an error naming the file.

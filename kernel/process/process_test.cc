@@ -1,4 +1,4 @@
-#include "kernel/supervisor/process.h"
+#include "kernel/process/process.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -11,6 +11,8 @@
 #include <fstream>
 #include <string>
 #include <thread>
+
+#include "kernel/process/process_for_test.h"
 
 namespace nodus::kernel {
 namespace {
@@ -59,14 +61,6 @@ TEST(ProcessTest, SignalGroupKillsChild) {
   EXPECT_THAT(describe_wait_status(status), ::testing::StartsWith("signal 9"));
 }
 
-// The state letter of /proc/<pid>/stat ('R', 'S', 'Z'...), '?' when the process is gone.
-char proc_state(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  const auto close = text.rfind(')');
-  return close != std::string::npos && close + 2 < text.size() ? text[close + 2] : '?';
-}
-
 // Goal: reap_one_child hands over an exited child while it is still an unreaped zombie (so
 // its pid and group cannot be anyone else's yet), and a group kill at that moment still
 // reaches the helper the child left behind.
@@ -88,13 +82,8 @@ TEST(ProcessTest, ReapOneChildSignalsBeforeReaping) {
   EXPECT_EQ(describe_wait_status(reaped.wait_status), "exit 3");
   EXPECT_EQ(state_at_callback, 'Z') << "the callback ran after the child was reaped";
   // The helper got the SIGKILL; re-parented elsewhere, it is gone or a zombie of its new parent.
-  bool gone = false;
-  for (int i = 0; i < 500 && !gone; ++i) {
-    const char state = proc_state(helper);
-    gone = state == '?' || state == 'Z';
-    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  EXPECT_TRUE(gone) << "helper " << helper << " survived the group kill";
+  EXPECT_TRUE(gone_within(helper, std::chrono::seconds(5)))
+      << "helper " << helper << " survived the group kill";
   EXPECT_EQ(reap_one_child(nullptr).pid, 0);  // nothing else to reap
 }
 

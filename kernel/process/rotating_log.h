@@ -1,8 +1,9 @@
-// supervisor/rotating_log.h: an instance's log file with size-based rotation.
+// process/rotating_log.h: a log file with size-based rotation (node instances, plugin programs).
 //
 // Lines are appended to FILE; when a line would take FILE past `bytes_max`, FILE becomes
 // FILE.1 (FILE.1 becomes FILE.2, ... up to `keep` old files; the oldest is dropped) and a new
-// FILE is started. Used by the supervisor only (one thread), so it takes no lock.
+// FILE is started. One thread writes it (the supervisor's, or a node's process watcher), so it
+// takes no lock.
 //
 //   NODUS_ASSIGN_OR_RETURN(auto log, RotatingLog::open(run_dir / "logs/aurigraph-0.log"));
 //   log->append("2026-... INFO [aurigraph-0] kernel: node started\n");
@@ -28,6 +29,9 @@ class RotatingLog {
                                                           int keep = kDefaultKeep);
   // Appends `data` (whole lines); rotates first when needed. Errors are returned, not thrown.
   nodus::Status append(std::string_view data);
+  // Appends text of many lines, rotating between lines as often as needed, so that no file
+  // passes `bytes_max` unless a single line is longer than that.
+  nodus::Status append_lines(std::string_view data);
   const std::filesystem::path& file() const { return file_; }
 
  private:
