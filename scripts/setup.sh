@@ -24,6 +24,9 @@ packages=(
   python3-yaml
   # the replicated-write anchor of bench/aurigraph_bench.sh: a 3-member etcd on loopback
   etcd-server etcd-client
+  # HTTP server (nodus/services/http.h): bench/http_bench.sh drives it with wrk, side by side
+  # with nginx returning a static file
+  wrk nginx-light
 )
 # kubectl renders containers/k8s offline (`kubectl kustomize`). Debian 12 has no kubectl
 # package; it comes from the Kubernetes (or Google Cloud SDK) apt repository, so it is

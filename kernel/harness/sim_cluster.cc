@@ -187,11 +187,14 @@ struct SimCluster::Node {
   std::unique_ptr<kernel::MetricsRegistry> metrics;
   std::unique_ptr<kernel::LocalEventBus> events;
   std::unique_ptr<kernel::PluginHost> host;
+  // HTTP server (nodus/services/http.h); per incarnation, outlives the host.
+  std::unique_ptr<FakeHttpServer> http;
 
   void kill() {
     host.reset();
     events.reset();
     metrics.reset();
+    http.reset();  // HTTP server: a crash ends the node's routes
   }
 };
 
@@ -267,6 +270,12 @@ Status SimCluster::start_node(SimNodeId id) {
   services.make_storage = [this, id](const std::string& name) -> Result<std::unique_ptr<Storage>> {
     return std::unique_ptr<Storage>(
         std::make_unique<SimStorage>(storage(id, name), nodes_[id]->disk));
+  };
+  // HTTP server (nodus/services/http.h)
+  info.ports = options_.ports;
+  n.http = std::make_unique<FakeHttpServer>(n.executor, info.ports, "sim");
+  services.make_http = [http = n.http.get()](const std::string& plugin) {
+    return http->for_owner(plugin);
   };
   n.host = std::make_unique<kernel::PluginHost>(info, services);
   std::vector<kernel::LoadedPlugin> plugins;
@@ -412,6 +421,13 @@ void SimCluster::add_invariant(std::string name, std::function<Status()> check) 
 
 void SimCluster::fail(Status why) {
   if (failure_.ok() && !why.ok()) failure_ = std::move(why);
+}
+
+// HTTP server (nodus/services/http.h)
+FakeHttpServer& SimCluster::http(SimNodeId node) {
+  NODUS_CHECK(node < nodes_.size() && nodes_[node]->http != nullptr)
+      << "SimCluster::http(" << node << "): the node is not running";
+  return *nodes_[node]->http;
 }
 
 }  // namespace nodus::testing

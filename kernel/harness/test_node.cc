@@ -6,6 +6,7 @@
 #include "kernel/loader/plugin_loader.h"
 #include "kernel/node/plugin_host.h"
 #include "kernel/runtime/event_bus.h"
+#include "kernel/runtime/http_service.h"
 #include "kernel/runtime/metrics_registry.h"
 
 namespace nodus::testing {
@@ -46,6 +47,8 @@ struct TestNode::Impl {
   std::unique_ptr<kernel::PluginHost> host;
   bool configured = false;
   std::string no_role;
+  // HTTP server (nodus/services/http.h); outlives the host (~TestNode resets the host first).
+  std::unique_ptr<kernel::HttpService> http;
 };
 
 TestNode::TestNode(TestNodeOptions options)
@@ -90,6 +93,12 @@ Status TestNode::configure() {
   };
   services.make_storage = [this](const std::string& name) -> Result<std::unique_ptr<Storage>> {
     return std::unique_ptr<Storage>(std::make_unique<ForwardingStorage>(storage(name)));
+  };
+  // HTTP server (nodus/services/http.h)
+  info.ports = impl_->options.ports;
+  impl_->http = std::make_unique<kernel::HttpService>("127.0.0.1", info.ports, executor_);
+  services.make_http = [http = impl_->http.get()](const std::string& plugin) {
+    return http->for_plugin(plugin);
   };
   impl_->host = std::make_unique<kernel::PluginHost>(info, services);
 
@@ -160,6 +169,11 @@ double TestNode::metric_value(const std::string& name) const {
 
 void* TestNode::find_capability(std::string_view capability) {
   return impl_->host ? impl_->host->find_capability(capability) : nullptr;
+}
+
+// HTTP server (nodus/services/http.h)
+uint16_t TestNode::http_port(std::string_view port) const {
+  return impl_->http ? impl_->http->bound_port(port) : 0;
 }
 
 Result<ConfigNode> parse_config_yaml(const std::string& text, const std::string& source_name) {

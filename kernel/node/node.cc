@@ -11,14 +11,14 @@
 #include "kernel/runtime/event_bus.h"
 #include "kernel/runtime/executor.h"
 #include "kernel/runtime/file_storage.h"
-#include "kernel/runtime/http_server.h"
-#include "kernel/runtime/json_writer.h"
+#include "kernel/runtime/http_service.h"
 #include "kernel/runtime/logger.h"
 #include "kernel/runtime/metrics_registry.h"
 #include "kernel/transport/grpc_transport.h"
 #include "kernel/transport/tls_credentials.h"
 #include "nodus/address.h"
 #include "nodus/capabilities/consensus.h"
+#include "nodus/json.h"
 #include "nodus/v1/control.pb.h"
 
 namespace nodus::kernel {
@@ -181,7 +181,8 @@ struct Node::Impl {
   std::unique_ptr<NoPeerTransport> no_peers;
   std::unique_ptr<PluginHost> host;
   std::unique_ptr<SupervisorBus> bus;  // thread-safe; its heartbeat thread watches the executor
-  HttpServer http;
+  // The HTTP servers of the instance's ports: the kernel's endpoints and the plugins' routes.
+  std::unique_ptr<HttpService> http;
   bool configured = false;
   std::atomic<bool> started{false};  // read by the readiness refresh on the executor
   bool abandoned = false;            // stop() timed out with a plugin stuck on the executor
@@ -205,23 +206,27 @@ struct Node::Impl {
     return dirs;
   }
 
-  void install_routes(Node& node) {
-    http.route("/livez", [this](const HttpRequest&) {
+  // The kernel's endpoints, answered on the server thread (a stuck executor must not stop
+  // /livez from saying so). Plugins may add routes to the same port.
+  Status install_routes(Node& node) {
+    NODUS_ASSIGN_OR_RETURN(HttpServer * health, http->server("health"));
+    health->route("/livez", [this](const HttpRequest&) {
       // Live means the executor still runs tasks: a deadlocked node fails this probe.
       Status st = executor->run_sync([] {}, kProbeTimeout);
       if (!st.ok()) return HttpResponse{503, "text/plain; charset=utf-8", "executor stalled\n"};
       return HttpResponse{200, "text/plain; charset=utf-8", "ok\n"};
     });
-    http.route("/readyz", [this](const HttpRequest&) {
+    health->route("/readyz", [this](const HttpRequest&) {
       if (ready->load()) return HttpResponse{200, "text/plain; charset=utf-8", "ready\n"};
       return HttpResponse{503, "text/plain; charset=utf-8", "not ready\n"};
     });
-    http.route("/metrics", [&node](const HttpRequest&) {
+    health->route("/metrics", [&node](const HttpRequest&) {
       return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", node.metrics_text()};
     });
-    http.route("/status", [&node](const HttpRequest&) {
+    health->route("/status", [&node](const HttpRequest&) {
       return HttpResponse{200, "application/json", node.status_json() + "\n"};
     });
+    return {};
   }
 };
 
@@ -243,7 +248,7 @@ Node::~Node() {
   // Plugins (and the closures they registered) go before the services they used.
   impl_->host.reset();
   if (impl_->transport) impl_->transport->stop();
-  impl_->http.stop();
+  if (impl_->http) impl_->http->stop();
   if (impl_->executor) impl_->executor->stop();
   impl_->bus.reset();
 }
@@ -331,6 +336,10 @@ Result<std::unique_ptr<Node>> Node::create(const Profile& profile, uint32_t inde
     NODUS_ASSIGN_OR_RETURN(auto storage, FileStorage::open(data_dir / plugin, storage_options));
     return std::unique_ptr<Storage>(std::move(storage));
   };
+  // HTTP server (nodus/services/http.h)
+  impl->http = std::make_unique<HttpService>(profile.bind_host, info.ports, *impl->executor);
+  HttpService* http = impl->http.get();
+  services.make_http = [http](const std::string& plugin) { return http->for_plugin(plugin); };
   impl->host = std::make_unique<PluginHost>(info, std::move(services));
   return std::unique_ptr<Node>(new Node(std::move(impl)));
 }
@@ -362,9 +371,8 @@ Status Node::start() {
   m.started_at = m.clock.now();  // before any thread that reads it exists
   m.executor->start();
   const uint16_t health_port = m.info.port("health");
-  if (health_port != 0) {
-    m.install_routes(*this);
-    Status st = m.http.listen(m.profile.bind_host, health_port);
+  if (m.info.ports.count("health") != 0) {
+    Status st = m.install_routes(*this);
     if (!st.ok()) {
       m.executor->stop();
       return st.with_context("health endpoint");
@@ -378,7 +386,7 @@ Status Node::start() {
                              membership_handler(*m.host, *m.transport, m.profile, m.info.index)));
     Status st = m.transport->start();
     if (!st.ok()) {
-      m.http.stop();
+      m.http->stop();
       m.executor->stop();
       return st;
     }
@@ -394,7 +402,7 @@ Status Node::start() {
   if (ran.ok() && !started->ok()) ran = *started;
   if (!ran.ok()) {
     if (m.transport) m.transport->stop();
-    m.http.stop();
+    m.http->stop();
     m.executor->stop();
     return ran;
   }
@@ -448,7 +456,7 @@ Status Node::stop(Duration timeout) {
   }
   if (!stopped->ok()) m.log->error(stopped->message());
   if (m.transport) m.transport->stop();
-  m.http.stop();
+  m.http->stop();
   m.executor->stop();
   m.started = false;
   m.log->info("node stopped");
@@ -466,7 +474,7 @@ std::string Node::role() const {
 }
 
 uint16_t Node::health_port() const {
-  return impl_->http.port();
+  return impl_->http->bound_port("health");
 }
 uint16_t Node::peer_port() const {
   return impl_->transport ? impl_->transport->bound_port() : 0;

@@ -4,6 +4,8 @@
 #include <exception>
 #include <utility>
 
+#include "nodus/services/http.h"
+
 namespace nodus::kernel {
 
 std::string_view plugin_state_name(PluginState state) {
@@ -94,6 +96,19 @@ class PluginHost::Context final : public PluginContext {
   std::string name_;
   std::unique_ptr<Logger> logger_;
   std::unique_ptr<Storage> storage_;
+
+  // HTTP server (nodus/services/http.h)
+ public:
+  nodus::HttpServer& http() override {
+    if (!http_ && host_.services_.make_http) http_ = host_.services_.make_http(name_);
+    if (!http_) return PluginContext::http();  // this host has none: aborts, naming it
+    return *http_;
+  }
+  // The plugin stopped: its routes go (a request already matched answers 503).
+  void end_http_routes() { http_.reset(); }
+
+ private:
+  std::unique_ptr<nodus::HttpServer> http_;
 };
 
 namespace {
@@ -189,6 +204,7 @@ Status PluginHost::start() {
     Status st = guarded(slot.label(), "start()", [&] { return slot.object->start(); });
     if (!st.ok()) {
       slot.state = PluginState::kFailed;
+      slot.context->end_http_routes();  // HTTP server: routes end with the plugin
       if (st.message().rfind(slot.label(), 0) != 0) {
         st = st.with_context(slot.label() + ": start() failed");
       }
@@ -197,6 +213,7 @@ Status PluginHost::start() {
         Slot& prev = *slots_[j];
         prev.state = PluginState::kStopping;
         (void)guarded(prev.label(), "stop()", [&] { return prev.object->stop(); });
+        prev.context->end_http_routes();  // HTTP server: routes end with the plugin
         prev.state = PluginState::kStopped;
       }
       return st;
@@ -215,6 +232,7 @@ Status PluginHost::stop() {
     if (slot.state != PluginState::kRunning) continue;
     slot.state = PluginState::kStopping;
     Status st = guarded(slot.label(), "stop()", [&] { return slot.object->stop(); });
+    slot.context->end_http_routes();  // HTTP server: routes end with the plugin
     slot.state = st.ok() ? PluginState::kStopped : PluginState::kFailed;
     if (!st.ok() && first.ok()) first = st.with_context(slot.label() + ": stop() failed");
   }

@@ -37,6 +37,10 @@ struct HostServices {
   std::function<std::unique_ptr<Logger>(const std::string& component)> make_logger;
   // Storage for one plugin, rooted at <instance data dir>/<plugin name>.
   std::function<Result<std::unique_ptr<Storage>>(const std::string& plugin_name)> make_storage;
+  // HTTP server (nodus/services/http.h)
+  // One plugin's routes on the instance's named ports; they end when the object goes (at the
+  // plugin's stop()). Unset: the host serves no HTTP to plugins.
+  std::function<std::unique_ptr<nodus::HttpServer>(const std::string& plugin_name)> make_http;
 };
 
 // One plugin as a profile lists it.

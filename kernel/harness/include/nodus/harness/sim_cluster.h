@@ -25,12 +25,14 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "nodus/plugin.h"
 #include "nodus/testing/capture_logger.h"
+#include "nodus/testing/fake_http.h"
 #include "nodus/testing/memory_storage.h"
 #include "nodus/testing/sim_network.h"
 #include "nodus/testing/sim_world.h"
@@ -53,6 +55,11 @@ struct SimOptions {
   // Off, a snapshot write is durable the moment it is asked for. NODUS_SIM_CRASH_DISK=0|1 in
   // the environment overrides it.
   bool crash_disk = false;
+  // HTTP server (nodus/services/http.h)
+  // InstanceInfo::ports of every node. Plugins' routes on them are served by an in-memory
+  // server per node (http(node)): requests are injected, handlers run on the node's simulated
+  // executor, and a crash ends them with the node.
+  std::map<std::string, uint16_t> ports;
 };
 
 class SimCluster {
@@ -130,6 +137,11 @@ class SimCluster {
   // Records a failure found by the test (for example by a checker); the run stops.
   void fail(Status why);
   const Status& failure() const { return failure_; }
+
+  // HTTP server (nodus/services/http.h)
+  // The HTTP routes of a running node's plugins: http(n).send(port, method, target, body)
+  // delivers a request whose handler runs on node n's simulated executor. Node must be up.
+  FakeHttpServer& http(SimNodeId node);
 
  private:
   struct Node;

@@ -14,7 +14,9 @@
 //   EXPECT_EQ(node.metric_value("nodus_peerping_sent_total"), 2);
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,6 +34,11 @@ struct TestNodeOptions {
   uint32_t instances = 1;
   std::string profile = "test";
   bool joining = false;  // InstanceInfo::joining (started by `nodus scale`)
+  // HTTP server (nodus/services/http.h)
+  // InstanceInfo::ports. Plugins' HTTP routes on these are served for real, by the kernel's
+  // server on 127.0.0.1 (0 binds a free port: see TestNode::http_port()); handlers run on the
+  // ManualExecutor, so a test drives it while a client thread waits.
+  std::map<std::string, uint16_t> ports;
 };
 
 class TestNode {
@@ -66,6 +73,10 @@ class TestNode {
     return static_cast<Interface*>(find_capability(Interface::kCapability));
   }
   void* find_capability(std::string_view capability);
+
+  // HTTP server (nodus/services/http.h)
+  // The TCP port serving the named port, 0 until a plugin routes on it.
+  uint16_t http_port(std::string_view port) const;
 
  private:
   struct Impl;
