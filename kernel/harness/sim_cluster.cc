@@ -275,7 +275,7 @@ Status SimCluster::start_node(SimNodeId id) {
   info.ports = options_.ports;
   n.http = std::make_unique<FakeHttpServer>(n.executor, info.ports, "sim");
   services.make_http = [http = n.http.get()](const std::string& plugin) {
-    return http->for_owner(plugin);
+    return http->view(plugin);
   };
   n.host = std::make_unique<kernel::PluginHost>(info, services);
   std::vector<kernel::LoadedPlugin> plugins;

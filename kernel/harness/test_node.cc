@@ -98,7 +98,7 @@ Status TestNode::configure() {
   info.ports = impl_->options.ports;
   impl_->http = std::make_unique<kernel::HttpService>("127.0.0.1", info.ports, executor_);
   services.make_http = [http = impl_->http.get()](const std::string& plugin) {
-    return http->for_plugin(plugin);
+    return http->view(plugin);
   };
   impl_->host = std::make_unique<kernel::PluginHost>(info, services);
 

@@ -339,7 +339,7 @@ Result<std::unique_ptr<Node>> Node::create(const Profile& profile, uint32_t inde
   // HTTP server (nodus/services/http.h)
   impl->http = std::make_unique<HttpService>(profile.bind_host, info.ports, *impl->executor);
   HttpService* http = impl->http.get();
-  services.make_http = [http](const std::string& plugin) { return http->for_plugin(plugin); };
+  services.make_http = [http](const std::string& plugin) { return http->view(plugin); };
   impl->host = std::make_unique<PluginHost>(info, std::move(services));
   return std::unique_ptr<Node>(new Node(std::move(impl)));
 }

@@ -10,32 +10,6 @@ std::string route_name(std::string_view port, std::string_view method, std::stri
          std::string(pattern);
 }
 
-class PluginHttp final : public nodus::HttpServer {
- public:
-  PluginHttp(HttpService& service, std::string owner)
-      : service_(service), owner_(std::move(owner)) {}
-  ~PluginHttp() override { service_.remove_owner(owner_); }
-  PluginHttp(const PluginHttp&) = delete;
-  PluginHttp& operator=(const PluginHttp&) = delete;
-
-  Status route(std::string_view port, std::string_view method, std::string_view pattern,
-               HttpHandler handler, HttpRouteOptions options) override {
-    return service_.route(owner_, port, method, pattern, std::move(handler), options);
-  }
-  Status configure_port(std::string_view port, const HttpPortOptions& options) override {
-    return service_.configure(port, to_server_options(options));
-  }
-  Status remove_route(std::string_view port, std::string_view method,
-                      std::string_view pattern) override {
-    return service_.remove_route(owner_, port, method, pattern);
-  }
-  uint16_t bound_port(std::string_view port) const override { return service_.bound_port(port); }
-
- private:
-  HttpService& service_;
-  std::string owner_;
-};
-
 }  // namespace
 
 HttpServerOptions to_server_options(const HttpPortOptions& options) {
@@ -94,8 +68,9 @@ Status HttpService::configure(std::string_view port, const HttpServerOptions& op
   return {};
 }
 
-Status HttpService::route(const std::string& owner, std::string_view port, std::string_view method,
-                          std::string_view pattern, HttpHandler handler, HttpRouteOptions options) {
+Status HttpService::route_as(const std::string& owner, std::string_view port,
+                             std::string_view method, std::string_view pattern, HttpHandler handler,
+                             HttpRouteOptions options) {
   auto server = this->server(port);
   if (!server.ok()) return server.status().with_context(route_name(port, method, pattern));
   HttpRoute r;
@@ -110,8 +85,8 @@ Status HttpService::route(const std::string& owner, std::string_view port, std::
   return {};
 }
 
-Status HttpService::remove_route(const std::string& owner, std::string_view port,
-                                 std::string_view method, std::string_view pattern) {
+Status HttpService::remove_as(const std::string& owner, std::string_view port,
+                              std::string_view method, std::string_view pattern) {
   std::lock_guard lock(mu_);
   auto it = servers_.find(port);
   if (it == servers_.end()) {
@@ -140,8 +115,8 @@ void HttpService::stop() {
     server->stop();
 }
 
-std::unique_ptr<nodus::HttpServer> HttpService::for_plugin(std::string owner) {
-  return std::make_unique<PluginHttp>(*this, std::move(owner));
+Status HttpService::configure_port(std::string_view port, const HttpPortOptions& options) {
+  return configure(port, to_server_options(options));
 }
 
 }  // namespace nodus::kernel

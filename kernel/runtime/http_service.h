@@ -2,14 +2,14 @@
 // the kernel's endpoints and every plugin (nodus/services/http.h).
 //
 // A port's server is created and bound the first time anything routes on it, with the limits
-// set for it by then (configure()); plugins get a per-plugin view (for_plugin()) whose routes
+// set for it by then (configure()); plugins get a per-plugin view (view()) whose routes
 // run on the instance's executor and are removed when the view goes, which PluginHost does at
 // the plugin's stop().
 //
 //   HttpService http("127.0.0.1", info.ports, executor);
 //   NODUS_ASSIGN_OR_RETURN(HttpServer* health, http.server("health"));
 //   health->route("/livez", ...);
-//   auto view = http.for_plugin("io.example.api");  // a nodus::HttpServer for that plugin
+//   auto view = http.view("io.example.api");  // a nodus::HttpServer for that plugin
 #pragma once
 
 #include <cstdint>
@@ -20,12 +20,13 @@
 #include <string_view>
 
 #include "kernel/runtime/http_server.h"
+#include "nodus/http_routing.h"
 #include "nodus/services/executor.h"
 #include "nodus/services/http.h"
 
 namespace nodus::kernel {
 
-class HttpService {
+class HttpService final : public HttpRouteHost {
  public:
   // `ports`: the instance's named ports (0 binds a free port).
   HttpService(std::string bind_host, std::map<std::string, uint16_t> ports, Executor& executor);
@@ -38,20 +39,17 @@ class HttpService {
   Result<HttpServer*> server(std::string_view port);
   // Limits of `port` before it is bound; FAILED_PRECONDITION once it serves.
   Status configure(std::string_view port, const HttpServerOptions& options);
-  // Routes of `owner` (a plugin's name), run on the executor.
-  Status route(const std::string& owner, std::string_view port, std::string_view method,
-               std::string_view pattern, HttpHandler handler, HttpRouteOptions options);
-  Status remove_route(const std::string& owner, std::string_view port, std::string_view method,
-                      std::string_view pattern);
-  // Removes every route of `owner`, on every port.
-  void remove_owner(const std::string& owner);
-  // The bound TCP port of `port`, 0 while it does not serve.
-  uint16_t bound_port(std::string_view port) const;
+  // HttpRouteHost. Routes of `owner` (a plugin's name) run on the executor; configure_port()
+  // is configure() with the plugin's limits; bound_port() is 0 while the port does not serve.
+  Status route_as(const std::string& owner, std::string_view port, std::string_view method,
+                  std::string_view pattern, HttpHandler handler, HttpRouteOptions options) override;
+  Status remove_as(const std::string& owner, std::string_view port, std::string_view method,
+                   std::string_view pattern) override;
+  Status configure_port(std::string_view port, const HttpPortOptions& options) override;
+  uint16_t bound_port(std::string_view port) const override;
+  void remove_owner(const std::string& owner) override;
   // Stops every server. Idempotent.
   void stop();
-
-  // A nodus::HttpServer for one plugin; its routes end when it is destroyed.
-  std::unique_ptr<nodus::HttpServer> for_plugin(std::string owner);
 
  private:
   const std::string bind_host_;

@@ -41,7 +41,36 @@ int hex_value(char c) {
   return -1;
 }
 
+class OwnerView final : public HttpServer {
+ public:
+  OwnerView(HttpRouteHost& host, std::string owner) : host_(host), owner_(std::move(owner)) {}
+  ~OwnerView() override { host_.remove_owner(owner_); }
+  OwnerView(const OwnerView&) = delete;
+  OwnerView& operator=(const OwnerView&) = delete;
+
+  Status route(std::string_view port, std::string_view method, std::string_view pattern,
+               HttpHandler handler, HttpRouteOptions options) override {
+    return host_.route_as(owner_, port, method, pattern, std::move(handler), options);
+  }
+  Status configure_port(std::string_view port, const HttpPortOptions& options) override {
+    return host_.configure_port(port, options);
+  }
+  Status remove_route(std::string_view port, std::string_view method,
+                      std::string_view pattern) override {
+    return host_.remove_as(owner_, port, method, pattern);
+  }
+  uint16_t bound_port(std::string_view port) const override { return host_.bound_port(port); }
+
+ private:
+  HttpRouteHost& host_;
+  std::string owner_;
+};
+
 }  // namespace
+
+std::unique_ptr<HttpServer> HttpRouteHost::view(std::string owner) {
+  return std::make_unique<OwnerView>(*this, std::move(owner));
+}
 
 std::string_view HttpRequest::header(std::string_view name) const {
   for (const auto& [k, v] : headers) {

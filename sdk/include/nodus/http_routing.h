@@ -76,6 +76,26 @@ class HttpRouteTable {
   std::vector<std::shared_ptr<HttpRouteEntry>> routes_;
 };
 
+// What hosts routes for several owners (plugins): the kernel's per-instance service and the
+// fakes. view() gives one owner its nodus::HttpServer.
+class HttpRouteHost {
+ public:
+  virtual ~HttpRouteHost() = default;
+  virtual Status route_as(const std::string& owner, std::string_view port, std::string_view method,
+                          std::string_view pattern, HttpHandler handler,
+                          HttpRouteOptions options) = 0;
+  virtual Status remove_as(const std::string& owner, std::string_view port, std::string_view method,
+                           std::string_view pattern) = 0;
+  virtual Status configure_port(std::string_view port, const HttpPortOptions& options) = 0;
+  virtual uint16_t bound_port(std::string_view port) const = 0;
+  // Removes every route of `owner`, on every port.
+  virtual void remove_owner(const std::string& owner) = 0;
+
+  // A nodus::HttpServer registering as `owner`, whose routes end when it is destroyed (what
+  // the kernel does at a plugin's stop()). It must not outlive this host.
+  std::unique_ptr<HttpServer> view(std::string owner);
+};
+
 // Runs the route's handler for `request`, on the route's executor: a route removed since the
 // match answers 503 without running (its plugin stopped), and a handler that throws answers
 // 500 with the exception's message.

@@ -19,30 +19,6 @@ void FakeHttpExchange::set(HttpResponse r) {
   response_ = std::move(r);
 }
 
-class FakeHttpServer::View final : public HttpServer {
- public:
-  View(FakeHttpServer& server, std::string owner) : server_(server), owner_(std::move(owner)) {}
-  ~View() override { server_.remove_owner(owner_); }
-  View(const View&) = delete;
-  View& operator=(const View&) = delete;
-  Status route(std::string_view port, std::string_view method, std::string_view pattern,
-               HttpHandler handler, HttpRouteOptions options) override {
-    return server_.route_as(owner_, port, method, pattern, std::move(handler), options);
-  }
-  Status configure_port(std::string_view port, const HttpPortOptions& options) override {
-    return server_.configure_port(port, options);
-  }
-  Status remove_route(std::string_view port, std::string_view method,
-                      std::string_view pattern) override {
-    return server_.remove_as(owner_, port, method, pattern);
-  }
-  uint16_t bound_port(std::string_view port) const override { return server_.bound_port(port); }
-
- private:
-  FakeHttpServer& server_;
-  std::string owner_;
-};
-
 FakeHttpServer::FakeHttpServer(Executor& executor, std::map<std::string, uint16_t> ports,
                                std::string owner)
     : executor_(executor), ports_(ports.begin(), ports.end()), owner_(std::move(owner)) {}
@@ -135,10 +111,6 @@ std::optional<HttpPortOptions> FakeHttpServer::port_options(std::string_view por
   auto it = options_.find(port);
   if (it == options_.end()) return std::nullopt;
   return it->second;
-}
-
-std::unique_ptr<HttpServer> FakeHttpServer::for_owner(std::string owner) {
-  return std::make_unique<View>(*this, std::move(owner));
 }
 
 std::shared_ptr<const FakeHttpExchange> FakeHttpServer::send(

@@ -42,10 +42,10 @@ class FakeHttpExchange {
   std::optional<HttpResponse> response_;
 };
 
-class FakeHttpServer final : public HttpServer {
+class FakeHttpServer final : public HttpServer, public HttpRouteHost {
  public:
   // `ports`: the instance's named ports (as InstanceInfo::ports). `owner` is who this object
-  // registers routes as; views made by for_owner() share the routes under other names.
+  // registers routes as; views made by view() share the routes under other names.
   FakeHttpServer(Executor& executor, std::map<std::string, uint16_t> ports,
                  std::string owner = "test");
   ~FakeHttpServer() override;
@@ -66,20 +66,18 @@ class FakeHttpServer final : public HttpServer {
       std::string_view port, std::string_view method, std::string_view target,
       std::string body = "", std::vector<std::pair<std::string, std::string>> headers = {});
 
-  // A view that registers routes as `owner` and removes them all when destroyed (what the
-  // kernel does at a plugin's stop()). The view must not outlive this server.
-  std::unique_ptr<HttpServer> for_owner(std::string owner);
+  // HttpRouteHost: view(owner) registers routes as `owner` and removes them all when destroyed
+  // (what the kernel does at a plugin's stop()); SimCluster gives each plugin one.
+  Status route_as(const std::string& owner, std::string_view port, std::string_view method,
+                  std::string_view pattern, HttpHandler handler, HttpRouteOptions options) override;
+  Status remove_as(const std::string& owner, std::string_view port, std::string_view method,
+                   std::string_view pattern) override;
+  void remove_owner(const std::string& owner) override;
   size_t route_count(std::string_view port) const;
   // Limits a plugin set with configure_port(), if any.
   std::optional<HttpPortOptions> port_options(std::string_view port) const;
 
  private:
-  class View;
-  Status route_as(const std::string& owner, std::string_view port, std::string_view method,
-                  std::string_view pattern, HttpHandler handler, HttpRouteOptions options);
-  Status remove_as(const std::string& owner, std::string_view port, std::string_view method,
-                   std::string_view pattern);
-  void remove_owner(const std::string& owner);
   Result<HttpRouteTable*> table(std::string_view port);
 
   Executor& executor_;
