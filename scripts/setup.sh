@@ -26,6 +26,9 @@ packages=(
   etcd-server etcd-client
   # Hosts (profile `hosts:`): tests/multihost makes network namespaces, veth pairs and a bridge
   iproute2
+  # HTTP server (nodus/services/http.h): bench/http_bench.sh drives it with wrk, side by side
+  # with nginx returning a static file
+  wrk nginx-light
 )
 # kubectl renders containers/k8s offline (`kubectl kustomize`). Debian 12 has no kubectl
 # package; it comes from the Kubernetes (or Google Cloud SDK) apt repository, so it is

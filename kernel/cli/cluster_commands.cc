@@ -12,9 +12,9 @@
 
 #include "kernel/cli/commands.h"
 #include "kernel/cli/options.h"
-#include "kernel/runtime/json_writer.h"
 #include "kernel/supervisor/control_client.h"
 #include "kernel/supervisor/preflight.h"
+#include "nodus/json.h"
 
 namespace nodus::cli {
 namespace po = boost::program_options;
@@ -94,7 +94,7 @@ Result<uint32_t> parse_count(const std::vector<std::string>& pos, const char* wh
 }
 
 std::string status_json(const nodus::v1::StatusReply& s) {
-  kernel::JsonWriter w;
+  JsonWriter w;
   w.begin_object().key("profile").value(s.profile());
   w.key("supervisor_pid").value(static_cast<int64_t>(s.supervisor_pid()));
   w.key("instances").begin_array();
@@ -189,7 +189,7 @@ int run_health(const std::vector<std::string>& args) {
   auto h = (*client)->health();
   if (!h.ok()) return fail("health", h.status());
   if (a->vm["output"].as<std::string>() == "json") {
-    kernel::JsonWriter w;
+    JsonWriter w;
     w.begin_object().key("healthy").value(h->healthy()).key("instances").begin_array();
     for (const auto& i : h->instances()) {
       w.begin_object().key("index").value(static_cast<uint64_t>(i.index()));

@@ -10,7 +10,6 @@
 
 #include "kernel/cli/commands.h"
 #include "kernel/cli/options.h"
-#include "kernel/runtime/json_writer.h"
 #include "kernel/supervisor/control_client.h"
 #include "nodus/json.h"
 

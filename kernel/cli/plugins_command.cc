@@ -8,7 +8,7 @@
 #include "kernel/cli/commands.h"
 #include "kernel/cli/options.h"
 #include "kernel/loader/plugin_loader.h"
-#include "kernel/runtime/json_writer.h"
+#include "nodus/json.h"
 
 namespace nodus::cli {
 namespace po = boost::program_options;
@@ -16,7 +16,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void write_descriptor_json(kernel::JsonWriter& w, const kernel::LoadedPlugin& p) {
+void write_descriptor_json(JsonWriter& w, const kernel::LoadedPlugin& p) {
   const PluginDescriptor& d = *p.descriptor;
   w.begin_object();
   w.key("name").value(d.name).key("version").value(d.version);
@@ -191,7 +191,7 @@ int run_plugins(const std::vector<std::string>& args) {
     if (output == "markdown") {
       print_catalog_markdown({*loaded});
     } else if (output == "json") {
-      kernel::JsonWriter w;
+      JsonWriter w;
       write_descriptor_json(w, *loaded);
       std::printf("%s\n", w.str().c_str());
     } else {
@@ -236,7 +236,7 @@ int run_plugins(const std::vector<std::string>& args) {
     return kExitOk;
   }
   if (output == "json") {
-    kernel::JsonWriter w;
+    JsonWriter w;
     w.begin_object().key("plugins").begin_array();
     for (const auto& p : scan.plugins)
       write_descriptor_json(w, p);

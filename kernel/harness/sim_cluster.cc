@@ -196,6 +196,8 @@ struct SimCluster::Node {
   std::unique_ptr<kernel::PluginHost> host;
   // Datagrams (nodus/services/datagram.h)
   std::unique_ptr<Datagrams> datagrams;  // this incarnation's sockets
+  // HTTP server (nodus/services/http.h); per incarnation, outlives the host.
+  std::unique_ptr<FakeHttpServer> http;
 
   void kill() {
     host.reset();
@@ -204,6 +206,7 @@ struct SimCluster::Node {
     datagrams.reset();  // after the plugins' views of it, before the metrics it counts in
     events.reset();
     metrics.reset();
+    http.reset();  // HTTP server: a crash ends the node's routes
   }
 };
 
@@ -308,6 +311,11 @@ Status SimCluster::start_node(SimNodeId id) {
   // Processes (nodus/services/processes.h)
   services.make_processes = [this, id](const std::string& name, Logger&) {
     return processes(id, name).handle();
+  };
+  // HTTP server (nodus/services/http.h)
+  n.http = std::make_unique<FakeHttpServer>(n.executor, info.ports, "sim");
+  services.make_http = [http = n.http.get()](const std::string& plugin) {
+    return http->view(plugin);
   };
   n.host = std::make_unique<kernel::PluginHost>(info, services);
   std::vector<kernel::LoadedPlugin> plugins;
@@ -486,6 +494,13 @@ FakeProcesses& SimCluster::processes(SimNodeId node, const std::string& plugin_n
   auto& fake = nodes_[node]->processes[plugin_name];
   if (!fake) fake = std::make_unique<FakeProcesses>(nodes_[node]->executor, nodes_[node]->executor);
   return *fake;
+}
+
+// HTTP server (nodus/services/http.h)
+FakeHttpServer& SimCluster::http(SimNodeId node) {
+  NODUS_CHECK(node < nodes_.size() && nodes_[node]->http != nullptr)
+      << "SimCluster::http(" << node << "): the node is not running";
+  return *nodes_[node]->http;
 }
 
 }  // namespace nodus::testing

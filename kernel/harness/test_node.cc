@@ -6,6 +6,7 @@
 #include "kernel/loader/plugin_loader.h"
 #include "kernel/node/plugin_host.h"
 #include "kernel/runtime/event_bus.h"
+#include "kernel/runtime/http_service.h"
 #include "kernel/runtime/metrics_registry.h"
 #include "nodus/check.h"
 
@@ -71,6 +72,8 @@ struct TestNode::Impl {
   std::unique_ptr<FakeDatagrams> datagrams;
   // Processes (nodus/services/processes.h)
   std::map<std::string, std::unique_ptr<FakeProcesses>> processes;
+  // HTTP server (nodus/services/http.h); outlives the host (~TestNode resets the host first).
+  std::unique_ptr<kernel::HttpService> http;
 };
 
 TestNode::TestNode(TestNodeOptions options)
@@ -139,6 +142,11 @@ Status TestNode::configure() {
   // Processes (nodus/services/processes.h)
   services.make_processes = [this](const std::string& name, Logger&) {
     return processes(name).handle();
+  };
+  // HTTP server (nodus/services/http.h)
+  impl_->http = std::make_unique<kernel::HttpService>("127.0.0.1", info.ports, executor_);
+  services.make_http = [http = impl_->http.get()](const std::string& plugin) {
+    return http->view(plugin);
   };
   impl_->host = std::make_unique<kernel::PluginHost>(info, services);
 
@@ -221,6 +229,11 @@ FakeHttpClient& TestNode::http_client(const std::string& plugin_name) {
 // Datagrams (nodus/services/datagram.h)
 FakeDatagrams& TestNode::datagrams() {
   return *impl_->datagrams;
+}
+
+// HTTP server (nodus/services/http.h)
+uint16_t TestNode::http_port(std::string_view port) const {
+  return impl_->http ? impl_->http->bound_port(port) : 0;
 }
 
 Result<ConfigNode> parse_config_yaml(const std::string& text, const std::string& source_name) {

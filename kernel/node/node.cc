@@ -16,8 +16,7 @@
 #include "kernel/runtime/executor.h"
 #include "kernel/runtime/file_storage.h"
 #include "kernel/runtime/http_client.h"
-#include "kernel/runtime/http_server.h"
-#include "kernel/runtime/json_writer.h"
+#include "kernel/runtime/http_service.h"
 #include "kernel/runtime/logger.h"
 #include "kernel/runtime/metrics_registry.h"
 #include "kernel/runtime/udp_datagrams.h"
@@ -26,6 +25,7 @@
 #include "nodus/address.h"
 #include "nodus/capabilities/consensus.h"
 #include "nodus/services/admin.h"
+#include "nodus/json.h"
 #include "nodus/v1/control.pb.h"
 
 namespace nodus::kernel {
@@ -221,12 +221,13 @@ struct Node::Impl {
   std::unique_ptr<AdminRegistry> admin;
   std::unique_ptr<PluginHost> host;
   std::unique_ptr<SupervisorBus> bus;  // thread-safe; its heartbeat thread watches the executor
-  HttpServer http;
   // Membership (nodus/capabilities/membership.h): the static membership of the profile, and the
   // view the transport follows (a membership plugin's, when one provides it).
   std::unique_ptr<MemberTable> membership;
   Membership* followed = nullptr;
   SubscriptionId follow_subscription = 0;
+  // The HTTP servers of the instance's ports: the kernel's endpoints and the plugins' routes.
+  std::unique_ptr<HttpService> http;
   bool configured = false;
   std::atomic<bool> started{false};  // read by the readiness refresh on the executor
   bool abandoned = false;            // stop() timed out with a plugin stuck on the executor
@@ -280,23 +281,27 @@ struct Node::Impl {
     return dirs;
   }
 
-  void install_routes(Node& node) {
-    http.route("/livez", [this](const HttpRequest&) {
+  // The kernel's endpoints, answered on the server thread (a stuck executor must not stop
+  // /livez from saying so). Plugins may add routes to the same port.
+  Status install_routes(Node& node) {
+    NODUS_ASSIGN_OR_RETURN(HttpServer * health, http->server("health"));
+    health->route("/livez", [this](const HttpRequest&) {
       // Live means the executor still runs tasks: a deadlocked node fails this probe.
       Status st = executor->run_sync([] {}, kProbeTimeout);
       if (!st.ok()) return HttpResponse{503, "text/plain; charset=utf-8", "executor stalled\n"};
       return HttpResponse{200, "text/plain; charset=utf-8", "ok\n"};
     });
-    http.route("/readyz", [this](const HttpRequest&) {
+    health->route("/readyz", [this](const HttpRequest&) {
       if (ready->load()) return HttpResponse{200, "text/plain; charset=utf-8", "ready\n"};
       return HttpResponse{503, "text/plain; charset=utf-8", "not ready\n"};
     });
-    http.route("/metrics", [&node](const HttpRequest&) {
+    health->route("/metrics", [&node](const HttpRequest&) {
       return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", node.metrics_text()};
     });
-    http.route("/status", [&node](const HttpRequest&) {
+    health->route("/status", [&node](const HttpRequest&) {
       return HttpResponse{200, "application/json", node.status_json() + "\n"};
     });
+    return {};
   }
 };
 
@@ -318,7 +323,7 @@ Node::~Node() {
   // Plugins (and the closures they registered) go before the services they used.
   impl_->host.reset();
   if (impl_->transport) impl_->transport->stop();
-  impl_->http.stop();
+  if (impl_->http) impl_->http->stop();
   if (impl_->executor) impl_->executor->stop();
   impl_->bus.reset();
 }
@@ -426,7 +431,7 @@ Result<std::unique_ptr<Node>> Node::create(const Profile& profile, uint32_t inde
   };
   // Datagrams (nodus/services/datagram.h)
   impl->datagram_log = std::make_unique<ComponentLogger>(impl->sink, info.node_name, "datagram");
-  impl->datagrams = std::make_unique<UdpDatagrams>(profile.bind_host, info.ports, *impl->executor,
+  impl->datagrams = std::make_unique<UdpDatagrams>(info.address, info.ports, *impl->executor,
                                                    *impl->metrics, *impl->datagram_log);
   services.datagrams = impl->datagrams.get();
   // Processes (nodus/services/processes.h)
@@ -440,6 +445,10 @@ Result<std::unique_ptr<Node>> Node::create(const Profile& profile, uint32_t inde
     return std::unique_ptr<Processes>(std::make_unique<ProcessService>(
         *process_executor, *watcher, plugin_log, plugin, data_dir / plugin));
   };
+  // HTTP server (nodus/services/http.h)
+  impl->http = std::make_unique<HttpService>(info.address, info.ports, *impl->executor);
+  HttpService* http = impl->http.get();
+  services.make_http = [http](const std::string& plugin) { return http->view(plugin); };
   impl->host = std::make_unique<PluginHost>(info, std::move(services));
   return std::unique_ptr<Node>(new Node(std::move(impl)));
 }
@@ -471,9 +480,8 @@ Status Node::start() {
   m.started_at = m.clock.now();  // before any thread that reads it exists
   m.executor->start();
   const uint16_t health_port = m.info.port("health");
-  if (health_port != 0) {
-    m.install_routes(*this);
-    Status st = m.http.listen(m.info.address, health_port);
+  if (m.info.ports.count("health") != 0) {
+    Status st = m.install_routes(*this);
     if (!st.ok()) {
       m.executor->stop();
       return st.with_context("health endpoint");
@@ -486,7 +494,7 @@ Status Node::start() {
                              membership_handler(*m.host, *m.membership, m.profile, m.info.index)));
     Status st = m.transport->start();
     if (!st.ok()) {
-      m.http.stop();
+      m.http->stop();
       m.executor->stop();
       return st;
     }
@@ -502,7 +510,7 @@ Status Node::start() {
   if (ran.ok() && !started->ok()) ran = *started;
   if (!ran.ok()) {
     if (m.transport) m.transport->stop();
-    m.http.stop();
+    m.http->stop();
     m.executor->stop();
     return ran;
   }
@@ -563,7 +571,7 @@ Status Node::stop(Duration timeout) {
   }
   if (!stopped->ok()) m.log->error(stopped->message());
   if (m.transport) m.transport->stop();
-  m.http.stop();
+  m.http->stop();
   m.executor->stop();
   m.started = false;
   m.log->info("node stopped");
@@ -581,7 +589,7 @@ std::string Node::role() const {
 }
 
 uint16_t Node::health_port() const {
-  return impl_->http.port();
+  return impl_->http->bound_port("health");
 }
 uint16_t Node::peer_port() const {
   return impl_->transport ? impl_->transport->bound_port() : 0;

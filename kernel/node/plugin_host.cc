@@ -10,6 +10,7 @@
 
 #include "nodus/services/datagram.h"
 #include "nodus/services/processes.h"
+#include "nodus/services/http.h"
 
 namespace nodus::kernel {
 
@@ -160,6 +161,7 @@ class PluginHost::Context final : public PluginContext {
     if (http_client_.stop) http_client_.stop();  // requests in flight end without a callback
     if (datagrams_) datagrams_->close_all();      // its bindings end
     processes_.reset();  // its programs are stopped (bounded by their grace), no callbacks
+    http_.reset();       // its routes go (a request already matched answers 503)
   }
 
   // Membership (nodus/capabilities/membership.h)
@@ -181,6 +183,20 @@ class PluginHost::Context final : public PluginContext {
     return *processes_;
   }
 
+  // Datagrams (nodus/services/datagram.h)
+  Datagrams& datagrams() override {
+    if (host_.services_.datagrams == nullptr) return PluginContext::datagrams();
+    if (!datagrams_) datagrams_ = std::make_unique<PluginDatagrams>(*host_.services_.datagrams);
+    return *datagrams_;
+  }
+
+  // HTTP server (nodus/services/http.h)
+  nodus::HttpServer& http() override {
+    if (!http_ && host_.services_.make_http) http_ = host_.services_.make_http(name_);
+    if (!http_) return PluginContext::http();  // this host has none: aborts, naming it
+    return *http_;
+  }
+
  private:
   PluginHost& host_;
   std::string name_;
@@ -195,19 +211,12 @@ class PluginHost::Context final : public PluginContext {
   }};
   // HTTP client (nodus/services/http_client.h)
   HostServices::PluginHttpClient http_client_;
-
   // Datagrams (nodus/services/datagram.h)
- public:
-  Datagrams& datagrams() override {
-    if (host_.services_.datagrams == nullptr) return PluginContext::datagrams();
-    if (!datagrams_) datagrams_ = std::make_unique<PluginDatagrams>(*host_.services_.datagrams);
-    return *datagrams_;
-  }
-
- private:
   std::unique_ptr<PluginDatagrams> datagrams_;
   // Processes (nodus/services/processes.h)
   std::unique_ptr<Processes> processes_;
+  // HTTP server (nodus/services/http.h)
+  std::unique_ptr<nodus::HttpServer> http_;
 };
 
 namespace {
@@ -324,7 +333,7 @@ Status PluginHost::start() {
         Slot& prev = *slots_[j];
         prev.state = PluginState::kStopping;
         (void)guarded(prev.label(), "stop()", [&] { return prev.object->stop(); });
-        prev.state = PluginState::kStopped;
+          prev.state = PluginState::kStopped;
         end_registrations(prev);
       }
       return st;

@@ -63,6 +63,10 @@ struct HostServices {
   // what is left of them, bounded by their grace; the host does so after the plugin's stop().
   std::function<std::unique_ptr<Processes>(const std::string& plugin_name, Logger& log)>
       make_processes;
+  // HTTP server (nodus/services/http.h)
+  // One plugin's routes on the instance's named ports; they end when the object goes (at the
+  // plugin's stop()). Unset: the host serves no HTTP to plugins.
+  std::function<std::unique_ptr<nodus::HttpServer>(const std::string& plugin_name)> make_http;
 };
 
 // One plugin as a profile lists it.

@@ -1,12 +1,17 @@
-// runtime/http_server.h: a small HTTP/1.1 server for the health and metrics endpoints.
+// runtime/http_server.h: the kernel's HTTP/1.1 server, one per listening port. It serves the
+// kernel's own endpoints (/livez, /readyz, /status, /metrics) and the routes plugins register
+// through nodus/services/http.h, from one route table (nodus/http_routing.h).
 //
 // A data-path component: it owns its sockets and runs its own io_context on its own thread,
-// so a slow scrape never touches the node's executor. It serves GET and HEAD on exact paths
-// (404 for others, 405 for other methods, 400 for malformed requests, 431 for headers over
-// 8 KiB), closes every connection after its response, drops a connection that sends no
-// complete request within 5 s, and serves at most kConnectionsMax connections at once (one
-// more gets a 503 and is closed). A failed accept() (EMFILE) is retried after a pause.
-// Handlers run on the server thread and must be thread-safe with respect to what they read.
+// so a slow client never touches a node's executor. Routes with an executor run their handler
+// there and answer through an HttpResponder from any thread; routes without one run on the
+// server thread (the kernel's probes, which must answer while the executor is stuck).
+// Limits (HttpServerOptions): header size (431), body size per route (413), a deadline for
+// the next request header on an idle connection and for a request body, a write deadline, and
+// a connection cap (one more connection gets a 503 naming the setting, and is closed).
+// Connections are kept alive (HTTP/1.1); one request at a time per connection, so requests
+// waiting for handlers are bounded by the connection cap. A failed accept() (EMFILE) is
+// retried after a pause instead of stopping the listener.
 //
 //   HttpServer server;
 //   server.route("/metrics", [&](const HttpRequest&) {
@@ -30,43 +35,49 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "nodus/http_routing.h"
+#include "nodus/services/http.h"
 #include "nodus/status.h"
 
 namespace nodus::kernel {
 
-struct HttpRequest {
-  std::string method;
-  std::string path;   // without the query string
-  std::string query;  // after '?', without it; empty when absent
+struct HttpServerOptions {
+  size_t header_bytes_max = 8 * 1024;
+  size_t connections_max = 1024;
+  // An open connection must start its next request header within this long (after the accept
+  // or the previous response), and the header must be complete by then.
+  Duration idle_timeout = std::chrono::seconds(30);
+  // A request body must be complete within this long after its header.
+  Duration request_timeout = std::chrono::seconds(30);
+  // A response must be taken by the client within this long.
+  Duration write_timeout = std::chrono::seconds(10);
+  Duration accept_retry = std::chrono::milliseconds(100);
+  // Names the setting that raises the connection cap, in the 503 answer past it.
+  std::string connections_max_setting = "connections_max";
 };
-
-struct HttpResponse {
-  int status = 200;
-  std::string content_type = "text/plain; charset=utf-8";
-  std::string body;
-};
-
-using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
 class HttpServer {
  public:
-  static constexpr size_t kHeaderBytesMax = 8 * 1024;
-  static constexpr size_t kConnectionsMax = 64;
-  static constexpr std::chrono::seconds kReadTimeout{5};
+  using SyncHandler = std::function<HttpResponse(const HttpRequest&)>;
 
-  HttpServer();
+  explicit HttpServer(HttpServerOptions options = {});
   ~HttpServer();  // stop()
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Registers the handler for an exact path ("/metrics"). May be called before or after
-  // listen(); a later registration for the same path replaces the earlier one.
-  void route(std::string path, HttpHandler handler);
+  // The routes of this port. Thread-safe; may change while serving.
+  HttpRouteTable& routes() { return routes_; }
+  // A kernel endpoint: GET (and HEAD) of the exact `path`, answered on the server thread.
+  // A later registration for the same path replaces the earlier one.
+  void route(const std::string& path, SyncHandler handler);
   // Binds and starts serving. Port 0 picks a free port (see port()). Errors name host:port,
   // e.g. "listen 127.0.0.1:9090: Address already in use". One listen per server.
-  nodus::Status listen(const std::string& host, uint16_t port);
+  Status listen(const std::string& host, uint16_t port);
   // The bound port, 0 before a successful listen().
   uint16_t port() const { return port_.load(std::memory_order_acquire); }
+  const HttpServerOptions& options() const { return options_; }
+  size_t open_connections() const { return connections_.load(std::memory_order_relaxed); }
+  uint64_t accept_errors() const { return accept_errors_.load(std::memory_order_relaxed); }
   // Closes the listener and every connection and joins the thread. Idempotent.
   void stop();
 
@@ -75,14 +86,21 @@ class HttpServer {
   friend class Session;
 
   void accept_next();
+  void refuse(boost::asio::ip::tcp::socket& socket);
   void close_all();
-  HttpHandler find_handler(const std::string& path) const;
 
+  const HttpServerOptions options_;
+  HttpRouteTable routes_;
   // Declared before io_: sessions destroyed along with io_ still unregister themselves here.
   std::atomic<size_t> connections_{0};
+  std::atomic<uint64_t> accept_errors_{0};
   std::map<Session*, std::weak_ptr<Session>> sessions_;  // touched only on the server thread
   bool stopping_ = false;                                // ditto
-  boost::asio::io_context io_;
+  // Shared, so that a responder on another thread can post an answer without keeping the
+  // server alive: it holds the io_context weakly and the session weakly.
+  std::shared_ptr<boost::asio::io_context> io_;
+  // Sessions whose request is with a handler (no I/O pending holds them). Server thread only.
+  std::map<Session*, std::shared_ptr<Session>> waiting_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer accept_retry_timer_;
   std::thread thread_;
@@ -90,8 +108,6 @@ class HttpServer {
   std::atomic<uint16_t> port_{0};
   std::mutex lifecycle_mu_;
   bool listened_ = false;
-  mutable std::mutex routes_mu_;
-  std::map<std::string, HttpHandler, std::less<>> routes_;
 };
 
 }  // namespace nodus::kernel

@@ -24,9 +24,14 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-// Sends `raw` to 127.0.0.1:port and returns everything received until the server closes.
+// Sends `raw` to 127.0.0.1:port and returns everything received until the server closes (it
+// asks for that with "Connection: close" unless `raw` has a Connection header).
 // Every socket operation is bounded by a 5 s timeout.
-std::string exchange(uint16_t port, const std::string& raw) {
+std::string exchange(uint16_t port, std::string raw) {
+  // One request per connection: the server keeps HTTP/1.1 connections open otherwise.
+  if (raw.find("Connection:") == std::string::npos && raw.find("\r\n") != std::string::npos) {
+    raw.insert(raw.find("\r\n") + 2, "Connection: close\r\n");
+  }
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return "socket failed";
   timeval tv{5, 0};
@@ -61,7 +66,10 @@ class HttpServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     server_.route("/metrics", [](const HttpRequest& req) {
-      return HttpResponse{200, "text/plain; version=0.0.4", "up 1\nquery " + req.query + "\n"};
+      std::string query;
+      for (const auto& [k, v] : req.query)
+        query += k + "=" + v;
+      return HttpResponse{200, "text/plain; version=0.0.4", "up 1\nquery " + query + "\n"};
     });
     server_.route("/throws", [](const HttpRequest&) -> HttpResponse {
       throw std::runtime_error("handler failed");
@@ -71,7 +79,14 @@ class HttpServerTest : public ::testing::Test {
     ASSERT_NE(server_.port(), 0);
   }
 
-  HttpServer server_;
+  static HttpServerOptions small_limits() {
+    HttpServerOptions o;
+    o.connections_max = 8;
+    o.idle_timeout = std::chrono::seconds(1);
+    o.request_timeout = std::chrono::seconds(1);
+    return o;
+  }
+  HttpServer server_{small_limits()};
 };
 
 // GET on a registered path returns the handler's body, status and content type.
@@ -202,11 +217,11 @@ std::string read_until_close(int fd) {
   }
 }
 
-// Past kConnectionsMax open connections one more gets a 503 and is closed; once they close,
+// Past connections_max open connections one more gets a 503 and is closed; once they close,
 // requests are served again.
 TEST_F(HttpServerTest, ConnectionCapAnswers503) {
   std::vector<int> held;
-  for (size_t i = 0; i < HttpServer::kConnectionsMax; ++i)
+  for (size_t i = 0; i < server_.options().connections_max; ++i)
     held.push_back(connect_to(server_.port()));
   // The server may not have accepted the last ones yet: retry until one is refused.
   std::string refused;
@@ -225,7 +240,7 @@ TEST_F(HttpServerTest, ConnectionCapAnswers503) {
   EXPECT_THAT(served, StartsWith("HTTP/1.1 200"));
 }
 
-// A connection that sends nothing is closed after kReadTimeout (here: before the client's own
+// A connection that sends nothing is closed after idle_timeout (here: before the client's own
 // 10 s receive timeout).
 TEST_F(HttpServerTest, SilentConnectionIsClosed) {
   const int fd = connect_to(server_.port());
@@ -265,6 +280,69 @@ TEST_F(HttpServerTest, AcceptSurvivesEmfile) {
     ::close(fd);
   EXPECT_THAT(exchange(server_.port(), "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"),
               StartsWith("HTTP/1.1 200"));
+}
+
+// Goal: an HTTP/1.1 connection serves several requests; a routed pattern gets its parameters
+// and the body.
+TEST_F(HttpServerTest, KeepAliveAndPatternRoutes) {
+  HttpRoute r;
+  r.method = "POST";
+  r.pattern = "/items/{id}";
+  r.owner = "test";
+  r.options.max_body_bytes = 16;
+  r.handler = [](const HttpRequest& req, HttpResponder res) {
+    res.respond(HttpResponse::text(201, std::string(req.param("id")) + ":" + req.body));
+  };
+  ASSERT_TRUE(server_.routes().add(std::move(r)).ok());
+  const std::string two =
+      "POST /items/a%20b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+      "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  const std::string resp = exchange(server_.port(), two);
+  EXPECT_THAT(resp, StartsWith("HTTP/1.1 201 Created\r\n"));
+  EXPECT_THAT(resp, HasSubstr("a b:abc"));
+  EXPECT_THAT(resp, HasSubstr("HTTP/1.1 200 OK\r\n"));  // the second answer, same connection
+}
+
+// Goal: a body over the route's limit is 413 before the handler runs, whether the length is
+// announced or the body is chunked; the connection is then closed.
+TEST_F(HttpServerTest, BodyOverLimitIs413) {
+  HttpRoute r;
+  r.method = "POST";
+  r.pattern = "/small";
+  r.owner = "test";
+  r.options.max_body_bytes = 4;
+  std::atomic<int> ran{0};
+  r.handler = [&ran](const HttpRequest&, HttpResponder res) {
+    ++ran;
+    res.respond(HttpResponse::text(200, "ok"));
+  };
+  ASSERT_TRUE(server_.routes().add(std::move(r)).ok());
+  const std::string announced =
+      exchange(server_.port(), "POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nabcde");
+  EXPECT_THAT(announced, StartsWith("HTTP/1.1 413"));
+  EXPECT_THAT(announced, HasSubstr("over the limit of 4 bytes"));
+  const std::string chunked = exchange(server_.port(),
+                                       "POST /small HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+                                       "chunked\r\n\r\n3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n");
+  EXPECT_THAT(chunked, StartsWith("HTTP/1.1 413"));
+  EXPECT_EQ(ran.load(), 0);
+  EXPECT_THAT(exchange(server_.port(),
+                       "POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: "
+                       "2\r\n\r\nab"),
+              StartsWith("HTTP/1.1 200"));
+}
+
+// Goal: a keep-alive connection that goes quiet after its answer is closed after idle_timeout.
+TEST_F(HttpServerTest, IdleKeepAliveConnectionIsClosed) {
+  const int fd = connect_to(server_.port());
+  ASSERT_GE(fd, 0);
+  const std::string req = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(::send(fd, req.data(), req.size(), 0), static_cast<ssize_t>(req.size()));
+  const std::string got = read_until_close(fd);  // the answer, then the close (no <timeout>)
+  EXPECT_THAT(got, StartsWith("HTTP/1.1 200"));
+  EXPECT_THAT(got, testing::Not(HasSubstr("<timeout>")));
+  EXPECT_THAT(got, testing::Not(HasSubstr("Connection: close")));
+  ::close(fd);
 }
 
 }  // namespace

@@ -7,27 +7,10 @@
 #include <sstream>
 #include <vector>
 
+#include "nodus/json.h"
+
 namespace nodus {
 namespace {
-
-void append_quoted(std::string& out, std::string_view text) {
-  out += '"';
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (byte < 0x20) {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\u00";
-      out += kHex[byte >> 4];
-      out += kHex[byte & 0xf];
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-}
 
 // A JSON value of the shapes this format uses: strings, integers and one level of object.
 // Other JSON (arrays, fractions, true/false/null) parses too, so that a key added in a later
@@ -262,24 +245,24 @@ Result<Int> as_integer(const Value& v, std::string_view file, std::string_view k
 std::string serialize_isolation_state(const IsolationState& state) {
   std::string out = "{\"version\":" + std::to_string(state.version) +
                     ",\"pid\":" + std::to_string(state.pid) + ",\"node\":";
-  append_quoted(out, state.node);
+  append_json_quoted(out, state.node);
   out += ",\"mode\":";
-  append_quoted(out, state.mode);
+  append_json_quoted(out, state.mode);
   out += ",\"driver\":";
-  append_quoted(out, state.driver);
+  append_json_quoted(out, state.driver);
   out += ",\"cpus_granted\":";
-  append_quoted(out, state.cpus_granted);
+  append_json_quoted(out, state.cpus_granted);
   out += ",\"cgroups\":{";
   bool first = true;
   for (const auto& [controller, dir] : state.cgroups) {
     if (!first) out += ',';
     first = false;
-    append_quoted(out, controller);
+    append_json_quoted(out, controller);
     out += ':';
-    append_quoted(out, dir);
+    append_json_quoted(out, dir);
   }
   out += "},\"oom_events_file\":";
-  append_quoted(out, state.oom_events_file);
+  append_json_quoted(out, state.oom_events_file);
   out += ",\"oom_kills_at_start\":" + std::to_string(state.oom_kills_at_start) + "}\n";
   return out;
 }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <limits>
 #include <string>
 
 #include <google/protobuf/struct.pb.h>
@@ -84,4 +85,39 @@ TEST(JsonTest, AppendForms) {
 }
 
 }  // namespace
+// Goal: nested objects and arrays get commas in the right places and every value type renders.
+TEST(JsonWriterTest, WritesNestedDocument) {
+  JsonWriter w;
+  w.begin_object().key("a").value(1).key("b").begin_array().value("x").value(true).null();
+  w.end_array().key("c").begin_object().key("d").value(2.5).end_object().end_object();
+  EXPECT_EQ(w.str(), R"({"a":1,"b":["x",true,null],"c":{"d":2.5}})");
+}
+
+// Goal: keys and values are escaped (by nodus/json.h) so the document stays valid JSON,
+// invalid UTF-8 included.
+TEST(JsonWriterTest, EscapesStrings) {
+  JsonWriter w;
+  w.begin_object().key("k\"").value("q\"b\\n\nt\t\x01 \xc3\xa9 \xff").end_object();
+  EXPECT_EQ(w.str(), "{\"k\\\"\":\"q\\\"b\\\\n\\nt\\t\\u0001 \xc3\xa9 \\ufffd\"}");
+}
+
+// Goal: non-finite numbers become null rather than invalid JSON.
+TEST(JsonWriterTest, NonFiniteIsNull) {
+  JsonWriter w;
+  w.begin_array().value(std::numeric_limits<double>::infinity()).end_array();
+  EXPECT_EQ(w.str(), "[null]");
+}
+
+// Goal: raw() splices ready-made JSON as one value, with the commas around it.
+TEST(JsonWriterTest, RawIsOneValue) {
+  JsonWriter w;
+  w.begin_array().value(1).raw(R"({"a":[2]})").value(3).end_array();
+  EXPECT_EQ(w.str(), R"([1,{"a":[2]},3])");
+}
+
+// Goal: a writer used wrongly stops loudly instead of emitting broken JSON.
+TEST(JsonWriterDeathTest, UnbalancedEndIsFatal) {
+  EXPECT_DEATH(JsonWriter().end_object(), "end_object");
+}
+
 }  // namespace nodus

@@ -289,6 +289,36 @@ TEST_F(CliTest, NodeKilledLeavesNoPluginProgram) {
       << "program " << program << " outlived its instance";
 }
 
+// Goal: a plugin's HTTP route and the kernel's own endpoints are served by one server on one
+// port of a real node (nodus/services/http.h), and a plugin cannot take a kernel path.
+TEST_F(CliTest, NodeServesKernelAndPluginRoutesOnOnePort) {
+  const uint16_t base = free_port_block(2);
+  fs::path p = test_profile(
+      "  - name: io.nodus.test.http-a\n"
+      "    config: {port: health, path: '/v1/hello/{id}', reply: shared}\n",
+      base, "http");
+  Child node({kNodus, "node", "--profile", p.string(), "--instance", "0"}, dir_ / "node.log");
+  ASSERT_TRUE(wait_for_http(base, "/readyz", 200)) << read_file(dir_ / "node.log");
+  std::string body;
+  EXPECT_EQ(http_get(base, "/v1/hello/7", &body), 200);
+  EXPECT_THAT(body, AllOf(HasSubstr("\"reply\":\"shared\""), HasSubstr("\"id\":\"7\"")));
+  EXPECT_EQ(http_get(base, "/livez"), 200);
+  EXPECT_EQ(http_get(base, "/metrics"), 200);
+  EXPECT_EQ(http_get(base, "/v1/other"), 404);
+  node.signal(SIGTERM);
+  EXPECT_EQ(node.wait(std::chrono::seconds(10)), 0) << read_file(dir_ / "node.log");
+
+  fs::path clash = test_profile(
+      "  - name: io.nodus.test.http-a\n"
+      "    config: {port: health, path: /status}\n",
+      base, "http");
+  Child refused({kNodus, "node", "--profile", clash.string(), "--instance", "0"},
+                dir_ / "clash.log");
+  EXPECT_NE(refused.wait(std::chrono::seconds(10)), 0);
+  EXPECT_THAT(read_file(dir_ / "clash.log"),
+              HasSubstr("route GET /status is already registered (as GET /status by kernel)"));
+}
+
 // Goal: SIGINT stops a node like SIGTERM does.
 TEST_F(CliTest, NodeStopsOnSigint) {
   const uint16_t base = free_port_block(2);

@@ -11,10 +11,11 @@
 
 #include "batcher.h"
 #include "grpc_frontend.h"
-#include "http_frontend.h"
+#include "http_routes.h"
 #include "ledger_core.h"
 #include "ledger_state.h"
 #include "nodus/nodus.h"
+#include "nodus/services/http.h"
 
 namespace nodus::ledger {
 namespace {
@@ -27,7 +28,6 @@ class LedgerPlugin final : public Plugin, public LedgerCore {
   ~LedgerPlugin() override {
     alive_.reset();
     grpc_.reset();
-    http_.reset();
   }
 
   Status configure(const ConfigNode& config) override;
@@ -66,13 +66,13 @@ class LedgerPlugin final : public Plugin, public LedgerCore {
   int64_t port_stride_ = 10;
   size_t max_stream_inflight_ = 64;
   size_t max_pending_reads_ = 10000;
-  HttpFrontendOptions http_options_;
+  HttpPortOptions http_port_options_;
+  uint16_t http_port_ = 0;  // the bound port of "http", once the routes are registered
 
   Consensus* consensus_ = nullptr;
   std::unique_ptr<LedgerState> state_;
   std::unique_ptr<Batcher> batcher_;
   std::unique_ptr<GrpcFrontend> grpc_;
-  std::unique_ptr<HttpFrontend> http_;
   std::atomic<bool> accepting_{false};
   std::atomic<size_t> handoff_txs_{0};    // admitted, not yet submitted (bounded like pending)
   std::atomic<size_t> pending_reads_{0};  // admitted, not yet answered
@@ -105,8 +105,11 @@ Status LedgerPlugin::configure(const ConfigNode& config) {
   if (stream_max <= 0) return config.at("max_stream_inflight").error("must be positive");
   state_options_.max_dedup_entries = static_cast<size_t>(max_dedup_entries);
   max_pending_reads_ = static_cast<size_t>(max_reads);
-  http_options_.max_connections = static_cast<size_t>(max_conns);
-  http_options_.idle_timeout = std::chrono::milliseconds(idle_ms);
+  http_port_options_.max_connections = static_cast<size_t>(max_conns);
+  http_port_options_.idle_timeout = std::chrono::milliseconds(idle_ms);
+  // The old front end's one deadline covered a whole request; so do both of the kernel's.
+  http_port_options_.request_timeout = std::chrono::milliseconds(idle_ms);
+  http_port_options_.connections_max_setting = "http_max_connections";
   max_stream_inflight_ = static_cast<size_t>(stream_max);
   boost::system::error_code bad_address;
   (void)boost::asio::ip::make_address(bind_, bad_address);
@@ -166,12 +169,15 @@ Status LedgerPlugin::start() {
   accepting_.store(true, std::memory_order_release);
   grpc_ = std::make_unique<GrpcFrontend>(*this, max_stream_inflight_);
   NODUS_RETURN_IF_ERROR(grpc_->start(bind_, ctx_.instance().port("grpc")));
+  // The routes live on the kernel's server of the "http" port, with this plugin's limits.
+  NODUS_RETURN_IF_ERROR(ctx_.http().configure_port("http", http_port_options_));
+  HttpRoutesOptions routes;
   // JSON is several times the size of the binary encoding.
-  http_options_.max_body_bytes = batcher_options_.max_batch_bytes * 4;
-  http_ = std::make_unique<HttpFrontend>(*this, http_options_);
-  NODUS_RETURN_IF_ERROR(http_->start(bind_, ctx_.instance().port("http")));
+  routes.max_body_bytes = batcher_options_.max_batch_bytes * 4;
+  NODUS_RETURN_IF_ERROR(register_http_routes(ctx_.http(), "http", *this, routes));
+  http_port_ = ctx_.http().bound_port("http");
   ctx_.logger().info("ledger serving", {{"grpc_port", std::to_string(grpc_->port())},
-                                        {"http_port", std::to_string(http_->port())},
+                                        {"http_port", std::to_string(http_port_)},
                                         {"bind", bind_}});
   return {};
 }
@@ -181,7 +187,7 @@ Status LedgerPlugin::stop() {
   // Answer everything still pending first, so that no front end waits on the executor.
   if (batcher_) batcher_->fail_all("ledger is shutting down; resend to another node");
   if (grpc_) grpc_->stop();
-  if (http_) http_->stop();
+  // The kernel removes this plugin's HTTP routes once stop() returns.
   return {};
 }
 
@@ -287,7 +293,7 @@ LeaderInfo LedgerPlugin::leader() const {
       (static_cast<int64_t>(info.id) - static_cast<int64_t>(ctx_.instance().index)) * port_stride_;
   auto port_of = [&](uint16_t own) { return std::to_string(static_cast<int64_t>(own) + shift); };
   const uint16_t grpc_port = grpc_ ? grpc_->port() : 0;
-  const uint16_t http_port = http_ ? http_->port() : 0;
+  const uint16_t http_port = http_port_;
   info.grpc_address = host + ":" + port_of(grpc_port);
   info.http_address = host + ":" + port_of(http_port);
   return info;
@@ -326,7 +332,7 @@ PluginDescriptor describe() {
       {"max_pending_reads", ConfigType::kInteger, false, "10000",
        "Reads waiting for the executor or a read barrier; above it RESOURCE_EXHAUSTED / 503"},
       {"http_max_connections", ConfigType::kInteger, false, "1024",
-       "Open HTTP connections; one more is answered 503 and closed"},
+       "Open connections to the HTTP port; one more is answered 503 and closed"},
       {"http_idle_timeout_ms", ConfigType::kInteger, false, "30000",
        "An HTTP connection silent this long (mid-request or between requests) is closed"},
       {"max_stream_inflight", ConfigType::kInteger, false, "64",

@@ -7,10 +7,18 @@
 
 #include "nodus/abi.h"
 #include "nodus/config.h"
+#include "nodus/json.h"
 #include "nodus/plugin.h"
 #include "nodus/status.h"
 
-// Membership (nodus/capabilities/membership.h)
+// Capabilities that plugins provide and the kernel may stand in for.
+#include "nodus/capabilities/consensus.h"
 #include "nodus/capabilities/membership.h"
-// Datagrams (nodus/services/datagram.h)
+
+// The SDK v2 services (PluginContext::datagrams(), http(), http_client(), processes(),
+// admin()).
+#include "nodus/services/admin.h"
 #include "nodus/services/datagram.h"
+#include "nodus/services/http.h"
+#include "nodus/services/http_client.h"
+#include "nodus/services/processes.h"

@@ -1,12 +1,14 @@
-// Unit tests of the HTTP routing and JSON handling (handle_http) without sockets.
+// Unit tests of the ledger's HTTP routes and JSON handling, on the SDK's in-memory HTTP server
+// (no sockets).
 #include <gtest/gtest.h>
 
 #include <optional>
 
 #include "batcher.h"
 #include "fake_consensus.h"
-#include "http_frontend.h"
+#include "http_routes.h"
 #include "ledger_state.h"
+#include "nodus/testing/fake_http.h"
 #include "nodus/testing/manual_executor.h"
 
 namespace nodus::ledger {
@@ -17,6 +19,8 @@ class Core final : public LedgerCore {
  public:
   Core() : batcher_(exec_, exec_, fake_, {.max_tx_bytes = 128}, nullptr) {
     (void)fake_.set_state_machine(&state_);
+    Status st = register_http_routes(http_, "http", *this, {});
+    EXPECT_TRUE(st.ok()) << st.to_string();
   }
   void post(Task t) override { exec_.post(std::move(t)); }
   bool accepting() const override { return true; }
@@ -45,19 +49,27 @@ class Core final : public LedgerCore {
   }
   LeaderInfo leader() const override { return {}; }
 
-  HttpResponse call(const std::string& method, const std::string& target,
-                    const std::string& body = "") {
-    std::optional<HttpResponse> out;
-    handle_http(*this, method, target, body, [&](HttpResponse r) { out = std::move(r); });
+  struct Answer {
+    unsigned status = 0;
+    std::string body;
+    bool retry_after = false;
+  };
+  Answer call(const std::string& method, const std::string& target, const std::string& body = "") {
+    auto exchange = http_.send("http", method, target, body);
     exec_.advance(std::chrono::milliseconds(1));
-    EXPECT_TRUE(out.has_value());
-    return out.value_or(HttpResponse{});
+    EXPECT_TRUE(exchange->done()) << method << " " << target;
+    const HttpResponse r = exchange->response();
+    Answer out{static_cast<unsigned>(r.status), r.body, false};
+    for (const auto& [name, value] : r.headers)
+      out.retry_after = out.retry_after || name == "Retry-After";
+    return out;
   }
 
   nodus::testing::ManualExecutor exec_;
   testing::FakeConsensus fake_{exec_};
   LedgerState state_{LedgerState::Options{}};
   Batcher batcher_;
+  nodus::testing::FakeHttpServer http_{exec_, {{"http", 9003}}};
 };
 
 // Goal: each request shape maps to the documented status code and JSON body.

@@ -186,7 +186,7 @@ class LedgerNode : public ::testing::Test {
   }
 
   Schema schema_;
-  nodus::testing::TestNode node_{{.index = 0, .instances = 3}};
+  nodus::testing::TestNode node_{{.index = 0, .instances = 3, .ports = {{"http", 0}, {"grpc", 0}}}};
   testing::FakeConsensus* fake_ = nullptr;
   int grpc_port_ = 0;
   int http_port_ = 0;

@@ -35,6 +35,7 @@
 #include "nodus/services/admin.h"
 #include "nodus/testing/capture_logger.h"
 #include "nodus/testing/fake_processes.h"
+#include "nodus/testing/fake_http.h"
 #include "nodus/testing/memory_storage.h"
 #include "nodus/testing/sim_http.h"
 #include "nodus/testing/sim_datagrams.h"
@@ -59,9 +60,10 @@ struct SimOptions {
   // Off, a snapshot write is durable the moment it is asked for. NODUS_SIM_CRASH_DISK=0|1 in
   // the environment overrides it.
   bool crash_disk = false;
-  // Datagrams (nodus/services/datagram.h)
-  // The named ports of every node (InstanceInfo::ports), the same on each simulated host, as
-  // in a multi-host profile: node i's "gossip" port is sim-i:<port>.
+  // InstanceInfo::ports of every node, the same on each simulated host as in a multi-host
+  // profile. Datagrams: node i's "gossip" port is sim-i:<port>. HTTP server: plugins' routes
+  // on them are served by an in-memory server per node (http(node)); requests are injected,
+  // handlers run on the node's simulated executor, and a crash ends them with the node.
   std::map<std::string, uint16_t> ports;
 };
 
@@ -161,6 +163,10 @@ class SimCluster {
   // The fake behind a node's plugin's ctx.processes() (scripted exits, recorded starts and
   // stops); it survives the node's crashes, which shut it down as the instance's death would.
   FakeProcesses& processes(SimNodeId node, const std::string& plugin_name);
+  // HTTP server (nodus/services/http.h)
+  // The HTTP routes of a running node's plugins: http(n).send(port, method, target, body)
+  // delivers a request whose handler runs on node n's simulated executor. Node must be up.
+  FakeHttpServer& http(SimNodeId node);
 
  private:
   struct Node;

@@ -41,8 +41,10 @@ struct TestNodeOptions {
   uint32_t instances = 1;
   std::string profile = "test";
   bool joining = false;  // InstanceInfo::joining (started by `nodus scale`)
-  // Datagrams (nodus/services/datagram.h)
-  // InstanceInfo::ports: the named ports the plugins may bind with datagrams().
+  // InstanceInfo::ports: the named ports the plugins may bind with datagrams(), and serve HTTP
+  // routes on for real, by the kernel's server on 127.0.0.1 (0 binds a free port: see
+  // TestNode::http_port()); handlers run on the ManualExecutor, so a test drives it while a
+  // client thread waits.
   std::map<std::string, uint16_t> ports;
 };
 
@@ -102,6 +104,10 @@ class TestNode {
   // The fake behind a plugin's ctx.processes(): script exits, inspect starts and stops. The
   // plugin's stop() shuts it down (what still runs is recorded in stopped_at_shutdown()).
   FakeProcesses& processes(const std::string& plugin_name);
+
+  // HTTP server (nodus/services/http.h)
+  // The TCP port serving the named port, 0 until a plugin routes on it.
+  uint16_t http_port(std::string_view port) const;
 
  private:
   struct Impl;
