@@ -9,6 +9,7 @@
 #include "kernel/node/plugin_host.h"
 #include "kernel/runtime/event_bus.h"
 #include "kernel/runtime/metrics_registry.h"
+#include "nodus/check.h"
 
 namespace nodus::testing {
 namespace {
@@ -171,7 +172,14 @@ class SimStorage final : public Storage {
 // A plugin file opened once, with its config section per node.
 struct SimCluster::PluginSource {
   kernel::LoadedPlugin plugin;
-  std::vector<ConfigNode> configs;  // one per node
+  std::function<std::string(SimNodeId)> config_for;  // for nodes added later as well
+  std::vector<ConfigNode> configs;                   // one per node
+  Status add_config(SimNodeId node) {
+    const std::string name = "sim-config[" + plugin.name() + "@" + std::to_string(node) + "]";
+    NODUS_ASSIGN_OR_RETURN(ConfigNode config, kernel::load_yaml_string(config_for(node), name));
+    configs.push_back(std::move(config));
+    return {};
+  }
 };
 
 struct SimCluster::Node {
@@ -187,6 +195,7 @@ struct SimCluster::Node {
   std::unique_ptr<kernel::MetricsRegistry> metrics;
   std::unique_ptr<kernel::LocalEventBus> events;
   std::unique_ptr<kernel::PluginHost> host;
+  bool removed = false;  // SimCluster::remove_node(): down for good
 
   void kill() {
     host.reset();
@@ -203,12 +212,16 @@ SimCluster::SimCluster(SimOptions options)
   const char* env = std::getenv("NODUS_SIM_CRASH_DISK");
   const bool crash_disk =
       env != nullptr && *env != '\0' ? std::string(env) != "0" : options_.crash_disk;
-  for (uint32_t i = 0; i < options_.nodes; ++i) {
-    const SimNodeId id = world_.add_node();
-    nodes_.push_back(std::make_unique<Node>(world_, id));
-    nodes_.back()->disk.random = world_.random().fork();
-    nodes_.back()->disk.crash_disk = crash_disk;
-  }
+  crash_disk_ = crash_disk;
+  for (uint32_t i = 0; i < options_.nodes; ++i)
+    make_node();
+}
+
+void SimCluster::make_node() {
+  const SimNodeId id = world_.add_node();
+  nodes_.push_back(std::make_unique<Node>(world_, id));
+  nodes_.back()->disk.random = world_.random().fork();
+  nodes_.back()->disk.crash_disk = crash_disk_;
 }
 
 SimCluster::~SimCluster() {
@@ -224,19 +237,20 @@ Status SimCluster::add_plugin(const std::filesystem::path& file,
                               const std::function<std::string(SimNodeId)>& config_for) {
   kernel::PluginLoader loader({file.parent_path()});
   NODUS_ASSIGN_OR_RETURN(auto plugin, loader.open(file));
+  if (started_) return failed_precondition("add_plugin() after start()");
   auto source = std::make_unique<PluginSource>();
-  for (uint32_t i = 0; i < options_.nodes; ++i) {
-    const std::string name = "sim-config[" + plugin.name() + "@" + std::to_string(i) + "]";
-    NODUS_ASSIGN_OR_RETURN(ConfigNode config, kernel::load_yaml_string(config_for(i), name));
-    source->configs.push_back(std::move(config));
-  }
   pinned_libraries_.push_back(plugin.library);
   source->plugin = std::move(plugin);
+  source->config_for = config_for;
+  for (uint32_t i = 0; i < options_.nodes; ++i)
+    NODUS_RETURN_IF_ERROR(source->add_config(i));
   sources_.push_back(std::move(source));
   return {};
 }
 
 Status SimCluster::start() {
+  if (started_) return failed_precondition("start() called twice");
+  started_ = true;
   for (uint32_t i = 0; i < options_.nodes; ++i) {
     NODUS_RETURN_IF_ERROR(start_node(i).with_context("node " + std::to_string(i)));
   }
@@ -248,8 +262,9 @@ Status SimCluster::start_node(SimNodeId id) {
   InstanceInfo info;
   info.profile = options_.profile;
   info.index = id;
-  info.instances = options_.nodes;
+  info.instances = size();
   info.node_name = info.profile + "-" + std::to_string(id);
+  info.joining = id >= options_.nodes;
 
   n.metrics = std::make_unique<kernel::MetricsRegistry>();
   n.events = std::make_unique<kernel::LocalEventBus>(n.executor);
@@ -341,11 +356,41 @@ void SimCluster::crash(SimNodeId node, bool lose_unsynced_writes) {
 }
 
 Status SimCluster::restart(SimNodeId node) {
+  if (removed(node)) return failed_precondition("node " + std::to_string(node) + " was removed");
   if (world_.up(node)) return failed_precondition("node " + std::to_string(node) + " is up");
   world_.revive(node);
   Status st = start_node(node);
   if (!st.ok()) fail(st.with_context("restart of node " + std::to_string(node)));
   return st;
+}
+
+Result<SimNodeId> SimCluster::add_node() {
+  if (!started_) return failed_precondition("add_node() before start(): use SimOptions::nodes");
+  make_node();
+  const SimNodeId id = network_->add_node();
+  NODUS_CHECK_EQ(id, size() - 1) << "the network and the cluster number nodes alike";
+  for (auto& source : sources_)
+    NODUS_RETURN_IF_ERROR(source->add_config(id));
+  Status st = start_node(id).with_context("added node " + std::to_string(id));
+  if (!st.ok()) return st;
+  return id;
+}
+
+Status SimCluster::remove_node(SimNodeId node) {
+  if (node >= size()) return not_found("no node " + std::to_string(node));
+  if (removed(node)) return failed_precondition("node " + std::to_string(node) + " was removed");
+  Node& n = *nodes_[node];
+  Status stopped;
+  if (world_.up(node) && n.host) stopped = n.host->stop();
+  world_.kill(node);
+  network_->remove_node(node);
+  n.kill();
+  n.removed = true;
+  return stopped.with_context("stop of removed node " + std::to_string(node));
+}
+
+bool SimCluster::removed(SimNodeId node) const {
+  return node < size() && nodes_[node]->removed;
 }
 
 void SimCluster::set_clock_drift_ppm(SimNodeId node, double ppm) {
