@@ -172,7 +172,14 @@ class SimStorage final : public Storage {
 // A plugin file opened once, with its config section per node.
 struct SimCluster::PluginSource {
   kernel::LoadedPlugin plugin;
-  std::vector<ConfigNode> configs;  // one per node
+  std::function<std::string(SimNodeId)> config_for;  // for nodes added later as well
+  std::vector<ConfigNode> configs;                   // one per node
+  Status add_config(SimNodeId node) {
+    const std::string name = "sim-config[" + plugin.name() + "@" + std::to_string(node) + "]";
+    NODUS_ASSIGN_OR_RETURN(ConfigNode config, kernel::load_yaml_string(config_for(node), name));
+    configs.push_back(std::move(config));
+    return {};
+  }
 };
 
 struct SimCluster::Node {
@@ -198,6 +205,7 @@ struct SimCluster::Node {
   std::unique_ptr<Datagrams> datagrams;  // this incarnation's sockets
   // HTTP server (nodus/services/http.h); per incarnation, outlives the host.
   std::unique_ptr<FakeHttpServer> http;
+  bool removed = false;  // SimCluster::remove_node(): down for good
 
   void kill() {
     host.reset();
@@ -218,14 +226,25 @@ SimCluster::SimCluster(SimOptions options)
   const char* env = std::getenv("NODUS_SIM_CRASH_DISK");
   const bool crash_disk =
       env != nullptr && *env != '\0' ? std::string(env) != "0" : options_.crash_disk;
-  for (uint32_t i = 0; i < options_.nodes; ++i) {
-    const SimNodeId id = world_.add_node();
-    nodes_.push_back(std::make_unique<Node>(world_, id));
-    nodes_.back()->disk.random = world_.random().fork();
-    nodes_.back()->disk.crash_disk = crash_disk;
-  }
+  crash_disk_ = crash_disk;
+  for (uint32_t i = 0; i < options_.nodes; ++i)
+    make_node();
   // Datagrams (nodus/services/datagram.h)
   datagrams_ = std::make_unique<SimDatagramNetwork>(world_, *network_);
+}
+
+Member SimCluster::sim_member(SimNodeId node) {
+  Member m;
+  m.id = node;
+  m.address = "sim-" + std::to_string(node);
+  return m;
+}
+
+void SimCluster::make_node() {
+  const SimNodeId id = world_.add_node();
+  nodes_.push_back(std::make_unique<Node>(world_, id));
+  nodes_.back()->disk.random = world_.random().fork();
+  nodes_.back()->disk.crash_disk = crash_disk_;
 }
 
 SimCluster::~SimCluster() {
@@ -241,19 +260,20 @@ Status SimCluster::add_plugin(const std::filesystem::path& file,
                               const std::function<std::string(SimNodeId)>& config_for) {
   kernel::PluginLoader loader({file.parent_path()});
   NODUS_ASSIGN_OR_RETURN(auto plugin, loader.open(file));
+  if (started_) return failed_precondition("add_plugin() after start()");
   auto source = std::make_unique<PluginSource>();
-  for (uint32_t i = 0; i < options_.nodes; ++i) {
-    const std::string name = "sim-config[" + plugin.name() + "@" + std::to_string(i) + "]";
-    NODUS_ASSIGN_OR_RETURN(ConfigNode config, kernel::load_yaml_string(config_for(i), name));
-    source->configs.push_back(std::move(config));
-  }
   pinned_libraries_.push_back(plugin.library);
   source->plugin = std::move(plugin);
+  source->config_for = config_for;
+  for (uint32_t i = 0; i < options_.nodes; ++i)
+    NODUS_RETURN_IF_ERROR(source->add_config(i));
   sources_.push_back(std::move(source));
   return {};
 }
 
 Status SimCluster::start() {
+  if (started_) return failed_precondition("start() called twice");
+  started_ = true;
   for (uint32_t i = 0; i < options_.nodes; ++i) {
     NODUS_RETURN_IF_ERROR(start_node(i).with_context("node " + std::to_string(i)));
   }
@@ -265,8 +285,9 @@ Status SimCluster::start_node(SimNodeId id) {
   InstanceInfo info;
   info.profile = options_.profile;
   info.index = id;
-  info.instances = options_.nodes;
+  info.instances = size();
   info.node_name = info.profile + "-" + std::to_string(id);
+  info.joining = id >= options_.nodes;
 
   n.metrics = std::make_unique<kernel::MetricsRegistry>();
   n.events = std::make_unique<kernel::LocalEventBus>(n.executor);
@@ -288,13 +309,12 @@ Status SimCluster::start_node(SimNodeId id) {
   // Admin (nodus/services/admin.h)
   n.admin = std::make_unique<kernel::AdminRegistry>(n.executor, std::chrono::seconds(60));
   services.admin = n.admin.get();
-  // Membership (nodus/capabilities/membership.h): every node of the cluster alive.
+  // Membership (nodus/capabilities/membership.h): every node of the cluster alive (nodes added
+  // since the start included, removed ones left out), as the static membership of a profile
+  // that `nodus scale` changed.
   n.membership = std::make_unique<MemberTable>(id, n.executor);
-  for (uint32_t i = 0; i < options_.nodes; ++i) {
-    Member m;
-    m.id = i;
-    m.address = "sim-" + std::to_string(i);
-    NODUS_RETURN_IF_ERROR(n.membership->join(std::move(m)));
+  for (SimNodeId i = 0; i < size(); ++i) {
+    if (!removed(i)) NODUS_RETURN_IF_ERROR(n.membership->join(sim_member(i)));
   }
   services.membership = n.membership.get();
   // HTTP client (nodus/services/http_client.h)
@@ -390,11 +410,50 @@ void SimCluster::crash(SimNodeId node, bool lose_unsynced_writes) {
 }
 
 Status SimCluster::restart(SimNodeId node) {
+  if (removed(node)) return failed_precondition("node " + std::to_string(node) + " was removed");
   if (world_.up(node)) return failed_precondition("node " + std::to_string(node) + " is up");
   world_.revive(node);
   Status st = start_node(node);
   if (!st.ok()) fail(st.with_context("restart of node " + std::to_string(node)));
   return st;
+}
+
+Result<SimNodeId> SimCluster::add_node() {
+  if (!started_) return failed_precondition("add_node() before start(): use SimOptions::nodes");
+  make_node();
+  const SimNodeId id = network_->add_node();
+  NODUS_CHECK_EQ(id, size() - 1) << "the network and the cluster number nodes alike";
+  for (auto& source : sources_)
+    NODUS_RETURN_IF_ERROR(source->add_config(id));
+  // The running nodes' static membership learns of it, as `nodus scale` tells every instance.
+  for (SimNodeId i = 0; i < id; ++i) {
+    if (nodes_[i]->membership && world_.up(i))
+      NODUS_RETURN_IF_ERROR(nodes_[i]->membership->join(sim_member(id)));
+  }
+  Status st = start_node(id).with_context("added node " + std::to_string(id));
+  if (!st.ok()) return st;
+  return id;
+}
+
+Status SimCluster::remove_node(SimNodeId node) {
+  if (node >= size()) return not_found("no node " + std::to_string(node));
+  if (removed(node)) return failed_precondition("node " + std::to_string(node) + " was removed");
+  Node& n = *nodes_[node];
+  Status stopped;
+  if (world_.up(node) && n.host) stopped = n.host->stop();
+  world_.kill(node);
+  network_->remove_node(node);
+  n.kill();
+  n.removed = true;
+  for (SimNodeId i = 0; i < size(); ++i) {
+    if (i != node && nodes_[i]->membership && world_.up(i))
+      (void)nodes_[i]->membership->set_state(node, MemberState::kLeft);  // known: it joined
+  }
+  return stopped.with_context("stop of removed node " + std::to_string(node));
+}
+
+bool SimCluster::removed(SimNodeId node) const {
+  return node < size() && nodes_[node]->removed;
 }
 
 void SimCluster::set_clock_drift_ppm(SimNodeId node, double ppm) {

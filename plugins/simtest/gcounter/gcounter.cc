@@ -1,4 +1,5 @@
 // io.nodus.simtest.gcounter: a grow-only counter CRDT kept in sync by gossip (see README.md).
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <sstream>
@@ -21,7 +22,11 @@ std::string encode(const std::vector<int64_t>& slots) {
   return out;
 }
 
-bool decode(const std::string& s, size_t n, std::vector<int64_t>* out) {
+// A cluster grows (nodus scale, SimCluster::add_node), so a peer may know more slots than
+// this node; at most this many.
+constexpr size_t kMaxSlots = 4096;
+
+bool decode(const std::string& s, std::vector<int64_t>* out) {
   out->clear();
   std::stringstream in(s);
   std::string part;
@@ -29,16 +34,17 @@ bool decode(const std::string& s, size_t n, std::vector<int64_t>* out) {
     char* end = nullptr;
     const long long v = std::strtoll(part.c_str(), &end, 10);
     if (part.empty() || *end != '\0' || v < 0) return false;
+    if (out->size() == kMaxSlots) return false;
     out->push_back(v);
   }
-  return out->size() == n;
+  return !out->empty();
 }
 
 class GCounter final : public Plugin, public GCounterService {
  public:
   explicit GCounter(PluginContext& ctx)
       : ctx_(ctx),
-        slots_(ctx.instance().instances, 0),
+        slots_(std::max<size_t>(ctx.instance().instances, ctx.transport().self() + 1), 0),
         rejected_(ctx.metrics().counter("nodus_gcounter_rejected_total",
                                         "Gossip messages that did not decode")) {}
 
@@ -83,7 +89,13 @@ class GCounter final : public Plugin, public GCounterService {
     return t;
   }
 
-  std::string digest() const override { return encode(slots_); }
+  // Slots this node has not heard of are zero: trailing zeros do not change the state.
+  std::string digest() const override {
+    std::vector<int64_t> trimmed = slots_;
+    while (!trimmed.empty() && trimmed.back() == 0)
+      trimmed.pop_back();
+    return encode(trimmed);
+  }
 
  private:
   PeerId self() const { return ctx_.transport().self(); }
@@ -97,11 +109,12 @@ class GCounter final : public Plugin, public GCounterService {
 
   void merge(const std::string& payload) {
     std::vector<int64_t> theirs;
-    if (!decode(payload, slots_.size(), &theirs)) {
+    if (!decode(payload, &theirs)) {
       rejected_.inc();
       return;
     }
-    for (size_t i = 0; i < slots_.size(); ++i) {
+    if (theirs.size() > slots_.size()) slots_.resize(theirs.size(), 0);  // a node joined
+    for (size_t i = 0; i < theirs.size(); ++i) {
       if (i == self()) continue;  // only this node writes its own slot
       // THE PLANTED BUG (unsafe_merge_by_sum): adding is not idempotent, so a duplicated or
       // repeated gossip message counts twice and replicas never agree.

@@ -98,6 +98,10 @@ class SimTransport final : public Transport {
     message_handlers_.clear();
     call_handlers_.clear();
   }
+  void add_peer(SimNodeId id) { peers_.push_back({id, "sim-" + std::to_string(id)}); }
+  void remove_peer(SimNodeId id) {
+    std::erase_if(peers_, [id](const PeerInfo& p) { return p.id == id; });
+  }
 
  private:
   struct CallState {
@@ -112,7 +116,9 @@ class SimTransport final : public Transport {
   };
 
   Status check_peer(PeerId to) const {
-    if (to >= net_.nodes_ || to == self_) return not_found("unknown peer " + std::to_string(to));
+    const bool listed =
+        std::any_of(peers_.begin(), peers_.end(), [to](const PeerInfo& p) { return p.id == to; });
+    if (!listed) return not_found("unknown peer " + std::to_string(to));
     return {};
   }
 
@@ -180,6 +186,7 @@ SimNetwork::SimNetwork(SimWorld& world, uint32_t nodes, LinkFaults defaults,
                        size_t max_message_bytes)
     : world_(world),
       nodes_(nodes),
+      defaults_(defaults),
       max_message_bytes_(max_message_bytes),
       links_(size_t{nodes} * nodes, Link{defaults, false, {}, {}}) {
   for (uint32_t i = 0; i < nodes; ++i)
@@ -196,7 +203,30 @@ void SimNetwork::reset_node(SimNodeId node) {
   transports_[node]->reset();
 }
 
+SimNodeId SimNetwork::add_node() {
+  const uint32_t grown = nodes_ + 1;
+  std::vector<Link> links(size_t{grown} * grown, Link{defaults_, false, {}});
+  for (SimNodeId from = 0; from < nodes_; ++from) {
+    for (SimNodeId to = 0; to < nodes_; ++to)
+      links[size_t{from} * grown + to] = links_[index(from, to)];
+  }
+  links_ = std::move(links);
+  const SimNodeId added = nodes_;
+  nodes_ = grown;
+  transports_.push_back(std::make_unique<SimTransport>(*this, added));
+  for (SimNodeId i = 0; i < added; ++i)
+    transports_[i]->add_peer(added);
+  return added;
+}
+
+void SimNetwork::remove_node(SimNodeId node) {
+  for (auto& t : transports_)
+    t->remove_peer(node);
+  transports_[node]->reset();
+}
+
 void SimNetwork::set_all(const LinkFaults& faults) {
+  defaults_ = faults;
   for (auto& l : links_)
     l.faults = faults;
 }

@@ -10,14 +10,14 @@
 #include <map>
 #include <string>
 
+#include "nodus/harness/consensus_kv.h"
 #include "nodus/harness/sim_cluster.h"
 #include "nodus/testing/sim_gtest.h"
-#include "raftkv_api.h"
 
 namespace nodus::testing {
 namespace {
 
-using raft::testing::RaftKv;
+using RaftKv = ConsensusKv;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 

@@ -1,7 +1,7 @@
 // Simulation tests of io.nodus.consensus.raft: the real plugin .so on three simulated nodes,
-// with a test-only key-value plugin (io.nodus.test.raftkv) as the state machine. A client
-// history of puts and linearizable gets is judged by the harness's checker under every fault
-// kind; scenario tests cover a disk stall, snapshot catch-up, membership changes and
+// with the harness's test-only key-value plugin (io.nodus.testing.consensus-kv) as the state
+// machine. A client history of puts and linearizable gets is judged by the harness's checker under
+// every fault kind; scenario tests cover a disk stall, snapshot catch-up, membership changes and
 // leadership transfer.
 #include <gtest/gtest.h>
 
@@ -15,16 +15,16 @@
 #include <vector>
 
 #include "nodus/capabilities/consensus.h"
+#include "nodus/harness/consensus_kv.h"
 #include "nodus/harness/sim_cluster.h"
 #include "nodus/harness/sim_faults.h"
 #include "nodus/testing/linearizability.h"
 #include "nodus/testing/sim_gtest.h"
-#include "raftkv_api.h"
 
 namespace nodus::testing {
 namespace {
 
-using raft::testing::RaftKv;
+using RaftKv = ConsensusKv;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 

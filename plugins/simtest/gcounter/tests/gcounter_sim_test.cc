@@ -99,5 +99,67 @@ TEST(GCounterSim, ConvergenceCheckerCatchesPlantedBug) {
   EXPECT_NE(r.status.message().find("diverged"), std::string::npos) << r.status.to_string();
 }
 
+// Goal: the simulator grows and shrinks a running cluster. A node added mid-run is a peer of
+// every node from then on and converges with them, its own increments included; a removed
+// node is nobody's peer and never comes back, and the rest still converge.
+TEST(GCounterSim, NodeAddedAndRemovedWhileRunning) {
+  for (uint64_t seed : sim_seeds(5)) {
+    SimOptions options;
+    options.seed = seed;
+    options.nodes = kNodes;
+    SimCluster sim(options);
+    ASSERT_TRUE(sim.add_plugin(GCOUNTER_PLUGIN).ok());
+    ASSERT_TRUE(sim.start().ok());
+    for (SimNodeId i = 0; i < kNodes; ++i)
+      sim.post(i, [&sim, i] { ASSERT_TRUE(sim.find<GCounterService>(i)->increment(1).ok()); });
+    sim.run_for(milliseconds(500));
+    const Result<SimNodeId> added = sim.add_node();
+    ASSERT_TRUE(added.ok()) << added.status().to_string();
+    ASSERT_EQ(*added, kNodes);
+    ASSERT_EQ(sim.size(), kNodes + 1);
+    EXPECT_EQ(sim.network().transport(0).peers().size(), kNodes) << "node 0 lists the new one";
+    sim.post(*added,
+             [&sim, n = *added] { ASSERT_TRUE(sim.find<GCounterService>(n)->increment(10).ok()); });
+    auto totals_are = [&](int64_t want, const std::vector<SimNodeId>& nodes) {
+      for (SimNodeId n : nodes) {
+        auto* g = sim.find<GCounterService>(n);
+        if (g == nullptr || g->total() != want) return false;
+      }
+      return true;
+    };
+    ASSERT_TRUE(sim.run_until(
+        [&] {
+          return totals_are(13, {0, 1, 2, 3});
+        },
+        seconds(5)))
+        << replay_hint(seed);
+    ASSERT_TRUE(sim.remove_node(1).ok());
+    EXPECT_TRUE(sim.removed(1));
+    EXPECT_FALSE(sim.up(1));
+    EXPECT_EQ(sim.restart(1).code(), StatusCode::kFailedPrecondition);
+    EXPECT_EQ(sim.remove_node(1).code(), StatusCode::kFailedPrecondition);
+    EXPECT_EQ(sim.network().transport(0).peers().size(), kNodes - 1) << "node 1 is gone";
+    EXPECT_EQ(sim.network().transport(0).send(1, "x", "y").code(), StatusCode::kNotFound);
+    sim.post(0, [&sim] { ASSERT_TRUE(sim.find<GCounterService>(0)->increment(100).ok()); });
+    EXPECT_TRUE(sim.run_until(
+        [&] {
+          return totals_are(113, {0, 2, 3});
+        },
+        seconds(5)))
+        << replay_hint(seed);
+    EXPECT_TRUE(sim.failure().ok()) << sim.failure().to_string();
+  }
+}
+
+// Goal: a cluster cannot grow before it started, nor take plugins after.
+TEST(GCounterSim, GrowthMisuseIsRefused) {
+  SimCluster sim(SimOptions{});
+  EXPECT_EQ(sim.add_node().status().code(), StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(sim.add_plugin(GCOUNTER_PLUGIN).ok());
+  ASSERT_TRUE(sim.start().ok());
+  EXPECT_EQ(sim.add_plugin(GCOUNTER_PLUGIN).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(sim.remove_node(7).code(), StatusCode::kNotFound);
+}
+
 }  // namespace
 }  // namespace nodus::testing

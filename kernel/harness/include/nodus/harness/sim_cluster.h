@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "nodus/capabilities/membership.h"
 #include "nodus/plugin.h"
 #include "nodus/services/admin.h"
 #include "nodus/testing/capture_logger.h"
@@ -82,6 +83,18 @@ class SimCluster {
   // Loads, configures and starts every node. Errors name the node.
   Status start();
 
+  // ---- growth ----
+  // Adds a node while the simulation runs (after start()): the next id, linked to every node,
+  // started with the same plugins (config from the same YAML or function as the others) and
+  // InstanceInfo::joining set, as `nodus scale` starts an instance: cluster state comes from
+  // the running members. Every other node's transport lists it as a peer from now on.
+  Result<SimNodeId> add_node();
+  // The node leaves for good: its plugins are stopped (stop(), not a crash), it is dropped
+  // from every peer list, and it never restarts. Its id is not reused. A consensus plugin
+  // should have removed it from its configuration first, as an operator would.
+  Status remove_node(SimNodeId node);
+  bool removed(SimNodeId node) const;
+
   // ---- time ----
   TimePoint now() const { return world_.now(); }
   // Runs every event up to now() + d. False when an invariant failed (see failure()).
@@ -99,7 +112,8 @@ class SimCluster {
   // Kills the node's process: plugins are destroyed without stop(), queued work vanishes,
   // and with `lose_unsynced_writes` every appended-but-unsynced log record is lost.
   void crash(SimNodeId node, bool lose_unsynced_writes = true);
-  // Starts fresh plugin objects over the node's surviving storage.
+  // Starts fresh plugin objects over the node's surviving storage. FAILED_PRECONDITION for a
+  // node that is up or was removed.
   Status restart(SimNodeId node);
   bool up(SimNodeId node) const { return world_.up(node); }
   void set_clock_drift_ppm(SimNodeId node, double ppm);
@@ -108,7 +122,8 @@ class SimCluster {
   void set_disk_latency(SimNodeId node, Duration latency, Duration jitter = Duration::zero());
 
   // ---- observing ----
-  uint32_t size() const { return options_.nodes; }
+  // Node ids run from 0 to size() - 1, removed nodes included (they stay down).
+  uint32_t size() const { return static_cast<uint32_t>(nodes_.size()); }
   uint64_t seed() const { return options_.seed; }
   // The test's own random stream, independent of the network's draws.
   SimRandom& random() { return driver_random_; }
@@ -172,6 +187,8 @@ class SimCluster {
   struct Node;
   struct PluginSource;
   Status start_node(SimNodeId node);
+  void make_node();
+  static Member sim_member(SimNodeId node);
   bool after_event();
 
   SimOptions options_;
@@ -181,6 +198,8 @@ class SimCluster {
   SimRandom driver_random_;
   std::unique_ptr<SimNetwork> network_;
   std::vector<std::unique_ptr<PluginSource>> sources_;
+  bool started_ = false;
+  bool crash_disk_ = false;
   std::vector<std::unique_ptr<Node>> nodes_;
   std::vector<std::pair<std::string, std::function<Status()>>> invariants_;
   Status failure_;

@@ -56,6 +56,12 @@ class SimNetwork {
   Transport& transport(SimNodeId node);
   // Forgets the node's handlers (its process died).
   void reset_node(SimNodeId node);
+  // Grows the network by one node (the next id), linked to every other node with the current
+  // default faults; every transport lists it as a peer from now on.
+  SimNodeId add_node();
+  // The node left the cluster for good: no transport lists it as a peer any more, and sends
+  // and calls to it fail with NOT_FOUND. Its id is never reused.
+  void remove_node(SimNodeId node);
 
   LinkFaults& link(SimNodeId from, SimNodeId to) { return links_[index(from, to)].faults; }
   void set_all(const LinkFaults& faults);
@@ -94,7 +100,8 @@ class SimNetwork {
   bool deliverable(SimNodeId from, SimNodeId to, uint64_t incarnation) const;
 
   SimWorld& world_;
-  const uint32_t nodes_;
+  uint32_t nodes_;
+  LinkFaults defaults_;  // for the links of nodes added later (set_all() changes it)
   const size_t max_message_bytes_;
   std::vector<Link> links_;
   std::vector<std::unique_ptr<SimTransport>> transports_;

@@ -1,7 +1,9 @@
-// raft/tests/raftkv_api.h: the capability of the test-only plugin io.nodus.test.raftkv, a
-// key-value store replicated through nodus.consensus/v1 (used by raft_sim_test).
+// nodus/harness/consensus_kv.h: the capability of io.nodus.testing.consensus-kv, a test-only
+// key-value store replicated through any nodus.consensus/v1 provider. The consensus
+// conformance suite (nodus/harness/consensus_conformance.h) drives a consensus plugin through
+// it; the plugin file installs with the harness (NODUS_CONSENSUS_KV_PLUGIN in CMake).
 //
-//   auto* kv = sim.find<nodus::raft::testing::RaftKv>(node);
+//   auto* kv = sim.find<nodus::testing::ConsensusKv>(node);
 //   kv->put("x", 5, [](nodus::Status s) { ... });
 //   kv->get("x", [](nodus::Result<int64_t> v) { ... });  // linearizable (read_index)
 #pragma once
@@ -14,12 +16,12 @@
 #include "nodus/capabilities/consensus.h"
 #include "nodus/status.h"
 
-namespace nodus::raft::testing {
+namespace nodus::testing {
 
-class RaftKv {
+class ConsensusKv {
  public:
-  static constexpr std::string_view kCapability = "nodus.test.raftkv/v1";
-  virtual ~RaftKv() = default;
+  static constexpr std::string_view kCapability = "nodus.testing.consensus-kv/v1";
+  virtual ~ConsensusKv() = default;
   // Replicates "key = value"; OK once applied on this node.
   virtual void put(const std::string& key, int64_t value, std::function<void(Status)> done) = 0;
   // Reads after a read_index barrier (absent keys read 0).
@@ -41,4 +43,4 @@ class RaftKv {
   virtual int64_t local_value(const std::string& key) const = 0;
 };
 
-}  // namespace nodus::raft::testing
+}  // namespace nodus::testing

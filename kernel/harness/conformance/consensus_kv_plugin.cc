@@ -1,5 +1,7 @@
-// io.nodus.test.raftkv: a key-value StateMachine registered with nodus.consensus/v1 in
-// start(), so it is there again after every restart the simulator does. Test-only.
+// io.nodus.testing.consensus-kv: a key-value StateMachine registered with nodus.consensus/v1
+// in start(), so it is there again after every restart the simulator does. Test-only: the
+// subject through which the consensus conformance suite and Raft's simulation tests drive a
+// consensus plugin. It includes SDK headers only, like any plugin.
 //
 // Commands are "key=value"; apply() checks that indexes arrive once each and in order, and
 // restore() replaces the whole map with a snapshot image ("key=value\n" lines).
@@ -8,10 +10,10 @@
 #include <sstream>
 #include <string>
 
+#include "nodus/harness/consensus_kv.h"
 #include "nodus/plugin.h"
-#include "raftkv_api.h"
 
-namespace nodus::raft::testing {
+namespace nodus::testing {
 namespace {
 
 class KvMachine final : public StateMachine {
@@ -56,9 +58,9 @@ class KvMachine final : public StateMachine {
   uint64_t order_errors_ = 0;
 };
 
-class RaftKvPlugin final : public Plugin, public RaftKv {
+class ConsensusKvPlugin final : public Plugin, public ConsensusKv {
  public:
-  explicit RaftKvPlugin(PluginContext& ctx) : ctx_(ctx) {}
+  explicit ConsensusKvPlugin(PluginContext& ctx) : ctx_(ctx) {}
   Status configure(const ConfigNode& c) override {
     // A planted bug for the checker's own test: serve gets from local state, no barrier.
     NODUS_ASSIGN_OR_RETURN(unsafe_local_reads_, c.get_bool("unsafe_local_reads", false));
@@ -71,7 +73,7 @@ class RaftKvPlugin final : public Plugin, public RaftKv {
   }
   Status stop() override { return {}; }
   void* provide(std::string_view capability) override {
-    return capability == kCapability ? static_cast<RaftKv*>(this) : nullptr;
+    return capability == kCapability ? static_cast<ConsensusKv*>(this) : nullptr;
   }
 
   void put(const std::string& key, int64_t value, std::function<void(Status)> done) override {
@@ -102,19 +104,19 @@ class RaftKvPlugin final : public Plugin, public RaftKv {
 
 PluginDescriptor describe() {
   PluginDescriptor d;
-  d.name = "io.nodus.test.raftkv";
+  d.name = "io.nodus.testing.consensus-kv";
   d.version = "0.1.0";
   d.category = "test";
   d.description = "Test-only key-value store on nodus.consensus/v1";
-  d.provides = {std::string(RaftKv::kCapability)};
+  d.provides = {std::string(ConsensusKv::kCapability)};
   d.needs = {std::string(Consensus::kCapability)};
   d.config = {{"unsafe_local_reads", ConfigType::kBoolean, false, "false",
                "Planted bug: reads skip the read_index barrier"}};
-  d.factory = [](PluginContext& ctx) { return std::make_unique<RaftKvPlugin>(ctx); };
+  d.factory = [](PluginContext& ctx) { return std::make_unique<ConsensusKvPlugin>(ctx); };
   return d;
 }
 
 }  // namespace
-}  // namespace nodus::raft::testing
+}  // namespace nodus::testing
 
-NODUS_PLUGIN(nodus::raft::testing::describe)
+NODUS_PLUGIN(nodus::testing::describe)
