@@ -35,7 +35,7 @@ constexpr Duration kProbeTimeout = milliseconds(1000);
 // instance's consensus plugin performs the Raft leadership transfer and the reply carries the
 // leader that took over.
 CallHandler failover_handler(PluginHost& host, uint32_t self) {
-  return [&host, self](PeerId, std::string request, CallReply reply) {
+  return [&host, self](PeerId, const std::string& request, const CallReply& reply) {
     nodus::v1::FailoverRequest req;
     if (!req.ParseFromString(request)) {
       reply(invalid_argument("failover: malformed FailoverRequest"));
@@ -49,7 +49,7 @@ CallHandler failover_handler(PluginHost& host, uint32_t self) {
     }
     std::optional<PeerId> to;
     if (req.has_to()) to = req.to();
-    consensus->transfer_leadership(to, [consensus, self, to, reply](Status st) {
+    consensus->transfer_leadership(to, [consensus, self, to, reply](const Status& st) {
       if (!st.ok()) {
         reply(st);
         return;
@@ -87,7 +87,8 @@ void fill_membership_reply(const ConsensusState& s, nodus::v1::MembershipReply& 
 // membership change, answering with the state after it committed.
 CallHandler membership_handler(PluginHost& host, GrpcTransport& transport, const Profile& profile,
                                uint32_t self) {
-  return [&host, &transport, &profile, self](PeerId, std::string request, CallReply reply) {
+  return [&host, &transport, &profile, self](PeerId, const std::string& request,
+                                             const CallReply& reply) {
     nodus::v1::MembershipRequest req;
     if (!req.ParseFromString(request)) {
       reply(invalid_argument("membership: malformed MembershipRequest"));
@@ -114,7 +115,7 @@ CallHandler membership_handler(PluginHost& host, GrpcTransport& transport, const
         return;
       }
     }
-    const auto answer = [consensus, reply](Status st) {
+    const auto answer = [consensus, reply](const Status& st) {
       if (!st.ok()) {
         reply(st);
         return;
@@ -354,7 +355,7 @@ Status Node::start() {
   fs::create_directories(m.info.data_dir, ec);
   if (ec || ::access(m.info.data_dir.c_str(), W_OK) != 0) {
     return permission_denied("data directory " + m.info.data_dir.string() + " is not writable: " +
-                             (ec ? ec.message() : std::string(std::strerror(errno))));
+                             (ec ? ec.message() : std::system_category().message(errno)));
   }
   if (!m.options.supervisor_bus.empty() && !m.bus) {
     NODUS_ASSIGN_OR_RETURN(m.bus, SupervisorBus::connect(m.options.supervisor_bus, m.info.index));

@@ -50,7 +50,7 @@ using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
 class HttpServer {
  public:
-  static constexpr size_t kHeaderBytesMax = 8 * 1024;
+  static constexpr size_t kHeaderBytesMax = size_t{8} << 10;
   static constexpr size_t kConnectionsMax = 64;
   static constexpr std::chrono::seconds kReadTimeout{5};
 

@@ -1,5 +1,6 @@
 #include "kernel/runtime/json_writer.h"
 
+#include <array>
 #include <cmath>
 #include <cstdio>
 
@@ -76,9 +77,9 @@ JsonWriter& JsonWriter::value(double v) {
     out_ += "null";
     return *this;
   }
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.17g", v);
-  out_ += buf;
+  std::array<char, 32> buf{};
+  std::snprintf(buf.data(), buf.size(), "%.17g", v);
+  out_ += buf.data();
   return *this;
 }
 

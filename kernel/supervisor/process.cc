@@ -6,10 +6,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <system_error>
 
 #include "nodus/check.h"
 
@@ -46,9 +48,9 @@ void init_attributes(posix_spawnattr_t& attr) {
 
 Result<SpawnedProcess> spawn_process(const std::vector<std::string>& argv,
                                      const std::vector<std::string>& env) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) {
-    return resource_exhausted(std::string("pipe: ") + std::strerror(errno));
+  std::array<int, 2> fds{};
+  if (::pipe2(fds.data(), O_CLOEXEC) != 0) {
+    return resource_exhausted(std::string("pipe: ") + std::system_category().message(errno));
   }
   UniqueFd read_end(fds[0]);
   UniqueFd write_end(fds[1]);
@@ -67,7 +69,7 @@ Result<SpawnedProcess> spawn_process(const std::vector<std::string>& argv,
   const int rc = ::posix_spawn(&out.pid, cargs[0], &actions, &attr, cargs.data(), cenv.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
-  if (rc != 0) return unavailable("spawn " + argv[0] + ": " + std::strerror(rc));
+  if (rc != 0) return unavailable("spawn " + argv[0] + ": " + std::system_category().message(rc));
   ::fcntl(read_end.get(), F_SETFL, ::fcntl(read_end.get(), F_GETFL) | O_NONBLOCK);
   out.output = std::move(read_end);
   return out;
@@ -117,10 +119,10 @@ ProcessStats read_process_stats(pid_t pid) {
 }
 
 std::string self_executable() {
-  char buf[4096];
-  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  std::array<char, 4096> buf{};
+  const ssize_t n = ::readlink("/proc/self/exe", buf.data(), buf.size() - 1);
   if (n <= 0) return "nodus";
-  return std::string(buf, static_cast<size_t>(n));
+  return std::string(buf.data(), static_cast<size_t>(n));
 }
 
 std::string describe_wait_status(int status) {

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <string_view>
+#include <system_error>
 #include <vector>
 
 namespace nodus {
@@ -18,7 +20,7 @@ void append_quoted(std::string& out, std::string_view text) {
       out += '\\';
       out += c;
     } else if (byte < 0x20) {
-      static constexpr char kHex[] = "0123456789abcdef";
+      constexpr std::string_view kHex = "0123456789abcdef";
       out += "\\u00";
       out += kHex[byte >> 4];
       out += kHex[byte & 0xf];
@@ -334,7 +336,7 @@ Result<IsolationState> read_isolation_state(const std::filesystem::path& file) {
   if (!in) {
     const int err = errno;
     if (err == ENOENT) return not_found(file.string() + ": no isolation state file");
-    return unavailable(file.string() + ": cannot read: " + std::strerror(err));
+    return unavailable(file.string() + ": cannot read: " + std::system_category().message(err));
   }
   std::stringstream text;
   text << in.rdbuf();

@@ -135,8 +135,8 @@ void handle_http(LedgerCore& core, const std::string& method, const std::string&
     respond({405, error_json("method " + method + " is not allowed on " + target), false});
     return;
   }
-  const std::string kAccounts = "/v1/accounts/";
-  const std::string kKv = "/v1/kv/";
+  constexpr std::string_view kAccounts = "/v1/accounts/";
+  constexpr std::string_view kKv = "/v1/kv/";
   const bool is_read = (target.rfind(kAccounts, 0) == 0 && target.size() > kAccounts.size()) ||
                        (target.rfind(kKv, 0) == 0 && target.size() > kKv.size());
   if (is_read && !core.admit_read()) {
@@ -146,27 +146,29 @@ void handle_http(LedgerCore& core, const std::string& method, const std::string&
   if (target.rfind(kAccounts, 0) == 0 && target.size() > kAccounts.size()) {
     core.post([&core, name = percent_decode(target.substr(kAccounts.size())), linearizable,
                respond = std::move(respond)]() mutable {
-      core.get_account(name, linearizable,
-                       [respond = std::move(respond)](Status s, GetAccountReply reply) {
-                         if (!s.ok()) {
-                           respond({503, error_json(s.to_string()), true});
-                         } else {
-                           respond({reply.found() ? 200u : 404u, to_json(reply), false});
-                         }
-                       });
+      core.get_account(
+          name, linearizable,
+          [respond = std::move(respond)](const Status& s, const GetAccountReply& reply) {
+            if (!s.ok()) {
+              respond({503, error_json(s.to_string()), true});
+            } else {
+              respond({reply.found() ? 200u : 404u, to_json(reply), false});
+            }
+          });
     });
     return;
   }
   if (target.rfind(kKv, 0) == 0 && target.size() > kKv.size()) {
     core.post([&core, key = percent_decode(target.substr(kKv.size())), linearizable,
                respond = std::move(respond)]() mutable {
-      core.get(key, linearizable, [respond = std::move(respond)](Status s, GetReply reply) {
-        if (!s.ok()) {
-          respond({503, error_json(s.to_string()), true});
-        } else {
-          respond({reply.found() ? 200u : 404u, to_json(reply), false});
-        }
-      });
+      core.get(key, linearizable,
+               [respond = std::move(respond)](const Status& s, const GetReply& reply) {
+                 if (!s.ok()) {
+                   respond({503, error_json(s.to_string()), true});
+                 } else {
+                   respond({reply.found() ? 200u : 404u, to_json(reply), false});
+                 }
+               });
     });
     return;
   }
@@ -193,6 +195,8 @@ class HttpFrontend::Session : public std::enable_shared_from_this<HttpFrontend::
  public:
   Session(HttpFrontend& server, tcp::socket socket) : server_(server), stream_(std::move(socket)) {}
   ~Session() { server_.closed(); }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 
   void read() {
     parser_.emplace();
