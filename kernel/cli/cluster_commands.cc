@@ -3,6 +3,7 @@
 // NODUS_RUN_DIR, --profile, or the one running below .nodus/ here, and says so when none is.
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -127,6 +128,13 @@ std::string status_json(const nodus::v1::StatusReply& s) {
   return w.str();
 }
 
+// `v` with `decimals` digits after the point, then `unit` ("1.5s").
+std::string format_fixed(double v, int decimals, const char* unit) {
+  std::array<char, 32> buf{};
+  std::snprintf(buf.data(), buf.size(), "%.*f%s", decimals, v, unit);
+  return buf.data();
+}
+
 void print_status_table(const nodus::v1::StatusReply& s) {
   std::printf("%-5s %-16s %-8s %-10s %-10s %-8s %-9s %-8s %-8s %s\n", "INDEX", "NODE", "PID",
               "STATE", "ROLE", "RESTARTS", "UPTIME", "CPU", "RSS", "PORTS");
@@ -136,13 +144,12 @@ void print_status_table(const nodus::v1::StatusReply& s) {
     std::string port_text;
     for (const auto& [name, port] : ports)
       port_text += (port_text.empty() ? "" : " ") + name + "=" + std::to_string(port);
-    char uptime[32], cpu[32], rss[32];
-    std::snprintf(uptime, sizeof(uptime), "%.1fs", i.uptime_s());
-    std::snprintf(cpu, sizeof(cpu), "%.2fs", i.cpu_s());
-    std::snprintf(rss, sizeof(rss), "%.1fMiB", static_cast<double>(i.rss_bytes()) / 1048576.0);
+    const std::string uptime = format_fixed(i.uptime_s(), 1, "s");
+    const std::string cpu = format_fixed(i.cpu_s(), 2, "s");
+    const std::string rss = format_fixed(static_cast<double>(i.rss_bytes()) / 1048576.0, 1, "MiB");
     std::printf("%-5u %-16s %-8d %-10s %-10s %-8u %-9s %-8s %-8s %s\n", i.index(), i.node().c_str(),
                 i.pid(), i.state().c_str(), i.role().empty() ? "-" : i.role().c_str(), i.restarts(),
-                uptime, cpu, rss, port_text.c_str());
+                uptime.c_str(), cpu.c_str(), rss.c_str(), port_text.c_str());
     if (!i.last_failure().empty() && i.state() != "ready") {
       std::printf("      last failure: %s\n", i.last_failure().c_str());
     }

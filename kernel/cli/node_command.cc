@@ -3,9 +3,9 @@
 // SIGTERM and SIGINT stop the plugins in reverse order within --stop-timeout-ms; the exit code
 // is 0 after a clean stop, 1 when the stop overran or a plugin failed, 2 on bad input.
 #include <pthread.h>
-#include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
+#include <csignal>
 
 #include <chrono>
 #include <cstdio>

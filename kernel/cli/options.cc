@@ -1,5 +1,6 @@
 #include "kernel/cli/options.h"
 
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <utility>
@@ -18,7 +19,7 @@ struct OverrideOption {
   const char* help;
 };
 
-constexpr OverrideOption kOverrideOptions[] = {
+constexpr auto kOverrideOptions = std::to_array<OverrideOption>({
     {"instances", "instances", "number of node instances"},
     {"ports-base", "ports.base", "first port of instance 0"},
     {"ports-stride", "ports.stride", "port distance between instances"},
@@ -27,7 +28,7 @@ constexpr OverrideOption kOverrideOptions[] = {
     {"run-dir", "run_dir", "directory for sockets, pid and log files"},
     {"log-level", "log.level", "debug | info | warn | error"},
     {"log-format", "log.format", "text | json"},
-};
+});
 
 // The environment variable bound to a key path, for the help text.
 std::string env_for(std::string_view path) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <array>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -89,9 +90,9 @@ nodus::Status parse_profile_name(const ConfigNode& node, std::string* out) {
 
 nodus::Status parse_bind(const ConfigNode& node, std::string* out) {
   NODUS_ASSIGN_OR_RETURN(std::string host, node.as_string());
-  unsigned char buffer[16];
-  if (host != "localhost" && inet_pton(AF_INET, host.c_str(), buffer) != 1 &&
-      inet_pton(AF_INET6, host.c_str(), buffer) != 1) {
+  std::array<unsigned char, 16> buffer{};
+  if (host != "localhost" && inet_pton(AF_INET, host.c_str(), buffer.data()) != 1 &&
+      inet_pton(AF_INET6, host.c_str(), buffer.data()) != 1) {
     return node.error("must be an IPv4 or IPv6 address or 'localhost', got '" + host + "'");
   }
   *out = std::move(host);
@@ -312,9 +313,9 @@ nodus::Status parse_tls(const ConfigNode& node, const std::filesystem::path& sou
                                     key_spec("key_file", ConfigType::kString, true),
                                     key_spec("require_client_cert", ConfigType::kBoolean)}));
   TlsOptions tls;
-  std::filesystem::path* files[] = {&tls.ca_file, &tls.cert_file, &tls.key_file};
-  const char* keys[] = {"ca_file", "cert_file", "key_file"};
-  for (size_t i = 0; i < 3; ++i) {
+  const std::array<std::filesystem::path*, 3> files = {&tls.ca_file, &tls.cert_file, &tls.key_file};
+  const std::array<const char*, 3> keys = {"ca_file", "cert_file", "key_file"};
+  for (size_t i = 0; i < keys.size(); ++i) {
     const ConfigNode& v = node.at(keys[i]);
     NODUS_ASSIGN_OR_RETURN(std::string file, v.as_string());
     if (file.empty()) return v.error("must not be empty");

@@ -56,6 +56,8 @@ class SimLog final : public AppendLog {
          DiskModel& disk)
       : inner_(std::move(inner)), storage_(storage), name_(std::move(name)), disk_(disk) {}
   ~SimLog() override { state_->alive = false; }
+  SimLog(const SimLog&) = delete;
+  SimLog& operator=(const SimLog&) = delete;
 
   Result<uint64_t> append(std::string_view r) override { return inner_->append(r); }
   Status sync() override {
@@ -154,6 +156,8 @@ class SimStorage final : public Storage {
     // Destroyed by a crash (the node is already down): the writes still queued are lost.
     if (!disk_.world->up(disk_.node)) disk_.snapshot_writes_cut += state_->pending;
   }
+  SimStorage(const SimStorage&) = delete;
+  SimStorage& operator=(const SimStorage&) = delete;
 
  private:
   static constexpr Duration kSnapshotWriteMin = std::chrono::milliseconds(1);

@@ -46,8 +46,8 @@ const char* fault_kind_name(uint32_t kind) {
   }
 }
 
-FaultInjector::FaultInjector(SimCluster& sim, FaultPlan plan) : sim_(sim), plan_(plan) {
-  calm_ = sim.network().link(0, sim.size() > 1 ? 1 : 0);
+FaultInjector::FaultInjector(SimCluster& sim, FaultPlan plan)
+    : sim_(sim), plan_(plan), calm_(sim.network().link(0, sim.size() > 1 ? 1 : 0)) {
   if (plan_.down_max == 0xffffffffu) plan_.down_max = (sim.size() - 1) / 2;
 }
 

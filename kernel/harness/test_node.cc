@@ -1,6 +1,7 @@
 #include "nodus/harness/test_node.h"
 
 #include <map>
+#include <utility>
 
 #include "kernel/config/yaml_loader.h"
 #include "kernel/loader/plugin_loader.h"
@@ -78,7 +79,7 @@ struct TestNode::Impl {
 
 TestNode::TestNode(TestNodeOptions options)
     : logs_(std::make_shared<LogLines>()), impl_(std::make_unique<Impl>()) {
-  impl_->options = options;
+  impl_->options = std::move(options);
   std::vector<PeerInfo> peers;
   for (uint32_t i = 0; i < options.instances; ++i) {
     if (i != options.index) peers.push_back({i, "peer-" + std::to_string(i)});

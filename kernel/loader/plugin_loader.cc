@@ -4,7 +4,6 @@
 #include <elf.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,12 +12,14 @@
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <set>
+#include <system_error>
 #include <utility>
 
 #include "kernel/loader/sha256.h"
@@ -63,14 +64,16 @@ Result<int> open_plugin_file(const fs::path& file) {
       return file_error(file, StatusCode::kPermissionDenied,
                         "is a symbolic link; plugin files are opened without following links");
     }
-    return file_error(file, StatusCode::kPermissionDenied,
-                      std::string("cannot open plugin file: ") + std::strerror(err));
+    return file_error(
+        file, StatusCode::kPermissionDenied,
+        std::string("cannot open plugin file: ") + std::system_category().message(err));
   }
   Fd guard(fd);
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
-    return file_error(file, StatusCode::kPermissionDenied,
-                      std::string("cannot stat plugin file: ") + std::strerror(errno));
+    return file_error(
+        file, StatusCode::kPermissionDenied,
+        std::string("cannot stat plugin file: ") + std::system_category().message(errno));
   }
   if (!S_ISREG(st.st_mode)) {
     return file_error(file, StatusCode::kInvalidArgument, "not a regular file");
@@ -82,10 +85,10 @@ Result<int> open_plugin_file(const fs::path& file) {
                           std::to_string(::geteuid()) + ")");
   }
   if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-    char mode[8];
-    std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    std::array<char, 8> mode{};
+    std::snprintf(mode.data(), mode.size(), "%04o", static_cast<unsigned>(st.st_mode & 07777));
     return file_error(file, StatusCode::kPermissionDenied,
-                      std::string("is group- or world-writable (mode ") + mode +
+                      std::string("is group- or world-writable (mode ") + mode.data() +
                           "); a plugin file must be writable by its owner only");
   }
   return guard.release();
@@ -127,8 +130,9 @@ Result<std::shared_ptr<boost::dll::shared_library>> load_library(Fd& fd, const f
   static std::map<std::pair<dev_t, ino_t>, int> kept_fds;  // guarded by kept_mu
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) {
-    return file_error(file, StatusCode::kPermissionDenied,
-                      std::string("cannot stat plugin file: ") + std::strerror(errno));
+    return file_error(
+        file, StatusCode::kPermissionDenied,
+        std::string("cannot stat plugin file: ") + std::system_category().message(errno));
   }
   std::lock_guard<std::mutex> lock(kept_mu);
   const auto key = std::make_pair(st.st_dev, st.st_ino);
@@ -286,8 +290,8 @@ Status validate_descriptor(const PluginDescriptor& d) {
   return {};
 }
 
-PluginLoader::PluginLoader(std::vector<fs::path> plugin_dirs) {
-  for (auto& dir : plugin_dirs) {
+PluginLoader::PluginLoader(const std::vector<fs::path>& plugin_dirs) {
+  for (const auto& dir : plugin_dirs) {
     std::error_code ec;
     fs::path canonical = fs::weakly_canonical(dir, ec);
     dirs_.push_back(ec ? dir : canonical);
@@ -450,12 +454,12 @@ ProbeResult PluginLoader::probe() const {
   // a problem, and the next round starts after it. Bounded: every round consumes a file.
   size_t next = 0;
   while (next < files.size()) {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) {
+    std::array<int, 2> fds{};
+    if (::pipe2(fds.data(), O_CLOEXEC) != 0) {
       for (; next < files.size(); ++next) {
         out.problems.push_back(
-            {files[next], unavailable(files[next].string() +
-                                      ": cannot start the plugin probe: " + std::strerror(errno))});
+            {files[next], unavailable(files[next].string() + ": cannot start the plugin probe: " +
+                                      std::system_category().message(errno))});
       }
       break;
     }
@@ -482,8 +486,8 @@ ProbeResult PluginLoader::probe() const {
     if (child < 0) {
       for (; next < files.size(); ++next) {
         out.problems.push_back(
-            {files[next], unavailable(files[next].string() +
-                                      ": cannot start the plugin probe: " + std::strerror(errno))});
+            {files[next], unavailable(files[next].string() + ": cannot start the plugin probe: " +
+                                      std::system_category().message(errno))});
       }
       break;
     }
@@ -504,15 +508,16 @@ ProbeResult PluginLoader::probe() const {
       const int ready = ::poll(&pfd, 1, static_cast<int>(left.count()));
       if (ready < 0 && errno == EINTR) continue;
       if (ready <= 0) continue;  // the deadline check above ends the wait
-      char buf[4096];
-      const ssize_t n = ::read(reader.get(), buf, sizeof(buf));
+      std::array<char, 4096> buf{};
+      const ssize_t n = ::read(reader.get(), buf.data(), buf.size());
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;  // the child is done (or died)
-      report.append(buf, static_cast<size_t>(n));
-      for (size_t nl; (nl = report.find('\n', consumed)) != std::string::npos; consumed = nl + 1) {
+      report.append(buf.data(), static_cast<size_t>(n));
+      for (size_t nl = 0; (nl = report.find('\n', consumed)) != std::string::npos;
+           consumed = nl + 1) {
         std::vector<std::string> fields;
         size_t start = consumed;
-        for (size_t tab; (tab = report.find('\t', start)) < nl; start = tab + 1)
+        for (size_t tab = 0; (tab = report.find('\t', start)) < nl; start = tab + 1)
           fields.push_back(report.substr(start, tab - start));
         fields.push_back(report.substr(start, nl - start));
         const size_t index = fields.size() > 1 ? std::stoul(fields[1]) : files.size();
@@ -690,7 +695,7 @@ Result<std::vector<size_t>> order_by_dependencies(const std::vector<LoadedPlugin
         }
       }
       std::string cycle;
-      for (size_t k = static_cast<size_t>(seen[at]); k < path.size(); ++k) {
+      for (auto k = static_cast<size_t>(seen[at]); k < path.size(); ++k) {
         cycle += plugins[path[k]].name() + " (" + plugins[path[k]].file.string() + ") -> ";
       }
       cycle += plugins[at].name();

@@ -76,7 +76,7 @@ struct ProbeResult {
 
 class PluginLoader {
  public:
-  explicit PluginLoader(std::vector<std::filesystem::path> plugin_dirs);
+  explicit PluginLoader(const std::vector<std::filesystem::path>& plugin_dirs);
 
   const std::vector<std::filesystem::path>& plugin_dirs() const { return dirs_; }
 

@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <string_view>
+#include <system_error>
 
 namespace nodus::kernel {
 
@@ -15,7 +17,7 @@ Result<std::string> sha256_file(const std::filesystem::path& file) {
   const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     const int err = errno;
-    std::string msg = file.string() + ": cannot read: " + std::strerror(err);
+    std::string msg = file.string() + ": cannot read: " + std::system_category().message(err);
     if (err == ENOENT) return not_found(std::move(msg));
     return permission_denied(std::move(msg));
   }
@@ -34,7 +36,8 @@ Result<std::string> sha256_fd(int fd, const std::filesystem::path& file) {
   while (true) {
     const ssize_t n = ::pread(fd, buf.data(), buf.size(), offset);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return unavailable(file.string() + ": read error: " + std::strerror(errno));
+    if (n < 0)
+      return unavailable(file.string() + ": read error: " + std::system_category().message(errno));
     if (n == 0) break;
     if (EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<size_t>(n)) != 1) {
       return internal_error("sha256: digest update failed");
@@ -46,7 +49,7 @@ Result<std::string> sha256_fd(int fd, const std::filesystem::path& file) {
   if (EVP_DigestFinal_ex(ctx.get(), digest.data(), &len) != 1) {
     return internal_error("sha256: digest final failed");
   }
-  static constexpr char kHex[] = "0123456789abcdef";
+  constexpr std::string_view kHex = "0123456789abcdef";
   std::string out;
   out.reserve(len * 2);
   for (unsigned int i = 0; i < len; ++i) {

@@ -152,7 +152,7 @@ CallHandler membership_handler(PluginHost& host, MemberTable& members, const Pro
                                 " provides " + std::string(Consensus::kCapability)));
       return;
     }
-    const auto answer = [consensus, reply](Status st) {
+    const auto answer = [consensus, reply](const Status& st) {
       if (!st.ok()) {
         reply(st);
         return;
@@ -472,7 +472,7 @@ Status Node::start() {
   fs::create_directories(m.info.data_dir, ec);
   if (ec || ::access(m.info.data_dir.c_str(), W_OK) != 0) {
     return permission_denied("data directory " + m.info.data_dir.string() + " is not writable: " +
-                             (ec ? ec.message() : std::string(std::strerror(errno))));
+                             (ec ? ec.message() : std::system_category().message(errno)));
   }
   if (!m.options.supervisor_bus.empty() && !m.bus) {
     NODUS_ASSIGN_OR_RETURN(m.bus, SupervisorBus::connect(m.options.supervisor_bus, m.info.index));

@@ -21,7 +21,8 @@ Result<std::unique_ptr<RotatingLog>> RotatingLog::open(fs::path file, uint64_t b
 Status RotatingLog::reopen() {
   const int fd = ::open(file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) {
-    return permission_denied("log file " + file_.string() + ": " + std::strerror(errno));
+    return permission_denied("log file " + file_.string() + ": " +
+                             std::system_category().message(errno));
   }
   fd_ = UniqueFd(fd);
   struct stat st {};
@@ -52,7 +53,8 @@ Status RotatingLog::append(std::string_view data) {
     const ssize_t n = ::write(fd_.get(), data.data(), data.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      return unavailable("log file " + file_.string() + ": " + std::strerror(errno));
+      return unavailable("log file " + file_.string() + ": " +
+                         std::system_category().message(errno));
     }
     size_bytes_ += static_cast<uint64_t>(n);
     data.remove_prefix(static_cast<size_t>(n));

@@ -21,7 +21,7 @@ namespace nodus::kernel {
 
 class RotatingLog {
  public:
-  static constexpr uint64_t kDefaultBytesMax = 10 * 1024 * 1024;
+  static constexpr uint64_t kDefaultBytesMax = uint64_t{10} << 20;
   static constexpr int kDefaultKeep = 3;
 
   static nodus::Result<std::unique_ptr<RotatingLog>> open(std::filesystem::path file,

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -24,16 +25,17 @@ constexpr std::string_view kCutSuffix = ".cut";
 constexpr size_t kScanChunkBytes = size_t{1} << 20;
 
 std::string segment_file_name(uint64_t first_index) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%020llu.seg", static_cast<unsigned long long>(first_index));
-  return buf;
+  std::array<char, 32> buf{};
+  std::snprintf(buf.data(), buf.size(), "%020llu.seg",
+                static_cast<unsigned long long>(first_index));
+  return buf.data();
 }
 
 // The marker of a prefix truncation that empties the log: "<next index, 20 digits>.cut".
 std::string cut_file_name(uint64_t next_index) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%020llu.cut", static_cast<unsigned long long>(next_index));
-  return buf;
+  std::array<char, 32> buf{};
+  std::snprintf(buf.data(), buf.size(), "%020llu.cut", static_cast<unsigned long long>(next_index));
+  return buf.data();
 }
 
 // Parses "<20 digits><suffix>"; false for any other file.

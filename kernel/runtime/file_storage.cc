@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 
+#include <array>
 #include <cstdio>
 #include <utility>
 
@@ -215,13 +216,14 @@ nodus::Status FileStorage::write_value(const std::filesystem::path& dir, std::st
   std::filesystem::path tmp_path = final_path;
   tmp_path += ".tmp";
 
-  char header[kValueHeaderBytes];
-  std::copy(kValueMagic.begin(), kValueMagic.end(), header);
-  put_u32_le(header + 4, static_cast<uint32_t>(data.size()));
-  put_u32_le(header + 8, crc32c(data));
+  std::array<char, kValueHeaderBytes> header{};
+  std::copy(kValueMagic.begin(), kValueMagic.end(), header.begin());
+  put_u32_le(header.data() + 4, static_cast<uint32_t>(data.size()));
+  put_u32_le(header.data() + 8, crc32c(data));
   {
     NODUS_ASSIGN_OR_RETURN(UniqueFd fd, io_.open(tmp_path, O_WRONLY | O_CREAT | O_TRUNC));
-    nodus::Status st = io_.write(fd.get(), std::string_view(header, sizeof(header)), 0, tmp_path);
+    nodus::Status st =
+        io_.write(fd.get(), std::string_view(header.data(), header.size()), 0, tmp_path);
     if (st.ok()) st = io_.write(fd.get(), data, kValueHeaderBytes, tmp_path);
     if (st.ok()) st = io_.sync_data(fd.get(), tmp_path);
     if (!st.ok()) {

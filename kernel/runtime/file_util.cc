@@ -20,7 +20,7 @@ nodus::Status errno_status(int err, std::string_view op, const std::filesystem::
   msg += ' ';
   msg += path.string();
   msg += ": ";
-  msg += std::strerror(err);
+  msg += std::system_category().message(err);
   switch (err) {
     case ENOSPC:
     case EDQUOT:

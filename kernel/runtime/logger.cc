@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -29,10 +30,10 @@ std::string_view capped(std::string_view s, bool* cut) {
 }
 
 void append_hex_escape(std::string& out, std::string_view prefix, uint8_t c) {
-  char buf[8];
-  std::snprintf(buf, sizeof(buf), "%02x", c);
+  std::array<char, 8> buf{};
+  std::snprintf(buf.data(), buf.size(), "%02x", c);
   out += prefix;
-  out += buf;
+  out += buf.data();
 }
 
 // Text format: control characters are escaped so that one event stays one line.
@@ -112,11 +113,11 @@ std::string format_utc_timestamp_ms(int64_t wall_time_ns) {
   }
   struct tm tm {};
   gmtime_r(&secs, &tm);
-  char buf[96];  // room for any int year, which -Wformat-truncation cannot rule out
-  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+  std::array<char, 96> buf{};  // room for any int year, which -Wformat-truncation cannot rule out
+  std::snprintf(buf.data(), buf.size(), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                 static_cast<int>(ms_part));
-  return buf;
+  return buf.data();
 }
 
 std::string_view log_level_name(nodus::LogLevel level) {

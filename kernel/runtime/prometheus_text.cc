@@ -1,4 +1,5 @@
 // render_prometheus_text(), declared in runtime/metrics_registry.h.
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <string>
@@ -14,9 +15,10 @@ void append_double(std::string& out, double v) {
   } else if (std::isinf(v)) {
     out += v > 0 ? "+Inf" : "-Inf";
   } else {
-    char buf[32];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);  // shortest round-trip form
-    out.append(buf, ec == std::errc() ? end : buf);
+    std::array<char, 32> buf{};
+    auto [end, ec] =
+        std::to_chars(buf.data(), buf.data() + buf.size(), v);  // shortest round-trip form
+    out.append(buf.data(), ec == std::errc() ? end : buf.data());
   }
 }
 

@@ -5,9 +5,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstring>
 #include <map>
 #include <sstream>
+#include <system_error>
 
 namespace nodus::kernel {
 namespace {
@@ -126,7 +128,7 @@ Result<std::string> http_get_text(const std::string& host, uint16_t port, const 
     return invalid_argument(where + ": not an IPv4 address");
   }
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return unavailable(where + ": socket: " + std::strerror(errno));
+  if (fd < 0) return unavailable(where + ": socket: " + std::system_category().message(errno));
   timeval tv{static_cast<time_t>(timeout.count() / 1000),
              static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -134,19 +136,20 @@ Result<std::string> http_get_text(const std::string& host, uint16_t port, const 
   std::string response;
   Status st;
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    st = unavailable(where + ": connect: " + std::strerror(errno));
+    st = unavailable(where + ": connect: " + std::system_category().message(errno));
   } else {
     const std::string req = "GET " + path + " HTTP/1.0\r\nHost: " + where + "\r\n\r\n";
     if (write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
-      st = unavailable(where + ": write: " + std::strerror(errno));
+      st = unavailable(where + ": write: " + std::system_category().message(errno));
     }
-    char buf[16384];
+    std::array<char, 16384> buf{};
     ssize_t n = 0;
-    while (st.ok() && (n = read(fd, buf, sizeof(buf))) > 0) {
-      response.append(buf, static_cast<size_t>(n));
+    while (st.ok() && (n = read(fd, buf.data(), buf.size())) > 0) {
+      response.append(buf.data(), static_cast<size_t>(n));
       if (response.size() > (64u << 20)) st = resource_exhausted(where + ": response too large");
     }
-    if (st.ok() && n < 0) st = deadline_exceeded(where + ": read: " + std::strerror(errno));
+    if (st.ok() && n < 0)
+      st = deadline_exceeded(where + ": read: " + std::system_category().message(errno));
   }
   close(fd);
   NODUS_RETURN_IF_ERROR(st);

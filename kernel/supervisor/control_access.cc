@@ -8,10 +8,12 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <array>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/server_posix.h>
@@ -27,7 +29,7 @@ namespace {
 constexpr int kListenBacklog = 64;
 
 std::string errno_text() {
-  return std::strerror(errno);
+  return std::system_category().message(errno);
 }
 
 bool is_loopback_host(std::string host) {
@@ -153,8 +155,8 @@ void UnixControlListener::stop() {
 
 void UnixControlListener::run() {
   while (true) {
-    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) {
+    std::array<pollfd, 2> fds{{{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}}};
+    if (::poll(fds.data(), fds.size(), -1) < 0) {
       if (errno == EINTR) continue;
       return;
     }

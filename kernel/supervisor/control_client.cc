@@ -1,5 +1,6 @@
 #include "kernel/supervisor/control_client.h"
 
+#include <array>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -38,10 +39,11 @@ Status from_grpc(const grpc::Status& st, const std::string& target) {
 // NODUS_CONTROL_CA, NODUS_CONTROL_CERT and NODUS_CONTROL_KEY when they are set (a TCP
 // control address off loopback, docs/security.md).
 Result<std::shared_ptr<grpc::ChannelCredentials>> control_credentials(const std::string& target) {
-  const char* names[] = {"NODUS_CONTROL_CA", "NODUS_CONTROL_CERT", "NODUS_CONTROL_KEY"};
-  std::string files[3];
+  const std::array<const char*, 3> names = {"NODUS_CONTROL_CA", "NODUS_CONTROL_CERT",
+                                            "NODUS_CONTROL_KEY"};
+  std::array<std::string, 3> files;
   int set = 0;
-  for (int i = 0; i < 3; ++i) {
+  for (size_t i = 0; i < names.size(); ++i) {
     const char* v = std::getenv(names[i]);
     if (v != nullptr && *v != '\0') {
       files[i] = v;

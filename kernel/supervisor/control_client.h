@@ -30,6 +30,8 @@ class ControlClient {
   // UNAVAILABLE "no cluster is running in DIR" when no supervisor holds the run directory.
   static Result<std::unique_ptr<ControlClient>> connect(const std::filesystem::path& run_dir);
   ~ControlClient();
+  ControlClient(const ControlClient&) = delete;
+  ControlClient& operator=(const ControlClient&) = delete;
 
   // With `plugins`, each running instance's plugin status sections too.
   Result<nodus::v1::StatusReply> status(bool plugins = false);

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <cstdio>
 
@@ -211,11 +212,11 @@ int probe_http(const std::string& host, uint16_t port, const std::string& path, 
   if (::connect(fd, addr->get(), addr->len) == 0) {
     const std::string req = "GET " + path + " HTTP/1.0\r\nHost: " + h + "\r\n\r\n";
     if (::write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size())) {
-      char buf[256];
-      const ssize_t n = ::read(fd, buf, sizeof(buf) - 1);
+      std::array<char, 256> buf{};
+      const ssize_t n = ::read(fd, buf.data(), buf.size() - 1);
       if (n > 0) {
         buf[n] = '\0';
-        if (std::sscanf(buf, "HTTP/1.%*d %d", &code) != 1) code = 0;
+        if (std::sscanf(buf.data(), "HTTP/1.%*d %d", &code) != 1) code = 0;
       }
     }
   }

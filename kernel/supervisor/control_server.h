@@ -43,6 +43,8 @@ class ControlServer {
   static Result<std::unique_ptr<ControlServer>> start(Supervisor& supervisor,
                                                       const ControlServerOptions& options);
   ~ControlServer();
+  ControlServer(const ControlServer&) = delete;
+  ControlServer& operator=(const ControlServer&) = delete;
   // What a client passes to grpc::CreateChannel.
   const std::string& target() const { return target_; }
   void stop();

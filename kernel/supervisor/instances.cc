@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdio>
 
@@ -294,14 +295,14 @@ void Supervisor::drain_bus() {
 }
 
 void Supervisor::drain_output(Instance& inst, bool flush) {
-  char buf[16384];
+  std::array<char, 16384> buf{};
   while (inst.output.valid()) {
-    const ssize_t n = ::read(inst.output.get(), buf, sizeof(buf));
+    const ssize_t n = ::read(inst.output.get(), buf.data(), buf.size());
     if (n <= 0) {
       if (n == 0 || (errno != EAGAIN && errno != EINTR)) inst.output.reset();
       break;
     }
-    inst.partial_line.append(buf, static_cast<size_t>(n));
+    inst.partial_line.append(buf.data(), static_cast<size_t>(n));
     size_t start = 0;
     for (size_t nl; (nl = inst.partial_line.find('\n', start)) != std::string::npos;
          start = nl + 1) {

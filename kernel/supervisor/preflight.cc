@@ -69,7 +69,7 @@ Status check_ports_free(const Profile& profile, uint32_t first, uint32_t last) {
       const std::string where = "port " + std::to_string(port) + " (instance " + std::to_string(i) +
                                 " " + name + ") on " + address;
       if (err == EADDRINUSE) return unavailable(where + " is already in use");
-      return unavailable(where + ": " + std::strerror(err));
+      return unavailable(where + ": " + std::system_category().message(err));
     }
   }
   return {};
@@ -86,7 +86,7 @@ Status check_data_dirs(const Profile& profile, uint32_t first, uint32_t last) {
     // access(2) says yes to root even on a read-only mount; a real file says the truth.
     const fs::path probe = dir / ".nodus-write-probe";
     const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return permission_denied(what + ": " + std::strerror(errno));
+    if (fd < 0) return permission_denied(what + ": " + std::system_category().message(errno));
     ::close(fd);
     fs::remove(probe, ec);
   }
@@ -102,7 +102,8 @@ Result<UniqueFd> lock_run_dir(const fs::path& run_dir) {
   const fs::path file = run_dir / "supervisor.lock";
   UniqueFd fd(::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
   if (!fd.valid()) {
-    return permission_denied("run directory " + run_dir.string() + ": " + std::strerror(errno));
+    return permission_denied("run directory " + run_dir.string() + ": " +
+                             std::system_category().message(errno));
   }
   if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
     return failed_precondition("a cluster is already running in " + run_dir.string() +
@@ -111,7 +112,8 @@ Result<UniqueFd> lock_run_dir(const fs::path& run_dir) {
   }
   const std::string pid = std::to_string(::getpid()) + "\n";
   if (::ftruncate(fd.get(), 0) != 0 || ::pwrite(fd.get(), pid.data(), pid.size(), 0) < 0) {
-    return permission_denied("run directory " + run_dir.string() + ": " + std::strerror(errno));
+    return permission_denied("run directory " + run_dir.string() + ": " +
+                             std::system_category().message(errno));
   }
   return fd;
 }

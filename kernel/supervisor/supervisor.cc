@@ -188,11 +188,13 @@ Status Supervisor::install_signals() {
   signal_fd_ = UniqueFd(::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC));
   wake_fd_ = UniqueFd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   if (!signal_fd_.valid() || !wake_fd_.valid()) {
-    return internal_error(std::string("signalfd/eventfd: ") + std::strerror(errno));
+    return internal_error(std::string("signalfd/eventfd: ") +
+                          std::system_category().message(errno));
   }
   // Orphaned grandchildren are re-parented to us, so that we reap them (PID 1 already is).
   if (::getpid() != 1 && ::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
-    return internal_error(std::string("prctl(PR_SET_CHILD_SUBREAPER): ") + std::strerror(errno));
+    return internal_error(std::string("prctl(PR_SET_CHILD_SUBREAPER): ") +
+                          std::system_category().message(errno));
   }
   return {};
 }

@@ -5,9 +5,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <system_error>
 
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -41,14 +43,15 @@ std::string ssl_error() {
   const unsigned long e = ERR_get_error();
   ERR_clear_error();
   if (e == 0) return "unknown OpenSSL error";
-  char buf[256];
-  ERR_error_string_n(e, buf, sizeof buf);
-  return buf;
+  std::array<char, 256> buf{};
+  ERR_error_string_n(e, buf.data(), buf.size());
+  return buf.data();
 }
 
 Status write_file(const fs::path& file, const std::string& data, mode_t mode) {
   const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return permission_denied(file.string() + ": " + std::strerror(errno));
+  if (fd < 0)
+    return permission_denied(file.string() + ": " + std::system_category().message(errno));
   // O_CREAT honours the umask and keeps the mode of an existing file; fchmod sets it exactly.
   bool ok = ::fchmod(fd, mode) == 0;
   size_t done = 0;
@@ -61,7 +64,7 @@ Status write_file(const fs::path& file, const std::string& data, mode_t mode) {
   ok = ::fsync(fd) == 0 && ok;
   const int saved = errno;
   ::close(fd);
-  if (!ok) return unavailable(file.string() + ": " + std::strerror(saved));
+  if (!ok) return unavailable(file.string() + ": " + std::system_category().message(saved));
   return {};
 }
 
@@ -136,17 +139,17 @@ Result<std::string> read_text(const fs::path& file) {
   Bio bio(BIO_new_file(file.c_str(), "r"));
   if (!bio) return not_found(file.string() + ": cannot read (run `nodus certs init` first?)");
   std::string text;
-  char buf[4096];
+  std::array<char, 4096> buf{};
   int n = 0;
-  while ((n = BIO_read(bio.get(), buf, sizeof buf)) > 0)
-    text.append(buf, static_cast<size_t>(n));
+  while ((n = BIO_read(bio.get(), buf.data(), buf.size())) > 0)
+    text.append(buf.data(), static_cast<size_t>(n));
   return text;
 }
 
 bool is_ip(const std::string& host) {
-  unsigned char buf[sizeof(in6_addr)];
-  return ::inet_pton(AF_INET, host.c_str(), buf) == 1 ||
-         ::inet_pton(AF_INET6, host.c_str(), buf) == 1;
+  std::array<unsigned char, sizeof(in6_addr)> buf{};
+  return ::inet_pton(AF_INET, host.c_str(), buf.data()) == 1 ||
+         ::inet_pton(AF_INET6, host.c_str(), buf.data()) == 1;
 }
 
 }  // namespace
@@ -160,7 +163,8 @@ Status create_ca(const fs::path& dir, const std::string& common_name, int days) 
   fs::create_directories(dir, ec);
   if (ec) return permission_denied(dir.string() + ": " + ec.message());
   if (::chmod(dir.c_str(), 0700) != 0) {
-    return permission_denied(dir.string() + ": chmod 0700: " + std::strerror(errno));
+    return permission_denied(dir.string() +
+                             ": chmod 0700: " + std::system_category().message(errno));
   }
   if (fs::exists(dir / "ca.key")) {
     return already_exists((dir / "ca.key").string() +

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "nodus/json.h"
@@ -317,7 +319,7 @@ Result<IsolationState> read_isolation_state(const std::filesystem::path& file) {
   if (!in) {
     const int err = errno;
     if (err == ENOENT) return not_found(file.string() + ": no isolation state file");
-    return unavailable(file.string() + ": cannot read: " + std::strerror(err));
+    return unavailable(file.string() + ": cannot read: " + std::system_category().message(err));
   }
   std::stringstream text;
   text << in.rdbuf();

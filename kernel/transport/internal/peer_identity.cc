@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <array>
 #include <charconv>
 #include <cstring>
 
@@ -17,21 +18,21 @@ constexpr std::string_view kInstancePath = "/instance/";
 std::optional<std::string> canonical_ip(const std::string& host) {
   in_addr v4{};
   if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) {
-    char out[INET_ADDRSTRLEN] = {};
-    ::inet_ntop(AF_INET, &v4, out, sizeof out);
-    return std::string(out);
+    std::array<char, INET_ADDRSTRLEN> out{};
+    ::inet_ntop(AF_INET, &v4, out.data(), out.size());
+    return std::string(out.data());
   }
   in6_addr v6{};
   if (::inet_pton(AF_INET6, host.c_str(), &v6) == 1) {
     if (IN6_IS_ADDR_V4MAPPED(&v6)) {
       std::memcpy(&v4, &v6.s6_addr[12], sizeof v4);
-      char out[INET_ADDRSTRLEN] = {};
-      ::inet_ntop(AF_INET, &v4, out, sizeof out);
-      return std::string(out);
+      std::array<char, INET_ADDRSTRLEN> out{};
+      ::inet_ntop(AF_INET, &v4, out.data(), out.size());
+      return std::string(out.data());
     }
-    char out[INET6_ADDRSTRLEN] = {};
-    ::inet_ntop(AF_INET6, &v6, out, sizeof out);
-    return std::string(out);
+    std::array<char, INET6_ADDRSTRLEN> out{};
+    ::inet_ntop(AF_INET6, &v6, out.data(), out.size());
+    return std::string(out.data());
   }
   return std::nullopt;
 }

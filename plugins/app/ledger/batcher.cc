@@ -36,9 +36,9 @@ Batcher::Batcher(Executor& executor, Clock& clock, Consensus& consensus, Batcher
     : executor_(executor), clock_(clock), consensus_(consensus), options_(options) {
   if (metrics == nullptr) return;
   for (int c = TX_DUPLICATE; c < TxCode_ARRAYSIZE; ++c) {
-    rejected_[c] = &metrics->counter("nodus_ledger_tx_rejected_total",
-                                     "Transactions answered with a rejection, by reason",
-                                     {{"reason", tx_code_label(static_cast<TxCode>(c))}});
+    rejected_[static_cast<size_t>(c)] = &metrics->counter(
+        "nodus_ledger_tx_rejected_total", "Transactions answered with a rejection, by reason",
+        {{"reason", tx_code_label(static_cast<TxCode>(c))}});
   }
   batch_size_ = &metrics->histogram("nodus_ledger_batch_txs", "Transactions per proposed batch",
                                     batch_size_buckets());
@@ -250,7 +250,9 @@ void Batcher::finish_if_done(uint64_t request_id) {
 
 void Batcher::count(const TxResult& r) {
   const int c = static_cast<int>(r.code());
-  if (c > 0 && c < TxCode_ARRAYSIZE && rejected_[c] != nullptr) rejected_[c]->inc();
+  if (c > 0 && c < TxCode_ARRAYSIZE && rejected_[static_cast<size_t>(c)] != nullptr) {
+    rejected_[static_cast<size_t>(c)]->inc();
+  }
 }
 
 void Batcher::fail_all(const std::string& reason) {

@@ -15,6 +15,7 @@
 //   b.submit(std::move(txs), [](std::vector<TxResult> results) { reply(results); });
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -101,7 +102,7 @@ class Batcher {
   uint64_t next_proposal_ = 1;
   size_t pending_txs_ = 0;
 
-  Counter* rejected_[TxCode_ARRAYSIZE] = {};  // by TxCode (TX_OK unused)
+  std::array<Counter*, TxCode_ARRAYSIZE> rejected_{};  // by TxCode (TX_OK unused)
   Histogram* batch_size_ = nullptr;
   Histogram* latency_ = nullptr;
   Gauge* pending_gauge_ = nullptr;

@@ -35,6 +35,8 @@ class GrpcFrontend final : public LedgerServiceBase {
   explicit GrpcFrontend(LedgerCore& core, size_t max_stream_inflight = 64)
       : core_(core), max_stream_inflight_(max_stream_inflight) {}
   ~GrpcFrontend() override;
+  GrpcFrontend(const GrpcFrontend&) = delete;
+  GrpcFrontend& operator=(const GrpcFrontend&) = delete;
 
   // Binds host:port (port 0 picks one; see port()).
   Status start(const std::string& host, uint16_t port);

@@ -29,6 +29,8 @@ class LedgerPlugin final : public Plugin, public LedgerCore {
     alive_.reset();
     grpc_.reset();
   }
+  LedgerPlugin(const LedgerPlugin&) = delete;
+  LedgerPlugin& operator=(const LedgerPlugin&) = delete;
 
   Status configure(const ConfigNode& config) override;
   Status start() override;

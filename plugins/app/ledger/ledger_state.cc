@@ -1,5 +1,6 @@
 #include "ledger_state.h"
 
+#include <array>
 #include <limits>
 #include <utility>
 
@@ -371,8 +372,9 @@ Status LedgerState::restore(uint64_t index, std::string_view image) {
     uint64_t floor = 0, forgotten = 0;
     if (!r.str(&client) || !r.u64(&floor) || !r.u64(&entry.last_index)) return truncated();
     if (version >= 2 && !r.u64(&forgotten)) return truncated();
-    std::map<uint64_t, TxOutcome> outcomes[2];
-    for (int part = 0; part < (version >= 2 ? 2 : 1); ++part) {
+    std::array<std::map<uint64_t, TxOutcome>, 2> outcomes;
+    const size_t parts = version >= 2 ? 2 : 1;
+    for (size_t part = 0; part < parts; ++part) {
       uint64_t count = 0;
       if (!r.u64(&count) || count > DedupWindow::kSpan) return truncated();
       for (uint64_t j = 0; j < count; ++j) {

@@ -55,7 +55,7 @@ void SnapshotSender::pump(PeerId peer, Stream& s) {
     }
     return;
   }
-  while (s.sent < total && s.sent < s.acked + options_.window * chunk) {
+  while (s.sent < total && s.sent < s.acked + options_.window_chunks * chunk) {
     send_chunk(peer, s, s.sent);
     s.sent += std::min<uint64_t>(chunk, total - s.sent);
   }
@@ -101,7 +101,7 @@ void SnapshotSender::tick(TimePoint now) {
       ++it;
       continue;
     }
-    if (++s.resends > options_.give_up_after) {
+    if (++s.resends > options_.give_up_after_resends) {
       const PeerId peer = it->first;
       it = streams_.erase(it);
       done_(peer, false);

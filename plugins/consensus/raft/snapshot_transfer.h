@@ -1,10 +1,10 @@
 // raft/snapshot_transfer.h: streaming a snapshot image to a lagging follower in chunks.
 //
 // The leader's SnapshotSender keeps one stream per follower: pb::SnapshotChunk messages of at
-// most `chunk_bytes` on channel "raft.snap", at most `window` chunks unacknowledged, the next
-// one sent when a pb::SnapshotChunkAck (channel "raft.snap.ack") moves next_offset forward.
-// A stream that makes no progress for `resend_after` resends from the acknowledged offset;
-// after `give_up_after` resends without progress it ends as failed (the core asks again later).
+// most `chunk_bytes` on channel "raft.snap", at most `window_chunks` chunks unacknowledged, the
+// next one sent when a pb::SnapshotChunkAck (channel "raft.snap.ack") moves next_offset forward. A
+// stream that makes no progress for `resend_after` resends from the acknowledged offset; after
+// `give_up_after_resends` resends without progress it ends as failed (the core asks again later).
 // The follower's SnapshotReceiver assembles chunks in order (duplicates and gaps are answered
 // with the offset it has, so a stream resumes where it broke) and reports a complete image,
 // which the driver steps into the core as MSG_SNAPSHOT. Chunks travel on their own channel so
@@ -37,9 +37,9 @@ inline constexpr std::string_view kSnapAckChannel = "raft.snap.ack";
 
 struct SnapshotSenderOptions {
   uint64_t chunk_bytes = uint64_t{256} << 10;
-  uint32_t window = 2;
+  uint32_t window_chunks = 2;
   Duration resend_after = std::chrono::milliseconds(500);
-  uint32_t give_up_after = 10;
+  uint32_t give_up_after_resends = 10;
 };
 
 class SnapshotSender {

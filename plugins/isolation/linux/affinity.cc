@@ -17,31 +17,31 @@ namespace {
 // A dynamically sized mask, so hosts with more than CPU_SETSIZE CPUs work.
 class CpuMask {
  public:
-  CpuMask() : set_(CPU_ALLOC(kCpuMax + 1)), size_(CPU_ALLOC_SIZE(kCpuMax + 1)) {
-    CPU_ZERO_S(size_, set_);
+  CpuMask() : set_(CPU_ALLOC(kCpuMax + 1)), size_bytes_(CPU_ALLOC_SIZE(kCpuMax + 1)) {
+    CPU_ZERO_S(size_bytes_, set_);
   }
   ~CpuMask() { CPU_FREE(set_); }
   CpuMask(const CpuMask&) = delete;
   CpuMask& operator=(const CpuMask&) = delete;
 
   cpu_set_t* get() { return set_; }
-  size_t size() const { return size_; }
+  size_t size_bytes() const { return size_bytes_; }
 
  private:
   cpu_set_t* set_;
-  size_t size_;
+  size_t size_bytes_;
 };
 
 }  // namespace
 
 Result<CpuList> current_affinity() {
   CpuMask mask;
-  if (::sched_getaffinity(0, mask.size(), mask.get()) != 0) {
+  if (::sched_getaffinity(0, mask.size_bytes(), mask.get()) != 0) {
     return errno_status(errno, "sched_getaffinity");
   }
   CpuList out;
   for (int c = 0; c <= kCpuMax; ++c) {
-    if (CPU_ISSET_S(static_cast<size_t>(c), mask.size(), mask.get())) out.push_back(c);
+    if (CPU_ISSET_S(static_cast<size_t>(c), mask.size_bytes(), mask.get())) out.push_back(c);
   }
   return out;
 }
@@ -49,13 +49,13 @@ Result<CpuList> current_affinity() {
 Status set_process_affinity(const CpuList& cpus) {
   CpuMask mask;
   for (int c : cpus)
-    CPU_SET_S(static_cast<size_t>(c), mask.size(), mask.get());
+    CPU_SET_S(static_cast<size_t>(c), mask.size_bytes(), mask.get());
   std::error_code ec;
   int threads = 0;
   for (const auto& entry : std::filesystem::directory_iterator("/proc/self/task", ec)) {
     const pid_t tid = static_cast<pid_t>(std::atoi(entry.path().filename().c_str()));
     if (tid <= 0) continue;
-    if (::sched_setaffinity(tid, mask.size(), mask.get()) != 0 && errno != ESRCH) {
+    if (::sched_setaffinity(tid, mask.size_bytes(), mask.get()) != 0 && errno != ESRCH) {
       return errno_status(errno, "sched_setaffinity(" + format_cpu_list(cpus) + ") of thread " +
                                      std::to_string(tid));
     }
@@ -63,7 +63,7 @@ Status set_process_affinity(const CpuList& cpus) {
   }
   if (ec || threads == 0) {
     // No /proc: the calling thread at least.
-    if (::sched_setaffinity(0, mask.size(), mask.get()) != 0) {
+    if (::sched_setaffinity(0, mask.size_bytes(), mask.get()) != 0) {
       return errno_status(errno, "sched_setaffinity(" + format_cpu_list(cpus) + ")");
     }
   }

@@ -4,15 +4,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <system_error>
 #include <vector>
 
 namespace nodus::isolation {
 
 Status errno_status(int err, const std::string& what) {
-  std::string msg = what + ": " + std::strerror(err);
+  std::string msg = what + ": " + std::system_category().message(err);
   switch (err) {
     case ENOENT:
       return not_found(std::move(msg));
@@ -57,16 +59,16 @@ Result<std::string> read_file(const std::filesystem::path& file) {
   const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return errno_status(errno, "cannot open " + file.string());
   std::string out;
-  char buf[4096];
+  std::array<char, 4096> buf{};
   while (true) {
-    const ssize_t n = ::read(fd, buf, sizeof(buf));
+    const ssize_t n = ::read(fd, buf.data(), buf.size());
     if (n < 0) {
       const int err = errno;
       ::close(fd);
       return errno_status(err, "cannot read " + file.string());
     }
     if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
+    out.append(buf.data(), static_cast<size_t>(n));
     if (out.size() > (1u << 20)) break;  // interface files are small; bound the read
   }
   ::close(fd);

@@ -61,10 +61,10 @@ class Isolation::Monitor : public std::enable_shared_from_this<Isolation::Monito
       std::fclose(f);
     }
     memory_.set(rss);
-    peak_max_ = std::max(peak_max_, rss);
+    peak_bytes_max_ = std::max(peak_bytes_max_, rss);
     if (u.memory_peak_bytes)
-      peak_max_ = std::max(peak_max_, static_cast<double>(*u.memory_peak_bytes));
-    peak_.set(peak_max_);
+      peak_bytes_max_ = std::max(peak_bytes_max_, static_cast<double>(*u.memory_peak_bytes));
+    peak_.set(peak_bytes_max_);
     if (auto granted = current_affinity(); granted.ok()) {
       cpus_.set(static_cast<double>(granted->size()));
     }
@@ -105,7 +105,7 @@ class Isolation::Monitor : public std::enable_shared_from_this<Isolation::Monito
   double last_cpu_ = 0;
   double last_throttled_s_ = 0;
   double last_oom_ = 0;
-  double peak_max_ = 0;
+  double peak_bytes_max_ = 0;
   std::atomic<nodus::TimerId> timer_{nodus::kNoTimer};
   std::atomic<bool> stopped_{false};
 };

@@ -30,7 +30,7 @@ class CheckFailure {
  public:
   [[gnu::cold, gnu::noinline]] CheckFailure(const char* file, int line, const char* condition) {
     out_ << "CHECK failed at " << file << ":" << line << ": " << condition << ": ";
-  }
+  }  // NOLINTNEXTLINE(performance-unnecessary-value-param): runs once, then the process aborts
   [[gnu::cold, gnu::noinline]] CheckFailure(const char* file, int line, std::string condition)
       : CheckFailure(file, line, condition.c_str()) {}
   CheckFailure(const CheckFailure&) = delete;

@@ -247,8 +247,8 @@ struct DescriptorHolder {
   const ::nodus::PluginAbiHeader* entry() {                                      \
     static const ::nodus::PluginAbiHeader header{                                \
         ::nodus::kPluginMagic, ::nodus::kAbiVersion, ::nodus::abi_fingerprint(), \
-        &::nodus::detail::DescriptorHolder<&describe_fn>::get,                   \
-        &::nodus::detail::DescriptorHolder<&describe_fn>::get_error};            \
+        &::nodus::detail::DescriptorHolder<&(describe_fn)>::get,                 \
+        &::nodus::detail::DescriptorHolder<&(describe_fn)>::get_error};          \
     return &header;                                                              \
   }                                                                              \
   }                                                                              \

@@ -236,7 +236,7 @@ class [[nodiscard]] Result {
     ::nodus::Status nodus_status_ = (expr);        \
     if (!nodus_status_.ok()) return nodus_status_; \
   } while (false)
-
+// NOLINTBEGIN(bugprone-macro-parentheses): why is said after these macros.
 #define NODUS_CONCAT_INNER_(a, b) a##b
 #define NODUS_CONCAT_(a, b) NODUS_CONCAT_INNER_(a, b)
 #define NODUS_ASSIGN_OR_RETURN(lhs, expr) \
@@ -245,3 +245,5 @@ class [[nodiscard]] Result {
   auto tmp = (expr);                                 \
   if (!tmp.ok()) return tmp.status();                \
   lhs = std::move(tmp).value()
+// NOLINTEND(bugprone-macro-parentheses): `lhs` may be a declaration (`auto x`) and `tmp` is
+// a name that NODUS_CONCAT_ makes; neither may stand in parentheses.

@@ -1,5 +1,7 @@
 #include "nodus/testing/capture_logger.h"
 
+#include <array>
+
 namespace nodus::testing {
 
 void LogLines::add(std::string line) {
@@ -21,8 +23,8 @@ bool LogLines::contains(std::string_view needle) const {
 }
 
 void CaptureLogger::log(LogLevel level, std::string_view message, const LogFields& fields) {
-  static constexpr const char* kNames[] = {"DEBUG", "INFO", "WARN", "ERROR"};
-  std::string line = kNames[static_cast<int>(level)];
+  static constexpr std::array<const char*, 4> kNames = {"DEBUG", "INFO", "WARN", "ERROR"};
+  std::string line = kNames.at(static_cast<size_t>(level));
   line += ' ';
   line += component_;
   line += ": ";

@@ -97,8 +97,8 @@ void CoreImpl::reset(uint64_t term) {
   leader_lease_tick_ = 0;
   fail_all_reads();
   leader_.reset();
-  election_elapsed_ = 0;
-  heartbeat_elapsed_ = 0;
+  election_elapsed_ticks_ = 0;
+  heartbeat_elapsed_ticks_ = 0;
   reset_randomized_timeout();
   votes_.clear();
   progress_.clear();
@@ -125,7 +125,7 @@ void CoreImpl::become_pre_candidate() {
   role_ = ConsensusRole::kPreCandidate;
   leader_.reset();
   votes_.clear();
-  election_elapsed_ = 0;
+  election_elapsed_ticks_ = 0;
   reset_randomized_timeout();
 }
 
@@ -154,8 +154,9 @@ void CoreImpl::become_leader() {
 }
 
 void CoreImpl::reset_randomized_timeout() {
-  randomized_timeout_ = config_.election_ticks +
-                        static_cast<uint32_t>(next_random(rng_state_) % config_.election_ticks);
+  randomized_timeout_ticks_ =
+      config_.election_ticks +
+      static_cast<uint32_t>(next_random(rng_state_) % config_.election_ticks);
 }
 
 void CoreImpl::start_election(bool transfer) {
@@ -228,18 +229,18 @@ void CoreImpl::tick() {
 }
 
 void CoreImpl::tick_election() {
-  if (election_elapsed_ < (1U << 31)) ++election_elapsed_;
-  if (promotable() && election_elapsed_ >= randomized_timeout_) {
-    election_elapsed_ = 0;
+  if (election_elapsed_ticks_ < (1U << 31)) ++election_elapsed_ticks_;
+  if (promotable() && election_elapsed_ticks_ >= randomized_timeout_ticks_) {
+    election_elapsed_ticks_ = 0;
     start_election(false);
   }
 }
 
 void CoreImpl::tick_heartbeat() {
-  ++heartbeat_elapsed_;
-  ++election_elapsed_;
-  if (election_elapsed_ >= config_.election_ticks) {
-    election_elapsed_ = 0;
+  ++heartbeat_elapsed_ticks_;
+  ++election_elapsed_ticks_;
+  if (election_elapsed_ticks_ >= config_.election_ticks) {
+    election_elapsed_ticks_ = 0;
     if (config_.check_quorum) {
       if (!quorum_active()) {
         // Without a live quorum this leader cannot commit; step down so a read or proposal
@@ -251,11 +252,11 @@ void CoreImpl::tick_heartbeat() {
         pr.recent_active = id == config_.id;
     }
   }
-  if (transferee_ && ++transfer_elapsed_ >= config_.election_ticks) {
+  if (transferee_ && ++transfer_elapsed_ticks_ >= config_.election_ticks) {
     finish_transfer(deadline_exceeded("leadership transfer did not finish within an election"));
   }
-  if (heartbeat_elapsed_ >= config_.heartbeat_ticks) {
-    heartbeat_elapsed_ = 0;
+  if (heartbeat_elapsed_ticks_ >= config_.heartbeat_ticks) {
+    heartbeat_elapsed_ticks_ = 0;
     start_read_round();
     broadcast_heartbeat();
   }
@@ -309,7 +310,7 @@ void CoreImpl::step(const pb::Message& m) {
       leader_ = m.from();
       term_leader_ = m.from();
     }
-    election_elapsed_ = 0;
+    election_elapsed_ticks_ = 0;
     leader_lease_tick_ = std::max(leader_lease_tick_, m.lease_tick());
     if (m.type() == pb::MSG_APPEND) {
       handle_append(m);
@@ -339,8 +340,8 @@ bool CoreImpl::step_term(const pb::Message& m) {
     if (is_vote_request(m.type())) {
       // Check-quorum lease: while this node hears from a live leader, a (pre-)candidate that
       // cannot reach it must not disrupt the cluster. A transfer is the leader's own wish.
-      const bool in_lease =
-          config_.check_quorum && leader_.has_value() && election_elapsed_ < config_.election_ticks;
+      const bool in_lease = config_.check_quorum && leader_.has_value() &&
+                            election_elapsed_ticks_ < config_.election_ticks;
       if (!m.transfer() && in_lease) return false;
     }
     // A pre-vote never changes terms; a granted pre-vote answer carries the future term.
@@ -389,7 +390,7 @@ void CoreImpl::handle_vote_request(const pb::Message& m) {
       NODUS_CHECK(!vote_ || *vote_ == m.from())
           << "one vote per term: node " << config_.id << " voted for " << vote_.value_or(0)
           << " in term " << term_ << ", asked by " << m.from();
-      election_elapsed_ = 0;
+      election_elapsed_ticks_ = 0;
       vote_ = m.from();
     }
   } else {

@@ -134,6 +134,8 @@ class CoreImpl final : public Core {
   void release_confirmed_reads();
   void answer_read(const PendingRead& read, uint64_t index);
   void fail_read(const PendingRead& read);
+  // To a follower that forwarded the read: its index, or a rejection (no index).
+  void send_read_response(PeerId to, uint64_t request_id, std::optional<uint64_t> index);
   void fail_all_reads();
   void tick_reads();
   bool committed_in_term() const;
@@ -168,7 +170,7 @@ class CoreImpl final : public Core {
   bool need_broadcast_ = false;  // new entries or commit to send with the next ready()
   bool leaving_ = false;         // this leader proposed its own removal
   std::optional<PeerId> transferee_;
-  uint32_t transfer_elapsed_ = 0;
+  uint32_t transfer_elapsed_ticks_ = 0;
   // This leader sent MSG_TIMEOUT_NOW in its term: the target may win without waiting for the
   // voters' leases (even after the transfer timed out here, if the message was slow), so no
   // lease read is served for the rest of the term.
@@ -182,9 +184,9 @@ class CoreImpl final : public Core {
 
   // Elections.
   std::map<PeerId, bool> votes_;
-  uint32_t election_elapsed_ = 0;
-  uint32_t heartbeat_elapsed_ = 0;
-  uint32_t randomized_timeout_ = 0;
+  uint32_t election_elapsed_ticks_ = 0;
+  uint32_t heartbeat_elapsed_ticks_ = 0;
+  uint32_t randomized_timeout_ticks_ = 0;
   uint64_t rng_state_ = 0;
 
   // Follower: acknowledgement of appended entries, sent once they are synced.

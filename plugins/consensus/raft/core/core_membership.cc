@@ -218,7 +218,7 @@ Status CoreImpl::transfer_leadership(std::optional<PeerId> to) {
     if (!found) return failed_precondition("no other voter to transfer to");
   }
   transferee_ = target;
-  transfer_elapsed_ = 0;
+  transfer_elapsed_ticks_ = 0;
   if (progress_.count(target) > 0 && progress_.at(target).match == log_.last_index()) {
     send_timeout_now(target);
   } else {
@@ -238,7 +238,7 @@ void CoreImpl::send_timeout_now(PeerId to) {
 void CoreImpl::finish_transfer(Status result) {
   if (!transferee_) return;
   transferee_.reset();
-  transfer_elapsed_ = 0;
+  transfer_elapsed_ticks_ = 0;
   transfer_result_ = std::move(result);
 }
 

@@ -165,12 +165,7 @@ void CoreImpl::answer_read(const PendingRead& read, uint64_t index) {
     read_states_.push_back(ReadState{read.request_id, index});
     return;
   }
-  pb::Message r;
-  r.set_type(pb::MSG_READ_INDEX_RESP);
-  r.set_to(*read.origin);
-  r.set_index(index);
-  r.set_context(encode_u64(read.request_id));
-  send(std::move(r));
+  send_read_response(*read.origin, read.request_id, index);
 }
 
 void CoreImpl::fail_read(const PendingRead& read) {
@@ -178,11 +173,19 @@ void CoreImpl::fail_read(const PendingRead& read) {
     failed_reads_.push_back(read.request_id);
     return;
   }
+  send_read_response(*read.origin, read.request_id, std::nullopt);
+}
+
+void CoreImpl::send_read_response(PeerId to, uint64_t request_id, std::optional<uint64_t> index) {
   pb::Message r;
   r.set_type(pb::MSG_READ_INDEX_RESP);
-  r.set_to(*read.origin);
-  r.set_reject(true);
-  r.set_context(encode_u64(read.request_id));
+  r.set_to(to);
+  if (index) {
+    r.set_index(*index);
+  } else {
+    r.set_reject(true);
+  }
+  r.set_context(encode_u64(request_id));
   send(std::move(r));
 }
 

@@ -27,7 +27,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size_t sent = 0;
   nodus::raft::SnapshotReceiver receiver(1, [&sent](nodus::PeerId, std::string) { ++sent; });
   nodus::raft::SnapshotSender sender(
-      0, {.chunk_bytes = 16, .window = 2}, [&sent](nodus::PeerId, std::string) { ++sent; },
+      0, {.chunk_bytes = 16, .window_chunks = 2}, [&sent](nodus::PeerId, std::string) { ++sent; },
       [](nodus::PeerId, bool) {});
   pb::SnapshotMeta meta;
   meta.set_index(10);

@@ -33,9 +33,9 @@ struct Harness {
   std::optional<SnapshotReceiver::Complete> complete;
   size_t max_in_flight = 0;
   SnapshotSenderOptions options{.chunk_bytes = 1000,
-                                .window = 2,
+                                .window_chunks = 2,
                                 .resend_after = std::chrono::milliseconds(100),
-                                .give_up_after = 3};
+                                .give_up_after_resends = 3};
   SnapshotSender sender{0, options,
                         [this](PeerId, std::string p) {
                           wire.chunks.push_back(std::move(p));
@@ -71,7 +71,7 @@ struct Harness {
   }
 };
 
-// A whole image arrives intact, never more than `window` chunks unacknowledged.
+// A whole image arrives intact, never more than `window_chunks` chunks unacknowledged.
 TEST(SnapshotTransferTest, StreamsInChunksWithinTheWindow) {
   Harness h;
   auto image = image_of(10'500);

@@ -77,7 +77,7 @@ class Histogram {
 
  private:
   std::vector<double> bounds_;
-  std::unique_ptr<std::atomic<uint64_t>[]> counts_;
+  std::unique_ptr<std::atomic<uint64_t>[]> counts_;  // NOLINT(*c-arrays): atomics, sized once
   std::atomic<double> sum_{0.0};
 };
 

@@ -34,9 +34,9 @@ class AppendLog {
   virtual Result<uint64_t> append(std::string_view record) = 0;
   // Makes every appended record durable.
   virtual Status sync() = 0;
-  // Like sync(), without blocking the caller: `done` runs on the instance executor once
-  // every record appended before the call is durable (synced_index() covers it), or with the
-  // error. Heartbeats and votes keep flowing while the disk is slow. The default blocks.
+  // Like sync(), without blocking: `done` runs on the executor once all earlier appends are
+  // durable (synced_index() covers them), or with the error; heartbeats flow meanwhile. The
+  // default blocks; overrides keep `done`. NOLINTNEXTLINE(performance-unnecessary-value-param)
   virtual void sync_async(std::function<void(Status)> done) { done(sync()); }
   // Reads the record at `index` (first_index() <= index <= last_index()).
   virtual Result<std::string> read(uint64_t index) const = 0;
@@ -62,13 +62,13 @@ class Storage {
   virtual Status put_state(std::string_view key, std::string_view value) = 0;
   virtual Result<std::optional<std::string>> get_state(std::string_view key) const = 0;
   virtual Status write_snapshot(std::string_view name, std::string_view data) = 0;
-  // Like write_snapshot(), without blocking the caller: the write and its fsyncs run off the
-  // instance executor and `done` runs on the executor afterwards. Writes complete in the order
-  // they were asked. A large snapshot then never delays heartbeats. The default blocks.
+  // Like write_snapshot(), without blocking: the write and its fsyncs run off the executor,
+  // then `done` runs on it; writes complete in order, and no snapshot delays heartbeats. The
+  // default blocks; overrides keep the arguments. NOLINTBEGIN(performance-unnecessary-value-param)
   virtual void write_snapshot_async(std::string name, std::shared_ptr<const std::string> data,
                                     std::function<void(Status)> done) {
     done(write_snapshot(name, *data));
-  }
+  }  // NOLINTEND(performance-unnecessary-value-param)
   virtual Result<std::optional<std::string>> read_snapshot(std::string_view name) const = 0;
   // The plugin's private directory, for data-path plugins that manage their own files.
   virtual std::filesystem::path directory() const = 0;

@@ -9,6 +9,7 @@
 //   auto delay_us = rng.uniform(100, 5000);  // inclusive bounds
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string_view>
 
@@ -64,7 +65,7 @@ class SimRandom {
 
  private:
   static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  uint64_t s_[4] = {};
+  std::array<uint64_t, 4> s_{};
 };
 
 // FNV-1a, 64-bit: the event trace hash. Order-sensitive by construction.

@@ -58,6 +58,7 @@ enum class SimEventKind : uint32_t {
 class SimWorld {
  public:
   explicit SimWorld(uint64_t seed);
+  ~SimWorld() = default;
   SimWorld(const SimWorld&) = delete;
   SimWorld& operator=(const SimWorld&) = delete;
 
