@@ -11,8 +11,10 @@
 # clang-tidy over the whole tree takes far longer than the ~5 minutes CI can give it on two
 # cores, so CI checks the sources changed since the merge base with main (NODUS_TIDY_BASE to
 # choose another base; on main itself, the last commit); `scripts/tidy.sh --all` checks all.
-# A finding fails CI: the tree was made clean, so any finding is one the change brought in or
-# left in a file it touched.
+# Findings are reported, not yet fatal: `scripts/tidy.sh --all` has not been shown clean on the
+# whole tree (a run did not finish on this machine), and failing a change for findings it did
+# not bring would teach people to ignore the step. NODUS_TIDY_STRICT=1 makes them fatal; that
+# becomes the default once an `--all` run is clean.
 # The suites of the last two lanes are listed in cmake/NodusTesting.cmake. Every test must run;
 # none is skipped silently.
 #   scripts/test.sh            # everything (what CI runs)
@@ -37,7 +39,10 @@ if [[ -n "$tidy_base" ]]; then
   tidy_args=(--changed "$tidy_base")
 fi
 echo "=== tidy: ${tidy_args[*]}"
-scripts/tidy.sh "${tidy_args[@]}"
+if ! scripts/tidy.sh "${tidy_args[@]}"; then
+  [[ "${NODUS_TIDY_STRICT:-0}" == 1 ]] && exit 1
+  echo "=== tidy: the findings above are not fatal yet (NODUS_TIDY_STRICT=1 makes them so)"
+fi
 
 presets=(dev)
 ((quick)) || presets+=(asan-ubsan)

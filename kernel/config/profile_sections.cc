@@ -3,8 +3,8 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
-#include <map>
 #include <array>
+#include <map>
 #include <string>
 #include <string_view>
 #include <utility>

@@ -24,8 +24,8 @@
 #include "kernel/transport/tls_credentials.h"
 #include "nodus/address.h"
 #include "nodus/capabilities/consensus.h"
-#include "nodus/services/admin.h"
 #include "nodus/json.h"
+#include "nodus/services/admin.h"
 #include "nodus/v1/control.pb.h"
 
 namespace nodus::kernel {

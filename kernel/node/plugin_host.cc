@@ -9,8 +9,8 @@
 #include <utility>
 
 #include "nodus/services/datagram.h"
-#include "nodus/services/processes.h"
 #include "nodus/services/http.h"
+#include "nodus/services/processes.h"
 
 namespace nodus::kernel {
 
@@ -159,7 +159,7 @@ class PluginHost::Context final : public PluginContext {
   void plugin_stopped() {
     membership_.end_subscriptions();
     if (http_client_.stop) http_client_.stop();  // requests in flight end without a callback
-    if (datagrams_) datagrams_->close_all();      // its bindings end
+    if (datagrams_) datagrams_->close_all();     // its bindings end
     processes_.reset();  // its programs are stopped (bounded by their grace), no callbacks
     http_.reset();       // its routes go (a request already matched answers 503)
   }
@@ -333,7 +333,7 @@ Status PluginHost::start() {
         Slot& prev = *slots_[j];
         prev.state = PluginState::kStopping;
         (void)guarded(prev.label(), "stop()", [&] { return prev.object->stop(); });
-          prev.state = PluginState::kStopped;
+        prev.state = PluginState::kStopped;
         end_registrations(prev);
       }
       return st;

@@ -35,11 +35,11 @@
 #include "nodus/plugin.h"
 #include "nodus/services/admin.h"
 #include "nodus/testing/capture_logger.h"
-#include "nodus/testing/fake_processes.h"
 #include "nodus/testing/fake_http.h"
+#include "nodus/testing/fake_processes.h"
 #include "nodus/testing/memory_storage.h"
-#include "nodus/testing/sim_http.h"
 #include "nodus/testing/sim_datagrams.h"
+#include "nodus/testing/sim_http.h"
 #include "nodus/testing/sim_network.h"
 #include "nodus/testing/sim_world.h"
 
