@@ -147,7 +147,7 @@ int print_results(const std::string& command, const nodus::v1::CommandReply& rep
     return kExitOk;
   }
   if (json) {
-    kernel::JsonWriter w;
+    JsonWriter w;
     w.begin_object().key("results").begin_array();
     for (const auto& r : reply.results()) {
       w.begin_object().key("instance").value(static_cast<uint64_t>(r.instance()));

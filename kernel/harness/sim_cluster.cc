@@ -257,7 +257,8 @@ SimCluster::~SimCluster() {
 }
 
 Status SimCluster::add_plugin(const std::filesystem::path& file, const std::string& config_yaml) {
-  return add_plugin(file, [&config_yaml](SimNodeId) { return config_yaml; });
+  // By value: nodes added later (add_node()) ask for their section long after this call.
+  return add_plugin(file, [config_yaml](SimNodeId) { return config_yaml; });
 }
 
 Status SimCluster::add_plugin(const std::filesystem::path& file,

@@ -80,20 +80,21 @@ struct TestNode::Impl {
 TestNode::TestNode(TestNodeOptions options)
     : logs_(std::make_shared<LogLines>()), impl_(std::make_unique<Impl>()) {
   impl_->options = std::move(options);
+  const TestNodeOptions& opts = impl_->options;  // `options` is moved from
   std::vector<PeerInfo> peers;
-  for (uint32_t i = 0; i < options.instances; ++i) {
-    if (i != options.index) peers.push_back({i, "peer-" + std::to_string(i)});
+  for (uint32_t i = 0; i < opts.instances; ++i) {
+    if (i != opts.index) peers.push_back({i, "peer-" + std::to_string(i)});
   }
-  transport_ = std::make_unique<FakeTransport>(options.index, peers, executor_);
+  transport_ = std::make_unique<FakeTransport>(opts.index, peers, executor_);
   // Membership (nodus/capabilities/membership.h): every instance alive, as a profile's.
-  membership_ = std::make_unique<FakeMembership>(options.index, executor_);
-  NODUS_CHECK(membership_->add_static(options.instances, "127.0.0.1", {}).ok())
+  membership_ = std::make_unique<FakeMembership>(opts.index, executor_);
+  NODUS_CHECK(membership_->add_static(opts.instances, "127.0.0.1", {}).ok())
       << "instances is bounded far below kMembersMax";
   impl_->events = std::make_unique<kernel::LocalEventBus>(executor_);
   // Admin (nodus/services/admin.h)
   impl_->admin = std::make_unique<kernel::AdminRegistry>(executor_, std::chrono::seconds(60));
   // Datagrams (nodus/services/datagram.h)
-  impl_->datagrams = std::make_unique<FakeDatagrams>(options.ports, executor_, impl_->metrics);
+  impl_->datagrams = std::make_unique<FakeDatagrams>(opts.ports, executor_, impl_->metrics);
 }
 
 TestNode::~TestNode() {

@@ -20,7 +20,8 @@ TestNodeOptions with_gossip() {
 TEST(DgEcho, EchoesToTheSender) {
   TestNode node(with_gossip());
   ASSERT_TRUE(node.add_plugin(DGECHO_PLUGIN).ok());
-  ASSERT_TRUE(node.start().ok());
+  const Status started = node.start();
+  ASSERT_TRUE(started.ok()) << started.to_string();
   ASSERT_TRUE(node.datagrams().bound("gossip"));
   ASSERT_TRUE(node.datagrams().deliver("gossip", "10.0.0.2:7946", "ping").ok());
   EXPECT_TRUE(node.datagrams().sent().empty()) << "the handler runs on the executor, not inline";
@@ -41,7 +42,8 @@ TEST(DgEcho, EchoesToTheSender) {
 TEST(DgEcho, BindingEndsWithStop) {
   TestNode node(with_gossip());
   ASSERT_TRUE(node.add_plugin(DGECHO_PLUGIN).ok());
-  ASSERT_TRUE(node.start().ok());
+  const Status started = node.start();
+  ASSERT_TRUE(started.ok()) << started.to_string();
   ASSERT_TRUE(node.datagrams().bound("gossip"));
   ASSERT_TRUE(node.stop().ok());
   EXPECT_FALSE(node.datagrams().bound("gossip"));
@@ -63,7 +65,8 @@ TEST(DgEcho, UnknownPortFailsStart) {
 TEST(DgEcho, LimitFromConfig) {
   TestNode node(with_gossip());
   ASSERT_TRUE(node.add_plugin(DGECHO_PLUGIN, "max_datagram_bytes: 8").ok());
-  ASSERT_TRUE(node.start().ok());
+  const Status started = node.start();
+  ASSERT_TRUE(started.ok()) << started.to_string();
   auto* echo = node.find<DatagramEcho>();
   Status st = echo->send("10.0.0.2:1", std::string(9, 'x'));
   EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);

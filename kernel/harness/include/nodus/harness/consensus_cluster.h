@@ -30,12 +30,12 @@ namespace nodus::testing {
 
 // A consensus plugin under test, as the conformance suite receives it.
 struct ConsensusSubject {
-  std::string name;                 // names the instantiation in test output ("Raft")
-  std::filesystem::path plugin;     // the plugin file providing nodus.consensus/v1
-  std::filesystem::path kv_plugin;  // libnodus_consensus_kv.so (NODUS_CONSENSUS_KV_PLUGIN)
+  std::string name;                      // names the instantiation in test output ("Raft")
+  std::filesystem::path plugin;          // the plugin file providing nodus.consensus/v1
+  std::filesystem::path kv_plugin = {};  // libnodus_consensus_kv.so (NODUS_CONSENSUS_KV_PLUGIN)
   // The plugin's config section on every node: timeouts suited to a simulated network whose
   // messages take 1-10 ms (the plugin's defaults if empty).
-  std::string config_yaml;
+  std::string config_yaml = {};
   uint32_t seeds = 3;  // seeds per test (NODUS_SIM_SEEDS overrides)
   // How long an election may take on the simulator, and a commit once a leader is known.
   Duration election_limit = std::chrono::seconds(10);

@@ -65,7 +65,7 @@ struct SimOptions {
   // profile. Datagrams: node i's "gossip" port is sim-i:<port>. HTTP server: plugins' routes
   // on them are served by an in-memory server per node (http(node)); requests are injected,
   // handlers run on the node's simulated executor, and a crash ends them with the node.
-  std::map<std::string, uint16_t> ports;
+  std::map<std::string, uint16_t> ports = {};
 };
 
 class SimCluster {

@@ -45,7 +45,7 @@ struct TestNodeOptions {
   // routes on for real, by the kernel's server on 127.0.0.1 (0 binds a free port: see
   // TestNode::http_port()); handlers run on the ManualExecutor, so a test drives it while a
   // client thread waits.
-  std::map<std::string, uint16_t> ports;
+  std::map<std::string, uint16_t> ports = {};
 };
 
 class TestNode {
