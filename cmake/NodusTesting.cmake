@@ -12,7 +12,8 @@ set(NODUS_RELEASE_SUITES
   nodus_sim_test counter_sim_test gcounter_sim_test raft_core_test raft_driver_test
   raft_plugin_test raft_sim_test raft_crash_disk_test raft_smoke_test raft_failover_test
   ledger_core_test ledger_plugin_test ledger_sim_test runtime_file_storage_test loader_test
-  supervisor_test nodus_sdk_check_test)
+  supervisor_test nodus_sdk_check_test raft_conformance_test membership_conformance_test
+  dgecho_sim_test nodus_sim_http_test)
 if(NODUS_BUILD_TESTS)
   add_custom_target(tsan_suites)
   add_custom_target(release_suites)
