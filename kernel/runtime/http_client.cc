@@ -489,7 +489,10 @@ class AsioHttpClient::Core : public std::enable_shared_from_this<Core> {
                              ": " + ec.message()));
   }
 
-  void finish(const std::shared_ptr<Call>& call, Result<HttpClientResponse> result) {
+  // `call` by value: callers may pass the calls_ entry itself (cancel()), which the erase
+  // below destroys while the call is still needed.
+  // NOLINTNEXTLINE(performance-unnecessary-value-param): the copy keeps the call alive
+  void finish(std::shared_ptr<Call> call, Result<HttpClientResponse> result) {
     if (call->finished) return;
     call->finished = true;
     call->deadline.cancel();
