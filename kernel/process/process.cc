@@ -124,6 +124,11 @@ Result<SpawnedProcess> spawn_process(const std::vector<std::string>& argv,
   const int vfork_errno = errno;
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (pid < 0) return unavailable("spawn " + argv[0] + ": vfork: " + std::strerror(vfork_errno));
+  // The child made itself a group leader before execve, and a real vfork holds this thread
+  // until then. Where vfork is a plain fork (ThreadSanitizer replaces it), this thread may run
+  // first, and a group signal sent at once would miss the child: make the group here too. It
+  // fails harmlessly (EACCES) once the child has exec'd.
+  (void)::setpgid(pid, pid);
   if (plan.step != nullptr) {
     // The child has exited (127) without running the program: reap it here, it is ours.
     int status = 0;
