@@ -2,12 +2,14 @@
 # the lane's label, and the lane's target builds exactly them, so neither lane has to build the
 # whole tree:
 #   tsan     (target tsan_suites): the concurrency-heavy suites (executor and event bus, file
-#            storage and the append log, the peer transport, the supervisor, the Raft driver);
+#            storage and the append log, the peer transport, the supervisor, the Raft driver,
+#            the datagram sockets, the HTTP server and client);
 #   release  (target release_suites): the simulation, Raft, ledger, storage, loader and
 #            supervisor suites on the optimised build that users run, where NDEBUG is set.
 set(NODUS_TSAN_SUITES
   runtime_executor_test runtime_event_bus_test runtime_file_storage_test grpc_transport_test
-  supervisor_unit_test supervisor_test raft_driver_test)
+  supervisor_unit_test supervisor_test raft_driver_test runtime_udp_datagrams_test
+  runtime_http_server_test runtime_http_client_test)
 set(NODUS_RELEASE_SUITES
   nodus_sim_test counter_sim_test gcounter_sim_test raft_core_test raft_driver_test
   raft_plugin_test raft_sim_test raft_crash_disk_test raft_smoke_test raft_failover_test
