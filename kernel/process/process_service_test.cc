@@ -346,19 +346,6 @@ TEST_F(ProcessServiceTest, PluginStopEndsEveryProgram) {
   service_ = make_service();  // TearDown destroys it again
 }
 
-// Helper of InstanceKilledLeavesNoOrphan, run in a child process of that test: an "instance"
-// that starts a long program, reports its pid in the file named by NODUS_ORPHAN_PID_FILE, and
-// then waits to be killed.
-TEST_F(ProcessServiceTest, DISABLED_OrphanHelper) {
-  const char* pid_file = std::getenv("NODUS_ORPHAN_PID_FILE");
-  ASSERT_NE(pid_file, nullptr);
-  auto id = start(spec("orphan", {"/bin/sleep", "300"}));
-  ASSERT_TRUE(id.ok()) << id.status().message();
-  std::ofstream(std::string(pid_file) + ".tmp") << info(*id)->pid << "\n";
-  fs::rename(std::string(pid_file) + ".tmp", pid_file);
-  std::this_thread::sleep_for(std::chrono::seconds(300));
-}
-
 // Goal: an instance killed with SIGKILL (no destructor, no stop) leaves no program behind.
 TEST(ProcessServiceOrphanTest, InstanceKilledLeavesNoOrphan) {
   TempDir dir;
@@ -366,10 +353,10 @@ TEST(ProcessServiceOrphanTest, InstanceKilledLeavesNoOrphan) {
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e)
     env.emplace_back(*e);
-  env.push_back("NODUS_ORPHAN_PID_FILE=" + pid_file.string());
-  auto helper = spawn_process({self_executable(), "--gtest_also_run_disabled_tests",
-                               "--gtest_filter=ProcessServiceTest.DISABLED_OrphanHelper"},
-                              env);
+  // The "instance": a small program (orphan_helper.cc) that starts a long program through
+  // ProcessService and writes its pid.
+  auto helper = spawn_process(
+      {PROCESS_ORPHAN_HELPER, pid_file.string(), (dir.path() / "data").string()}, env);
   ASSERT_TRUE(helper.ok()) << helper.status().message();
   const auto deadline = std::chrono::steady_clock::now() + kWait;
   while (!fs::exists(pid_file) && std::chrono::steady_clock::now() < deadline)
