@@ -190,10 +190,11 @@ TEST_F(RaftSmokeTest, PluginCommandsAndSectionsFromTheCli) {
       << frozen.err;
 }
 
-// Goal: a cluster restarted over its old data with too few instances for a quorum of the
-// stored configuration refuses at start (exit 2) with one line naming the data directory,
-// instead of leaving the instances pre-candidate forever; a lone `nodus node` says at start
-// how many voters it waits for.
+// Goal: an instance started alone over a cluster's old data, without a quorum of the stored
+// configuration, refuses at start (exit 2) with one line naming the data directory instead of
+// staying pre-candidate forever (with other instances it starts: one of them may hold a newer
+// configuration, raft_plugin_test); a lone `nodus node` with the original instance count says
+// at start how many voters it waits for.
 TEST_F(RaftSmokeTest, StaleDataWithFewerInstancesIsRefusedAtStart) {
   ProfileSpec spec;
   spec.instances = 3;

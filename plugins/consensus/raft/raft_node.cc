@@ -227,14 +227,28 @@ Status RaftNode::check_configuration(bool from_disk, const pb::ConfState& conf) 
     return {};
   }
   if (voters_here < quorum && !ctx_.instance().joining) {
-    // Waiting would be forever: no leader can be elected among the instances that exist. (A
-    // joining instance's old view does not count: the leader's log replaces it.)
-    return failed_precondition(
+    if (instances.size() == 1) {
+      // No other instance exists that could hold a newer configuration and bring this one up
+      // to date, so waiting would be forever.
+      return failed_precondition(
+          "raft: the configuration stored in " + dir + " has " + what + " but this is the " +
+          "only instance of this profile: no leader can ever be elected; start it with the " +
+          "instance count it was created with and change it with `nodus scale`, or move the " +
+          "data directory away to start a new cluster");
+    }
+    // Not an error: a follower that missed the entries of a scale-down (it was behind, or
+    // restarted, when `nodus scale` committed them) stores the larger configuration it last
+    // saw, and the leader of the smaller one brings it up to date once it runs. Refusing to
+    // start would turn a crash at the wrong moment into an instance that never comes back.
+    // Only the whole cluster restarted with too few instances waits forever; say so.
+    ctx_.logger().warn(
         "raft: the configuration stored in " + dir + " has " + what + " but only " +
         std::to_string(voters_here) + " of those voters are instances of this profile (" +
-        std::to_string(instances.size()) + " instances): no leader can ever be elected; start " +
-        "it with the instance count it was created with and change it with `nodus scale`, or " +
-        "move the data directory away to start a new cluster");
+        std::to_string(instances.size()) + " instances): this instance waits for a leader " +
+        "whose newer configuration includes it (as after `nodus scale` down); if every " +
+        "instance says this, no leader can ever be elected: start the cluster with the " +
+        "instance count it was created with and change it with `nodus scale`");
+    return {};
   }
   std::vector<PeerId> outside;
   for (PeerId i : instances) {

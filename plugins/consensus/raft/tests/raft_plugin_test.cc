@@ -91,10 +91,11 @@ TEST(RaftPluginTest, PendingTableIsBounded) {
   EXPECT_EQ(later->code(), StatusCode::kUnavailable);  // stop answers what is left
 }
 
-// Goal: a stored configuration whose voters cannot reach a quorum among the profile's
-// instances (old data, fewer instances) refuses to start with one line naming the directory.
-TEST(RaftPluginTest, StoredConfigurationWithoutQuorumRefusesToStart) {
-  TestNode node({.index = 0, .instances = 2});
+// Goal: a lone instance whose stored configuration's voters cannot reach a quorum (old data,
+// fewer instances) refuses to start with one line naming the directory: no other instance
+// could ever bring it a newer configuration.
+TEST(RaftPluginTest, StoredConfigurationWithoutQuorumRefusesToStartAlone) {
+  TestNode node({.index = 0, .instances = 1});
   ASSERT_TRUE(
       node.storage(kRaftName).put_state("raft.initconf", conf_with_voters({0, 1, 2, 3})).ok());
   ASSERT_TRUE(node.add_plugin(RAFT_PLUGIN, "").ok());
@@ -104,6 +105,27 @@ TEST(RaftPluginTest, StoredConfigurationWithoutQuorumRefusesToStart) {
   EXPECT_THAT(st.message(), HasSubstr("voters 0,1,2,3"));
   EXPECT_THAT(st.message(), HasSubstr("no leader can ever be elected"));
   EXPECT_EQ(st.message().find('\n'), std::string::npos);
+}
+
+// Goal: with other instances running, the same stored configuration starts (with a warning
+// naming the directory): a follower that missed a scale-down's entries, then restarted, must
+// come back and be brought up to date by the leader, not be refused for good (a release-lane
+// failure of RaftFailoverTest.ScaleUpDownWithRestartsUnderLoad: instance 1 restarted right
+// after `nodus scale 3` still stored voters 0..7).
+TEST(RaftPluginTest, StaleLargerConfigurationStartsAndWaitsForTheLeader) {
+  TestNode node({.index = 0, .instances = 2});
+  ASSERT_TRUE(
+      node.storage(kRaftName).put_state("raft.initconf", conf_with_voters({0, 1, 2, 3})).ok());
+  ASSERT_TRUE(node.add_plugin(RAFT_PLUGIN, "").ok());
+  ASSERT_TRUE(node.start().ok());
+  auto* raft = node.find<Consensus>();
+  ASSERT_NE(raft, nullptr);
+  EXPECT_EQ(raft->state().voters, (std::vector<PeerId>{0, 1, 2, 3}));
+  EXPECT_TRUE(node.logs().contains("waits for a leader whose newer configuration includes it"))
+      << ::testing::PrintToString(node.logs().lines());
+  EXPECT_TRUE(node.logs().contains("voters 0,1,2,3"))
+      << ::testing::PrintToString(node.logs().lines());
+  EXPECT_TRUE(node.stop().ok());
 }
 
 // Goal: the stored configuration wins over a larger instance count, and the start says which
