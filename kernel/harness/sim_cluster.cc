@@ -482,9 +482,9 @@ Clock& SimCluster::clock(SimNodeId node) {
   return nodes_[node]->executor;
 }
 
-void* SimCluster::find_capability(SimNodeId node, std::string_view capability) {
+CapabilityRef SimCluster::find_capability(SimNodeId node, std::string_view capability) {
   const auto& host = nodes_[node]->host;
-  return host && world_.up(node) ? host->find_capability(capability) : nullptr;
+  return host && world_.up(node) ? host->find_capability(capability) : CapabilityRef{};
 }
 
 double SimCluster::metric_value(SimNodeId node, const std::string& name) const {

@@ -217,8 +217,8 @@ double TestNode::metric_value(const std::string& name) const {
   return -1;
 }
 
-void* TestNode::find_capability(std::string_view capability) {
-  return impl_->host ? impl_->host->find_capability(capability) : nullptr;
+CapabilityRef TestNode::find_capability(std::string_view capability) {
+  return impl_->host ? impl_->host->find_capability(capability) : CapabilityRef{};
 }
 
 // HTTP client (nodus/services/http_client.h)

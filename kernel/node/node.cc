@@ -146,12 +146,13 @@ CallHandler membership_handler(PluginHost& host, MemberTable& members, const Pro
         return;
       }
     }
-    auto* consensus = static_cast<Consensus*>(host.find_capability(Consensus::kCapability));
-    if (consensus == nullptr) {
-      reply(failed_precondition("membership: no plugin of instance " + std::to_string(self) +
-                                " provides " + std::string(Consensus::kCapability)));
+    auto found = capability_cast<Consensus>(host.find_capability(Consensus::kCapability));
+    if (!found.ok()) {
+      reply(failed_precondition("membership: instance " + std::to_string(self) + ": " +
+                                found.status().message()));
       return;
     }
+    Consensus* consensus = *found;
     const auto answer = [consensus, reply](const Status& st) {
       if (!st.ok()) {
         reply(st);

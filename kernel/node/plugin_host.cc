@@ -132,7 +132,7 @@ class PluginHost::Context final : public PluginContext {
   Logger& logger() override { return *logger_; }
   EventBus& events() override { return *host_.services_.events; }
   void set_role(std::string_view role) override { host_.set_role(role); }
-  void* find_capability(std::string_view capability) override {
+  nodus::CapabilityRef find_capability(std::string_view capability) override {
     return host_.find_capability(capability);
   }
   Storage& storage() override {
@@ -403,19 +403,20 @@ std::vector<std::shared_ptr<boost::dll::shared_library>> PluginHost::libraries()
   return out;
 }
 
-void* PluginHost::find_capability(std::string_view capability) {
+nodus::CapabilityRef PluginHost::find_capability(std::string_view capability) {
   for (auto& slot : slots_) {
     if (!slot->object || slot->state == PluginState::kFailed) continue;
     const auto& provides = slot->plugin.descriptor->provides;
     if (std::find(provides.begin(), provides.end(), capability) == provides.end()) continue;
-    void* found = nullptr;
+    nodus::CapabilityRef found;
     (void)guarded(slot->label(), "provide()", [&] {
       found = slot->object->provide(capability);
       return Status();
     });
+    // A ref of another name is kept as it is: capability_cast() names both in its error.
     return found;
   }
-  return nullptr;
+  return {};
 }
 
 void PluginHost::end_registrations(Slot& slot) {
@@ -427,8 +428,9 @@ void PluginHost::end_registrations(Slot& slot) {
 }
 
 Membership* PluginHost::effective_membership() {
-  if (void* provided = find_capability(Membership::kCapability); provided != nullptr) {
-    return static_cast<Membership*>(provided);
+  if (auto provided = nodus::capability_cast<Membership>(find_capability(Membership::kCapability));
+      provided.ok()) {
+    return *provided;
   }
   return services_.membership;
 }

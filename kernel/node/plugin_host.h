@@ -115,8 +115,9 @@ class PluginHost {
   // (timers, transport handlers, subscriptions) hold code from its library, so the owner of
   // those services keeps these handles until the services are destroyed.
   std::vector<std::shared_ptr<boost::dll::shared_library>> libraries() const;
-  // The capability object a started plugin provides, or nullptr.
-  void* find_capability(std::string_view capability);
+  // The capability a started plugin provides (its descriptor lists it, and provide() handed
+  // out a ref of that name), or an empty ref.
+  nodus::CapabilityRef find_capability(std::string_view capability);
   // The membership plugins see: the provider of nodus.membership/v1 if one started, else
   // HostServices::membership (null when neither exists).
   Membership* effective_membership();

@@ -435,6 +435,23 @@ TEST(Composition, StartsInDependencyOrderAndStopsInReverse) {
                                   "io.nodus.test.user:stop", "io.nodus.test.good:stop"));
 }
 
+// Goal: a consumer built against another revision of a capability header does not get the
+// provider's object (its vtable would not match): find<>() is nullptr and need<>() fails the
+// consumer's start with one line naming the capability and both revisions.
+TEST(Composition, CapabilityOfAnotherRevisionIsNotHandedOut) {
+  nodus::testing::TestNode node;
+  ASSERT_TRUE(node.add_plugin(plugin("revision", "user_rev2")).ok());
+  ASSERT_TRUE(node.add_plugin(plugin("good", "good")).ok());
+  Status st = node.start();
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition) << st.to_string();
+  EXPECT_THAT(st.message(), HasSubstr("io.nodus.test.user-rev2"));
+  EXPECT_THAT(st.message(), HasSubstr("capability nodus.test.greeter/v1: the provider was built "
+                                      "against revision 1 of its header and this plugin against "
+                                      "revision 2"));
+  EXPECT_EQ(st.message().find('\n'), std::string::npos) << st.message();
+}
+
 // Goal: when a later plugin fails to start, the ones already started are stopped again.
 TEST(Composition, FailedStartUnwindsStartedPlugins) {
   nodus::testing::TestNode node;

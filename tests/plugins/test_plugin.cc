@@ -43,9 +43,15 @@ namespace {
 }();
 #endif
 
-// The capability interface this test plugin can provide.
+#ifndef TEST_PLUGIN_GREETER_REVISION
+#define TEST_PLUGIN_GREETER_REVISION 1
+#endif
+
+// The capability interface this test plugin can provide. A variant built with another
+// TEST_PLUGIN_GREETER_REVISION stands for a plugin built against another revision of it.
 struct Greeter {
   static constexpr const char* kCapability = "nodus.test.greeter/v1";
+  static constexpr uint32_t kRevision = TEST_PLUGIN_GREETER_REVISION;
   virtual ~Greeter() = default;
   virtual std::string greet() const = 0;
 };
@@ -79,6 +85,10 @@ class TestPlugin final : public nodus::Plugin, public Greeter {
 #endif
 #ifdef TEST_PLUGIN_START_FAILS
     return nodus::unavailable("backing service is down");
+#endif
+#ifdef TEST_PLUGIN_NEED_GREETER
+    // A consumer that cannot work without the capability: need<>() says why it is missing.
+    NODUS_RETURN_IF_ERROR(ctx_.need<Greeter>().status());
 #endif
     if (auto* other = ctx_.find<Greeter>(); other != nullptr && other != this) {
       ctx_.logger().info("found greeter", {{"says", other->greet()}});
@@ -138,9 +148,9 @@ class TestPlugin final : public nodus::Plugin, public Greeter {
     return {};
   }
 
-  void* provide(std::string_view capability) override {
-    if (capability == Greeter::kCapability) return static_cast<Greeter*>(this);
-    return nullptr;
+  nodus::CapabilityRef provide(std::string_view capability) override {
+    if (capability == std::string_view(Greeter::kCapability)) return nodus::offer<Greeter>(this);
+    return {};
   }
 
   std::string greet() const override {

@@ -67,13 +67,13 @@ class ConsensusKvPlugin final : public Plugin, public ConsensusKv {
     return {};
   }
   Status start() override {
-    consensus_ = ctx_.find<Consensus>();
-    if (consensus_ == nullptr) return failed_precondition("no nodus.consensus/v1 provider");
+    NODUS_ASSIGN_OR_RETURN(consensus_, ctx_.need<Consensus>());
     return consensus_->set_state_machine(&machine_);
   }
   Status stop() override { return {}; }
-  void* provide(std::string_view capability) override {
-    return capability == kCapability ? static_cast<ConsensusKv*>(this) : nullptr;
+  CapabilityRef provide(std::string_view capability) override {
+    if (capability == kCapability) return offer<ConsensusKv>(this);
+    return {};
   }
 
   void put(const std::string& key, int64_t value, std::function<void(Status)> done) override {

@@ -36,8 +36,9 @@ class RaftPlugin final : public Plugin {
     return {};
   }
 
-  void* provide(std::string_view capability) override {
-    return capability == Consensus::kCapability ? static_cast<Consensus*>(node_.get()) : nullptr;
+  CapabilityRef provide(std::string_view capability) override {
+    if (capability == Consensus::kCapability) return offer<Consensus>(node_.get());
+    return {};
   }
 
   bool ready() const override { return node_ && node_->has_leader(); }

@@ -163,8 +163,9 @@ nodus::Status PeerPing::stop() {
   return {};
 }
 
-void* PeerPing::provide(std::string_view capability) {
-  return capability == kCapability ? this : nullptr;
+nodus::CapabilityRef PeerPing::provide(std::string_view capability) {
+  if (capability == kCapability) return nodus::offer<PeerPing>(this);
+  return {};
 }
 
 nodus::PluginDescriptor describe_peerping() {

@@ -25,6 +25,8 @@ class PeerPing final : public nodus::Plugin {
  public:
   static constexpr std::string_view kName = "io.nodus.diag.peerping";
   static constexpr std::string_view kCapability = "nodus.diag.peerping/v1";
+  // Bumped with every change to this class's declaration (nodus/capability.h).
+  static constexpr uint32_t kRevision = 1;
   static constexpr std::string_view kMethod = "io.nodus.diag.peerping.ping";
   static constexpr int64_t kPayloadBytesMax = 65536;
 
@@ -37,7 +39,7 @@ class PeerPing final : public nodus::Plugin {
   nodus::Status start() override;
   nodus::Status stop() override;
   // The capability object is the plugin itself; it has no methods yet.
-  void* provide(std::string_view capability) override;
+  nodus::CapabilityRef provide(std::string_view capability) override;
   bool ready() const override { return true; }  // diagnostic: never holds readiness back
 
  private:

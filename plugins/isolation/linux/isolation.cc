@@ -376,8 +376,9 @@ nodus::Status Isolation::stop() {
   return {};
 }
 
-void* Isolation::provide(std::string_view capability) {
-  return capability == kCapability ? this : nullptr;
+nodus::CapabilityRef Isolation::provide(std::string_view capability) {
+  if (capability == kCapability) return nodus::offer<Isolation>(this);
+  return {};
 }
 
 nodus::PluginDescriptor describe_isolation() {

@@ -33,6 +33,8 @@ class Isolation final : public nodus::Plugin {
  public:
   static constexpr std::string_view kName = "io.nodus.isolation.linux";
   static constexpr std::string_view kCapability = "nodus.isolation/v1";
+  // Bumped with every change to this class's declaration (nodus/capability.h).
+  static constexpr uint32_t kRevision = 1;
 
   explicit Isolation(nodus::PluginContext& ctx);
   ~Isolation() override;
@@ -42,7 +44,7 @@ class Isolation final : public nodus::Plugin {
   nodus::Status configure(const nodus::ConfigNode& config) override;
   nodus::Status start() override;
   nodus::Status stop() override;
-  void* provide(std::string_view capability) override;
+  nodus::CapabilityRef provide(std::string_view capability) override;
 
  private:
   class Monitor;  // the metrics timer's state, shared by weak_ptr

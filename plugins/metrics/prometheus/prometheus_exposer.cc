@@ -99,8 +99,9 @@ nodus::Status PrometheusExposer::stop() {
   return {};
 }
 
-void* PrometheusExposer::provide(std::string_view capability) {
-  return capability == kCapability ? this : nullptr;
+nodus::CapabilityRef PrometheusExposer::provide(std::string_view capability) {
+  if (capability == kCapability) return nodus::offer<PrometheusExposer>(this);
+  return {};
 }
 
 nodus::PluginDescriptor describe_prometheus_exposer() {

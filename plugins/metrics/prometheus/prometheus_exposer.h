@@ -30,6 +30,8 @@ class PrometheusExposer final : public nodus::Plugin {
  public:
   static constexpr std::string_view kName = "io.nodus.metrics.prometheus";
   static constexpr std::string_view kCapability = "nodus.metrics.exposer/v1";
+  // Bumped with every change to this class's declaration (nodus/capability.h).
+  static constexpr uint32_t kRevision = 1;
 
   explicit PrometheusExposer(nodus::PluginContext& ctx);
   ~PrometheusExposer() override;
@@ -39,7 +41,7 @@ class PrometheusExposer final : public nodus::Plugin {
   nodus::Status configure(const nodus::ConfigNode& config) override;
   nodus::Status start() override;
   nodus::Status stop() override;
-  void* provide(std::string_view capability) override;
+  nodus::CapabilityRef provide(std::string_view capability) override;
 
   // The port actually listened on (0 before start).
   uint16_t port() const { return bound_port_; }

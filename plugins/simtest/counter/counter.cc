@@ -81,8 +81,9 @@ class ReplicatedCounter final : public Plugin, public CounterService {
     return {};
   }
 
-  void* provide(std::string_view capability) override {
-    return capability == kCapability ? static_cast<CounterService*>(this) : nullptr;
+  CapabilityRef provide(std::string_view capability) override {
+    if (capability == std::string_view(kCapability)) return offer<CounterService>(this);
+    return {};
   }
 
   void add(int64_t delta, Done done) override { route("add:" + std::to_string(delta), done); }

@@ -20,6 +20,8 @@ namespace nodus::simtest {
 class CounterService {
  public:
   static constexpr const char* kCapability = "io.nodus.simtest.counter/v1";
+  // Bumped with every change to this class's declaration (nodus/capability.h).
+  static constexpr uint32_t kRevision = 1;
   using Done = std::function<void(Result<int64_t>)>;
 
   virtual void add(int64_t delta, Done done) = 0;

@@ -43,8 +43,9 @@ class DatagramEchoPlugin final : public Plugin, public DatagramEcho {
   // The binding ends with stop() (the kernel closes it); nothing else to release.
   Status stop() override { return {}; }
 
-  void* provide(std::string_view capability) override {
-    return capability == kCapability ? static_cast<DatagramEcho*>(this) : nullptr;
+  CapabilityRef provide(std::string_view capability) override {
+    if (capability == std::string_view(kCapability)) return offer<DatagramEcho>(this);
+    return {};
   }
 
   Status send(std::string_view to, std::string_view payload) override {

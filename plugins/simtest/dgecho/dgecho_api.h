@@ -7,6 +7,7 @@
 //   for (const auto& r : echo->received()) { ... r.from, r.payload, r.at ... }
 #pragma once
 
+#include <cstdint>
 #include <deque>
 #include <string>
 #include <string_view>
@@ -19,6 +20,8 @@ namespace nodus::simtest {
 class DatagramEcho {
  public:
   static constexpr const char* kCapability = "io.nodus.simtest.dgecho/v1";
+  // Bumped with every change to this class's declaration (nodus/capability.h).
+  static constexpr uint32_t kRevision = 1;
   // The newest datagrams kept by received(); older ones are forgotten (received_total counts).
   static constexpr size_t kReceivedMax = 4096;
 

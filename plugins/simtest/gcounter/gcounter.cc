@@ -70,8 +70,9 @@ class GCounter final : public Plugin, public GCounterService {
     return {};
   }
 
-  void* provide(std::string_view capability) override {
-    return capability == kCapability ? static_cast<GCounterService*>(this) : nullptr;
+  CapabilityRef provide(std::string_view capability) override {
+    if (capability == std::string_view(kCapability)) return offer<GCounterService>(this);
+    return {};
   }
 
   Status increment(int64_t delta) override {

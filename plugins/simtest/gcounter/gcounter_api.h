@@ -16,6 +16,8 @@ namespace nodus::simtest {
 class GCounterService {
  public:
   static constexpr const char* kCapability = "io.nodus.simtest.gcounter/v1";
+  // Bumped with every change to this class's declaration (nodus/capability.h).
+  static constexpr uint32_t kRevision = 1;
 
   virtual Status increment(int64_t delta) = 0;
   virtual int64_t total() const = 0;

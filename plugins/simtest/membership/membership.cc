@@ -46,9 +46,9 @@ class SimtestMembership final : public Plugin {
 
   Status stop() override { return {}; }
 
-  void* provide(std::string_view capability) override {
-    if (!provide_ || !table_ || capability != Membership::kCapability) return nullptr;
-    return static_cast<Membership*>(table_.get());
+  CapabilityRef provide(std::string_view capability) override {
+    if (!provide_ || !table_ || capability != Membership::kCapability) return {};
+    return offer<Membership>(table_.get());
   }
 
  private:

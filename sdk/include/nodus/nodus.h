@@ -6,6 +6,7 @@
 #pragma once
 
 #include "nodus/abi.h"
+#include "nodus/capability.h"
 #include "nodus/config.h"
 #include "nodus/json.h"
 #include "nodus/plugin.h"

@@ -43,6 +43,7 @@
 #include <boost/dll/alias.hpp>
 
 #include "nodus/abi.h"
+#include "nodus/capability.h"
 #include "nodus/config.h"
 #include "nodus/services/clock.h"
 #include "nodus/services/event_bus.h"
@@ -102,9 +103,10 @@ class PluginContext {
   // Reports this node's cluster role ("leader", "follower", "worker"...) to status and
   // readiness. The last report from any plugin wins.
   virtual void set_role(std::string_view role) = 0;
-  // The object implementing `capability`, provided by a plugin started before this one
-  // (declared in `needs` or `uses`), or nullptr.
-  virtual void* find_capability(std::string_view capability) = 0;
+  // The capability as the plugin providing it handed it out (nodus/capability.h): a plugin
+  // started before this one (declared in `needs` or `uses`), or an empty ref. Use find<>() or
+  // need<>(), which check the name and revision.
+  virtual CapabilityRef find_capability(std::string_view capability) = 0;
 
   // SDK v2 services. Everything a plugin registers through one of them (a bound port, a route,
   // a command, a started process) belongs to that plugin and ends with its stop().
@@ -128,10 +130,18 @@ class PluginContext {
   // else the static membership of the profile.
   virtual Membership& membership();
 
-  // Typed lookup for capability interfaces that declare `static constexpr kCapability`.
-  template <class Interface>
+  // Typed lookup (nodus/capability.h): the provider's object, or nullptr when no plugin of the
+  // instance provides `Interface` or the provider was built against another revision of it.
+  template <CapabilityInterface Interface>
   Interface* find() {
-    return static_cast<Interface*>(find_capability(Interface::kCapability));
+    auto found = need<Interface>();
+    return found.ok() ? *found : nullptr;
+  }
+  // Like find(), with the reason when there is none: NOT_FOUND (nobody provides it) or
+  // FAILED_PRECONDITION (another revision), ready to return from start().
+  template <CapabilityInterface Interface>
+  Result<Interface*> need() {
+    return capability_cast<Interface>(find_capability(std::string_view(Interface::kCapability)));
   }
 };
 
@@ -146,8 +156,9 @@ class Plugin {
   virtual Status start() = 0;
   // Called in reverse order; must return promptly (the kernel bounds the whole stop).
   virtual Status stop() = 0;
-  // Returns the object implementing `capability` when this plugin provides it.
-  virtual void* provide(std::string_view /*capability*/) { return nullptr; }
+  // The object implementing `capability` when this plugin provides it (one of the descriptor's
+  // `provides`): `return nodus::offer<Interface>(this);` (nodus/capability.h); else `{}`.
+  virtual CapabilityRef provide(std::string_view /*capability*/) { return {}; }
   // False while this plugin cannot serve (for example: no quorum yet). Readiness is the AND of
   // every plugin's answer. Called on the executor.
   virtual bool ready() const { return true; }

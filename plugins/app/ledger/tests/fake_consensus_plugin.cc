@@ -14,9 +14,9 @@ class FakeConsensusPlugin final : public nodus::Plugin {
   nodus::Status configure(const nodus::ConfigNode&) override { return {}; }
   nodus::Status start() override { return {}; }
   nodus::Status stop() override { return {}; }
-  void* provide(std::string_view capability) override {
-    if (capability != nodus::Consensus::kCapability) return nullptr;
-    return static_cast<nodus::Consensus*>(&fake_);
+  nodus::CapabilityRef provide(std::string_view capability) override {
+    if (capability != nodus::Consensus::kCapability) return {};
+    return nodus::offer<nodus::Consensus>(&fake_);
   }
 
  private:

@@ -88,6 +88,8 @@ using DoneCallback = std::function<void(Status)>;
 class Consensus {
  public:
   static constexpr std::string_view kCapability = "nodus.consensus/v1";
+  // Bumped with every change to this class's declaration (nodus/capability.h).
+  static constexpr uint32_t kRevision = 1;
   virtual ~Consensus() = default;
 
   // Registers the state machine. Call once, in start(); committed entries are applied only

@@ -88,6 +88,8 @@ using SubscriptionId = uint64_t;
 class Membership {
  public:
   static constexpr std::string_view kCapability = "nodus.membership/v1";
+  // Bumped with every change to this class's declaration (nodus/capability.h).
+  static constexpr uint32_t kRevision = 1;
   virtual ~Membership() = default;
 
   // This instance's id.

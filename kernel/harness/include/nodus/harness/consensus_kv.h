@@ -21,6 +21,8 @@ namespace nodus::testing {
 class ConsensusKv {
  public:
   static constexpr std::string_view kCapability = "nodus.testing.consensus-kv/v1";
+  // Bumped with every change to this class's declaration (nodus/capability.h).
+  static constexpr uint32_t kRevision = 1;
   virtual ~ConsensusKv() = default;
   // Replicates "key = value"; OK once applied on this node.
   virtual void put(const std::string& key, int64_t value, std::function<void(Status)> done) = 0;

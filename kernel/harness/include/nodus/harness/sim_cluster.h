@@ -132,17 +132,19 @@ class SimCluster {
   SimWorld& world() { return world_; }
   Executor& executor(SimNodeId node);
   Clock& clock(SimNodeId node);
-  void* find_capability(SimNodeId node, std::string_view capability);
+  CapabilityRef find_capability(SimNodeId node, std::string_view capability);
   // Admin (nodus/services/admin.h): starts a plugin command on `node` (arguments as typed
   // text); `done` runs on that node's executor when it answers. Run the simulation to get it.
   void command(SimNodeId node, const std::string& name,
                const std::map<std::string, std::string>& args, CommandReply done);
   // A plugin's status section on `node` now; nullopt when none (or the node is down).
   std::optional<StatusSection> status_section(SimNodeId node, const std::string& plugin_name);
-  // The capability object of a running node's plugin, or nullptr (node down).
-  template <class Interface>
+  // The capability object of a running node's plugin, checked by name and revision as
+  // PluginContext::find() does (nodus/capability.h), or nullptr (none, or the node is down).
+  template <CapabilityInterface Interface>
   Interface* find(SimNodeId node) {
-    return static_cast<Interface*>(find_capability(node, Interface::kCapability));
+    auto found = capability_cast<Interface>(find_capability(node, Interface::kCapability));
+    return found.ok() ? *found : nullptr;
   }
   // Sum of a counter or gauge over its label sets in the node's current incarnation; -1 when
   // absent.

@@ -74,12 +74,14 @@ class TestNode {
   MemoryStorage& storage(const std::string& plugin_name);
   // Sum of a counter or gauge over all its label sets; -1 when absent.
   double metric_value(const std::string& name) const;
-  // A capability object provided by a loaded plugin.
-  template <class Interface>
+  // A capability object provided by a started plugin, checked by name and revision as
+  // PluginContext::find() does (nodus/capability.h); nullptr when there is none.
+  template <CapabilityInterface Interface>
   Interface* find() {
-    return static_cast<Interface*>(find_capability(Interface::kCapability));
+    auto found = capability_cast<Interface>(find_capability(Interface::kCapability));
+    return found.ok() ? *found : nullptr;
   }
-  void* find_capability(std::string_view capability);
+  CapabilityRef find_capability(std::string_view capability);
   // Membership (nodus/capabilities/membership.h): the static membership plugins see unless one
   // of them provides nodus.membership/v1; instances 0..instances-1 alive at start, and the test
   // drives joins, failures and leaves through it.
