@@ -272,11 +272,13 @@ struct Node::Impl {
     return specs;
   }
 
+  // Flags first, then the profile's directories, then the kernel's own: a profile adds
+  // directories in front of the built-in plugins instead of losing them.
   std::vector<fs::path> plugin_dirs() const {
     std::vector<fs::path> dirs = options.plugin_dirs;
     if (options.use_default_plugin_dir) {
       dirs.insert(dirs.end(), profile.plugin_dirs.begin(), profile.plugin_dirs.end());
-      if (profile.plugin_dirs.empty()) dirs.push_back(PluginLoader::default_plugin_dir());
+      dirs.push_back(PluginLoader::default_plugin_dir());
     }
     return dirs;
   }

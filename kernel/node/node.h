@@ -34,9 +34,11 @@ inline constexpr std::string_view kMembershipMethod = "nodus.node.membership";
 std::string host_port(const std::string& host, uint16_t port);
 
 struct NodeOptions {
-  // Extra plugin directories searched before the profile's and the default one.
+  // Extra plugin directories (--plugin-dir) searched before the profile's and the default one.
   std::vector<std::filesystem::path> plugin_dirs;
-  // Use the profile's plugin directories and the kernel default (off only in tests).
+  // Also search the profile's plugin directories and then the kernel default (off only in
+  // tests). The search order is plugin_dirs, the profile's `plugin_dirs`, the default; a name
+  // found in an earlier directory shadows the same name in a later one.
   bool use_default_plugin_dir = true;
   // Set when a supervisor started this instance (NODUS_SUPERVISOR_BUS): heartbeats go there
   // from the executor every `heartbeat_period` and whenever readiness changes.
