@@ -660,8 +660,8 @@ Result<std::vector<size_t>> order_by_dependencies(const std::vector<LoadedPlugin
     for (const auto& cap : d.needs) {
       auto it = provider.find(cap);
       if (it == provider.end()) {
-        return failed_precondition(plugins[i].file.string() + ": plugin " + d.name +
-                                   " requires capability '" + cap +
+        return failed_precondition("plugin " + d.name + " (" + plugins[i].file.string() +
+                                   ") requires capability '" + cap +
                                    "', which no plugin in the profile provides");
       }
       if (it->second != i) before[i].insert(it->second);

@@ -311,6 +311,11 @@ std::string host_port(const std::string& host, uint16_t port) {
   return format_host_port(host, port);
 }
 
+Status check_instance(const Profile& profile, uint32_t index, const NodeOptions& options) {
+  NODUS_ASSIGN_OR_RETURN(auto node, Node::create(profile, index, options));
+  return node->configure();
+}
+
 Node::Node(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
   impl_->ready = &ready_;
 }

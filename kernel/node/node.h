@@ -48,6 +48,15 @@ struct NodeOptions {
   bool joining = false;
 };
 
+// Checks instance `index` of `profile` as far as a start would go without starting anything:
+// each plugin is resolved and checked (file, entry point, ABI, pin), ordered by capability,
+// its section validated against its declared keys, constructed and configured with that
+// instance's InstanceInfo. No port is bound, no data directory made and no plugin started.
+// This is what `nodus config validate` reports and what `nodus up` checks for every instance
+// before it spawns any; the error is the first one, `FILE:LINE:COL: key.path: message` where
+// the profile has a position for it.
+Status check_instance(const Profile& profile, uint32_t index, const NodeOptions& options = {});
+
 class Node {
  public:
   static Result<std::unique_ptr<Node>> create(const Profile& profile, uint32_t index,

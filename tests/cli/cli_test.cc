@@ -425,6 +425,20 @@ TEST_F(CliTest, TwoNodesPingEachOtherOverGrpc) {
   EXPECT_EQ(n1.wait(std::chrono::seconds(10)), 0);
 }
 
+// Goal: `config validate` configures every instance, not only instance 0: an isolation
+// section that only instance 1 cannot honour fails, naming instance 1 at the key's position.
+TEST_F(CliTest, ValidateChecksEveryInstance) {
+  fs::path p = test_profile(
+      "  - name: io.nodus.isolation.linux\n"
+      "    config: {cpus: ['0', '4000'], strict: true}\n",
+      9000, kPluginDir.string(), 2);
+  RunResult r = run({kNodus, "config", "validate", p.string()});
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_THAT(r.err, AllOf(StartsWith(p.string() + ":8:14: plugins[0].config.cpus: instance 1 "
+                                                   "asks for CPUs 4000 but only "),
+                           MatchesRegex("[^\n]*\n")));
+}
+
 // Goal: a profile's plugin_dirs are searched before the built-in plugin directory, not instead
 // of it: a plugin of the profile's directory and a built-in one compose one node.
 TEST_F(CliTest, ProfilePluginDirsKeepBuiltInPlugins) {
