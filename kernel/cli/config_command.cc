@@ -35,15 +35,17 @@ int run_config(const std::vector<std::string>& args) {
     std::fputs(profile->root.to_yaml().c_str(), stdout);
     return kExitOk;
   }
-  // Validation goes as far as a start would without starting anything: every plugin is
-  // resolved, checked, constructed and configured with its section.
+  // Validation goes as far as a start would without starting anything: for every instance
+  // (a plugin may judge its section by the instance's index, host or ports), every plugin is
+  // resolved, checked, constructed and configured with its section. `nodus up` makes the same
+  // check before it spawns anything.
   kernel::NodeOptions node_options;
   node_options.plugin_dirs = options->plugin_dirs;
-  auto node = kernel::Node::create(*profile, 0, node_options);
-  Status st = node.ok() ? (*node)->configure() : node.status();
-  if (!st.ok()) {
-    std::fprintf(stderr, "%s\n", st.message().c_str());
-    return kExitBadInput;
+  for (uint32_t i = 0; i < profile->instances; ++i) {
+    if (Status st = kernel::check_instance(*profile, i, node_options); !st.ok()) {
+      std::fprintf(stderr, "%s\n", st.message().c_str());
+      return kExitBadInput;
+    }
   }
   std::printf("%s: ok (profile %s, %u instances, %zu plugins)\n", profile->source.string().c_str(),
               profile->name.c_str(), profile->instances, profile->plugins.size());

@@ -61,8 +61,9 @@ void add_profile_options(po::options_description& desc) {
   }
   desc.add_options()(
       "plugin-dir", po::value<std::vector<std::string>>()->composing(),
-      "extra plugin directory searched first, repeatable (NODUS_PLUGIN_DIRS replaces the "
-      "profile's plugin_dirs)")(
+      "plugin directory searched first, repeatable; then the profile's plugin_dirs "
+      "(NODUS_PLUGIN_DIRS replaces those), then the kernel's own; the first directory "
+      "holding a plugin name wins")(
       "set", po::value<std::vector<std::string>>()->composing(),
       "override any profile key: --set key.path=value (repeatable; plugin keys as "
       "plugins.<name>.config.<key>)");

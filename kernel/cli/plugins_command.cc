@@ -3,7 +3,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
-#include <set>
 
 #include "kernel/cli/commands.h"
 #include "kernel/cli/options.h"
@@ -16,7 +15,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void write_descriptor_json(JsonWriter& w, const kernel::LoadedPlugin& p) {
+// `shadowed_by`: the file of the same name that an earlier plugin directory holds, which a
+// node loads instead of this one ("" when this file is the one loaded).
+void write_descriptor_json(JsonWriter& w, const kernel::LoadedPlugin& p,
+                           const std::string& shadowed_by = "") {
   const PluginDescriptor& d = *p.descriptor;
   w.begin_object();
   w.key("name").value(d.name).key("version").value(d.version);
@@ -41,6 +43,7 @@ void write_descriptor_json(JsonWriter& w, const kernel::LoadedPlugin& p) {
     w.end_object();
   }
   w.end_array();
+  if (!shadowed_by.empty()) w.key("shadowed_by").value(shadowed_by);
   w.end_object();
 }
 
@@ -150,9 +153,49 @@ void print_catalog_markdown(const std::vector<kernel::LoadedPlugin>& plugins) {
 }
 
 int usage(const po::options_description& desc) {
-  std::cout << "usage: nodus plugins list [options]\n       nodus plugins inspect FILE [-o json]\n"
+  std::cout << "usage: nodus plugins list [--profile FILE] [--plugin-dir DIR]... [-o FORMAT]\n"
+               "       nodus plugins inspect FILE [-o json]\n\n"
+               "`list` searches the directories in the order a node does: --plugin-dir, then the\n"
+               "profile's plugin_dirs (NODUS_PLUGIN_DIRS without --profile), then the kernel's\n"
+               "own. A name found in an earlier directory shadows the same name in a later one;\n"
+               "such a file is listed as shadowed, with the file loaded instead.\n\n"
             << desc;
   return kExitOk;
+}
+
+// The directories a node of `options` searches, in order: --plugin-dir, the profile's
+// plugin_dirs (NODUS_PLUGIN_DIRS, the environment form of that key, without a profile), then
+// the kernel's own.
+Result<std::vector<fs::path>> search_dirs(const ProfileOptions& options) {
+  std::vector<fs::path> dirs = options.plugin_dirs;
+  if (!options.profile.empty()) {
+    NODUS_ASSIGN_OR_RETURN(kernel::Profile profile, load_profile(options));
+    dirs.insert(dirs.end(), profile.plugin_dirs.begin(), profile.plugin_dirs.end());
+  } else if (const char* env = std::getenv("NODUS_PLUGIN_DIRS"); env != nullptr) {
+    std::string_view rest = env;
+    while (!rest.empty()) {
+      const size_t colon = std::min(rest.find(':'), rest.size());
+      if (colon > 0) dirs.emplace_back(std::string(rest.substr(0, colon)));
+      rest.remove_prefix(std::min(colon + 1, rest.size()));
+    }
+  }
+  dirs.push_back(kernel::PluginLoader::default_plugin_dir());
+  return dirs;
+}
+
+// For each scanned plugin (sorted by name, directories in search order within a name), the
+// file a node loads instead of it, or "" when it is the one loaded.
+std::vector<std::string> shadowing(const std::vector<kernel::LoadedPlugin>& plugins) {
+  std::vector<std::string> out(plugins.size());
+  for (size_t i = 1; i < plugins.size(); ++i) {
+    size_t first = i;
+    while (first > 0 && plugins[first - 1].name() == plugins[i].name())
+      --first;
+    if (first != i && plugins[first].file.parent_path() != plugins[i].file.parent_path()) {
+      out[i] = plugins[first].file.string();
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -163,8 +206,11 @@ int run_plugins(const std::vector<std::string>& args) {
       "output,o", po::value<std::string>()->default_value("text"),
       "text | json | markdown (markdown: list only; the page docs/plugins.md is made of)")(
       "plugin-dir", po::value<std::vector<std::string>>()->composing(),
-      "plugin directory, repeatable; also those of NODUS_PLUGIN_DIRS (':'-separated) and the "
-      "kernel's own")("action", po::value<std::string>(), "list | inspect")(
+      "plugin directory searched first, repeatable; then the profile's plugin_dirs (or "
+      "NODUS_PLUGIN_DIRS, ':'-separated) and the kernel's own")(
+      "profile,p", po::value<std::string>(),
+      "list what this profile's nodes find: its plugin_dirs before the kernel's own "
+      "(NODUS_PROFILE)")("action", po::value<std::string>(), "list | inspect")(
       "file", po::value<std::string>(), "plugin file for inspect");
   po::positional_options_description pos;
   pos.add("action", 1).add("file", 1);
@@ -204,27 +250,16 @@ int run_plugins(const std::vector<std::string>& args) {
     return kExitBadInput;
   }
   auto options = profile_options(vm);
-  std::vector<fs::path> dirs = options.ok() ? options->plugin_dirs : std::vector<fs::path>{};
-  // The directories a node would search besides its profile's: NODUS_PLUGIN_DIRS (the
-  // environment form of the profile's plugin_dirs), then the kernel's own.
-  if (const char* env = std::getenv("NODUS_PLUGIN_DIRS"); env != nullptr) {
-    std::string_view rest = env;
-    while (!rest.empty()) {
-      const size_t colon = std::min(rest.find(':'), rest.size());
-      if (colon > 0) dirs.emplace_back(std::string(rest.substr(0, colon)));
-      rest.remove_prefix(std::min(colon + 1, rest.size()));
-    }
+  auto dirs =
+      options.ok() ? search_dirs(*options) : Result<std::vector<fs::path>>(options.status());
+  if (!dirs.ok()) {
+    std::fprintf(stderr, "%s\n", dirs.status().message().c_str());
+    return kExitBadInput;
   }
-  dirs.push_back(kernel::PluginLoader::default_plugin_dir());
-  // A directory named twice (--plugin-dir of the default one) would list its plugins twice.
-  std::set<fs::path> seen;
-  std::erase_if(dirs, [&](const fs::path& dir) {
-    std::error_code ec;
-    const fs::path canonical = fs::weakly_canonical(dir, ec);
-    return !seen.insert(ec ? dir : canonical).second;
-  });
-  kernel::PluginLoader loader(dirs);
+  // The loader drops a directory named twice (--plugin-dir of the default one).
+  kernel::PluginLoader loader(*dirs);
   kernel::ScanResult scan = loader.scan();
+  const std::vector<std::string> shadowed_by = shadowing(scan.plugins);
   for (const auto& problem : scan.problems) {
     std::fprintf(stderr, "warning: %s\n", problem.status.message().c_str());
   }
@@ -232,14 +267,18 @@ int run_plugins(const std::vector<std::string>& args) {
     // The catalogue must cover every file: a plugin that does not load is an error here, not
     // a line missing from the page.
     if (!scan.problems.empty()) return kExitBadInput;
-    print_catalog_markdown(scan.plugins);
+    std::vector<kernel::LoadedPlugin> loaded;
+    for (size_t i = 0; i < scan.plugins.size(); ++i) {
+      if (shadowed_by[i].empty()) loaded.push_back(scan.plugins[i]);
+    }
+    print_catalog_markdown(loaded);
     return kExitOk;
   }
   if (output == "json") {
     JsonWriter w;
     w.begin_object().key("plugins").begin_array();
-    for (const auto& p : scan.plugins)
-      write_descriptor_json(w, p);
+    for (size_t i = 0; i < scan.plugins.size(); ++i)
+      write_descriptor_json(w, scan.plugins[i], shadowed_by[i]);
     w.end_array().key("problems").begin_array();
     for (const auto& problem : scan.problems) {
       w.begin_object().key("file").value(problem.file.string());
@@ -250,9 +289,11 @@ int run_plugins(const std::vector<std::string>& args) {
     return kExitOk;
   }
   std::printf("%-32s %-10s %-14s %s\n", "NAME", "VERSION", "CATEGORY", "FILE");
-  for (const auto& p : scan.plugins) {
-    std::printf("%-32s %-10s %-14s %s\n", p.name().c_str(), p.descriptor->version.c_str(),
-                p.descriptor->category.c_str(), p.file.c_str());
+  for (size_t i = 0; i < scan.plugins.size(); ++i) {
+    const kernel::LoadedPlugin& p = scan.plugins[i];
+    const std::string note = shadowed_by[i].empty() ? "" : " (shadowed by " + shadowed_by[i] + ")";
+    std::printf("%-32s %-10s %-14s %s%s\n", p.name().c_str(), p.descriptor->version.c_str(),
+                p.descriptor->category.c_str(), p.file.c_str(), note.c_str());
   }
   return kExitOk;
 }

@@ -145,8 +145,10 @@ Status TestNode::configure() {
   services.make_processes = [this](const std::string& name, Logger&) {
     return processes(name).handle();
   };
-  // HTTP server (nodus/services/http.h)
-  impl_->http = std::make_unique<kernel::HttpService>("127.0.0.1", info.ports, executor_);
+  // HTTP server (nodus/services/http.h); kept by restart(), so that its ports stay bound.
+  if (!impl_->http) {
+    impl_->http = std::make_unique<kernel::HttpService>("127.0.0.1", info.ports, executor_);
+  }
   services.make_http = [http = impl_->http.get()](const std::string& plugin) {
     return http->view(plugin);
   };
@@ -182,6 +184,20 @@ Status TestNode::stop() {
   Status st = impl_->host->stop();
   executor_.run_until_idle();
   return st;
+}
+
+Status TestNode::restart() {
+  if (!impl_->configured) return failed_precondition("restart() before configure()");
+  const Status stopped = stop();
+  // What the old process had goes with it; storage, ports and the fakes the test holds stay.
+  impl_->host.reset();
+  executor_.discard_pending();
+  transport_->forget_handlers();
+  impl_->events = std::make_unique<kernel::LocalEventBus>(executor_);
+  impl_->http_clients.clear();
+  impl_->configured = false;
+  NODUS_RETURN_IF_ERROR(start().with_context("restart"));
+  return stopped.with_context("stop before the restart");
 }
 
 bool TestNode::ready() const {

@@ -294,7 +294,12 @@ PluginLoader::PluginLoader(const std::vector<fs::path>& plugin_dirs) {
   for (const auto& dir : plugin_dirs) {
     std::error_code ec;
     fs::path canonical = fs::weakly_canonical(dir, ec);
-    dirs_.push_back(ec ? dir : canonical);
+    if (ec) canonical = dir;
+    // A directory named twice (a profile listing the default one) keeps its first place: its
+    // files would otherwise match twice and look like two plugins of one name.
+    if (std::find(dirs_.begin(), dirs_.end(), canonical) == dirs_.end()) {
+      dirs_.push_back(std::move(canonical));
+    }
   }
 }
 
@@ -606,6 +611,12 @@ Result<std::vector<LoadedPlugin>> PluginLoader::resolve(
         }
         return not_found(std::move(msg));
       }
+      // Directories are searched in order: the first one that has the name wins, and the same
+      // name in a later directory is shadowed (a profile's plugin_dirs before the built-in
+      // plugins). Two files of one name in the winning directory stay an error.
+      const fs::path winner_dir = matches.front()->file.parent_path();
+      std::erase_if(matches,
+                    [&](const ProbedPlugin* p) { return p->file.parent_path() != winner_dir; });
       if (matches.size() > 1) {
         return already_exists("duplicate plugin name " + request.name + ": provided by both " +
                               matches[0]->file.string() + " and " + matches[1]->file.string());
@@ -649,8 +660,8 @@ Result<std::vector<size_t>> order_by_dependencies(const std::vector<LoadedPlugin
     for (const auto& cap : d.needs) {
       auto it = provider.find(cap);
       if (it == provider.end()) {
-        return failed_precondition(plugins[i].file.string() + ": plugin " + d.name +
-                                   " requires capability '" + cap +
+        return failed_precondition("plugin " + d.name + " (" + plugins[i].file.string() +
+                                   ") requires capability '" + cap +
                                    "', which no plugin in the profile provides");
       }
       if (it->second != i) before[i].insert(it->second);

@@ -76,6 +76,7 @@ struct ProbeResult {
 
 class PluginLoader {
  public:
+  // `plugin_dirs` in search order; a directory given twice keeps its first place.
   explicit PluginLoader(const std::vector<std::filesystem::path>& plugin_dirs);
 
   const std::vector<std::filesystem::path>& plugin_dirs() const { return dirs_; }
@@ -96,8 +97,10 @@ class PluginLoader {
   // past a bound, is reported as a problem and the probe goes on with the next file.
   ProbeResult probe() const;
 
-  // Resolves requests in order; only the chosen files are loaded here. Fails on: a name not
-  // found, a name found in two files, a file outside the plugin directories, a SHA-256
+  // Resolves requests in order; only the chosen files are loaded here. Directories are
+  // searched in the order given: the first directory holding a name (or a `file`) wins, and
+  // the same name in a later directory is shadowed. Fails on: a name not found, a name found
+  // in two files of the winning directory, a file outside the plugin directories, a SHA-256
   // mismatch, or any check of open().
   Result<std::vector<LoadedPlugin>> resolve(const std::vector<PluginRequest>& requests) const;
 

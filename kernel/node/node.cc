@@ -273,11 +273,13 @@ struct Node::Impl {
     return specs;
   }
 
+  // Flags first, then the profile's directories, then the kernel's own: a profile adds
+  // directories in front of the built-in plugins instead of losing them.
   std::vector<fs::path> plugin_dirs() const {
     std::vector<fs::path> dirs = options.plugin_dirs;
     if (options.use_default_plugin_dir) {
       dirs.insert(dirs.end(), profile.plugin_dirs.begin(), profile.plugin_dirs.end());
-      if (profile.plugin_dirs.empty()) dirs.push_back(PluginLoader::default_plugin_dir());
+      dirs.push_back(PluginLoader::default_plugin_dir());
     }
     return dirs;
   }
@@ -308,6 +310,11 @@ struct Node::Impl {
 
 std::string host_port(const std::string& host, uint16_t port) {
   return format_host_port(host, port);
+}
+
+Status check_instance(const Profile& profile, uint32_t index, const NodeOptions& options) {
+  NODUS_ASSIGN_OR_RETURN(auto node, Node::create(profile, index, options));
+  return node->configure();
 }
 
 Node::Node(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {

@@ -34,9 +34,11 @@ inline constexpr std::string_view kMembershipMethod = "nodus.node.membership";
 std::string host_port(const std::string& host, uint16_t port);
 
 struct NodeOptions {
-  // Extra plugin directories searched before the profile's and the default one.
+  // Extra plugin directories (--plugin-dir) searched before the profile's and the default one.
   std::vector<std::filesystem::path> plugin_dirs;
-  // Use the profile's plugin directories and the kernel default (off only in tests).
+  // Also search the profile's plugin directories and then the kernel default (off only in
+  // tests). The search order is plugin_dirs, the profile's `plugin_dirs`, the default; a name
+  // found in an earlier directory shadows the same name in a later one.
   bool use_default_plugin_dir = true;
   // Set when a supervisor started this instance (NODUS_SUPERVISOR_BUS): heartbeats go there
   // from the executor every `heartbeat_period` and whenever readiness changes.
@@ -45,6 +47,15 @@ struct NodeOptions {
   // Started by `nodus scale` into a running cluster (InstanceInfo::joining).
   bool joining = false;
 };
+
+// Checks instance `index` of `profile` as far as a start would go without starting anything:
+// each plugin is resolved and checked (file, entry point, ABI, pin), ordered by capability,
+// its section validated against its declared keys, constructed and configured with that
+// instance's InstanceInfo. No port is bound, no data directory made and no plugin started.
+// This is what `nodus config validate` reports and what `nodus up` checks for every instance
+// before it spawns any; the error is the first one, `FILE:LINE:COL: key.path: message` where
+// the profile has a position for it.
+Status check_instance(const Profile& profile, uint32_t index, const NodeOptions& options = {});
 
 class Node {
  public:

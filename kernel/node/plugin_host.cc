@@ -253,20 +253,22 @@ Status PluginHost::load(const PluginLoader& loader, const std::vector<PluginSpec
     requests.push_back(spec.request);
     configs.push_back(spec.config);
   }
-  auto plugins = loader.resolve(requests);
-  if (!plugins.ok()) {
-    // The loader speaks of "plugin NAME ..."; the operator needs the profile entry that asked
-    // for it ("profile.yaml:14:5: plugins[2]: plugin io.nodus.x not found ...").
-    const std::string& message = plugins.status().message();
+  // The loader and the composition speak of "plugin NAME ..."; the operator needs the profile
+  // entry that asked for it ("profile.yaml:14:5: plugins[2]: plugin io.nodus.x not found ...").
+  const auto at_entry = [&specs](const Status& st) {
+    const std::string& message = st.message();
     for (const auto& spec : specs) {
-      if (spec.entry.is_null() || message.rfind("plugin " + spec.request.name + " ", 0) != 0) {
-        continue;
-      }
-      return Status(plugins.status().code(), spec.entry.error(message).message());
+      const std::string prefix = "plugin " + spec.request.name;
+      const bool names_it = message.rfind(prefix + " ", 0) == 0 ||  // "plugin X not found"
+                            message.rfind(prefix + ":", 0) == 0;    // "plugin X: FILE: ..."
+      if (spec.entry.is_null() || !names_it) continue;
+      return Status(st.code(), spec.entry.error(message).message());
     }
-    return plugins.status();
-  }
-  return load_plugins(std::move(plugins).value(), configs);
+    return st;
+  };
+  auto plugins = loader.resolve(requests);
+  if (!plugins.ok()) return at_entry(plugins.status());
+  return at_entry(load_plugins(std::move(plugins).value(), configs));
 }
 
 Status PluginHost::load_plugins(std::vector<LoadedPlugin> plugins,

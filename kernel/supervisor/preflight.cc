@@ -12,6 +12,7 @@
 #include <fstream>
 #include <system_error>
 
+#include "kernel/node/node.h"
 #include "kernel/supervisor/socket_address.h"
 
 namespace nodus::kernel {
@@ -58,6 +59,16 @@ Result<std::set<std::string>> local_hosts(const Profile& profile, const std::str
                                "); name one with --host NAME");
   }
   return out;
+}
+
+Status check_plugin_configs(const Profile& profile, uint32_t first, uint32_t last,
+                            const std::vector<fs::path>& plugin_dirs) {
+  NodeOptions options;
+  options.plugin_dirs = plugin_dirs;
+  for (uint32_t i = first; i < last; ++i) {
+    NODUS_RETURN_IF_ERROR(check_instance(profile, i, options));
+  }
+  return {};
 }
 
 Status check_ports_free(const Profile& profile, uint32_t first, uint32_t last) {

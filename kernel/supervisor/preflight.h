@@ -6,12 +6,19 @@
 #include <filesystem>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "kernel/config/profile.h"
 #include "kernel/runtime/file_util.h"
 #include "nodus/status.h"
 
 namespace nodus::kernel {
+
+// The composition and plugin configuration of instances [first, last), as `nodus config
+// validate` checks them (kernel/node/node.h check_instance, with `plugin_dirs` searched before
+// the profile's): the first error, `FILE:LINE:COL: key.path: message`.
+Status check_plugin_configs(const Profile& profile, uint32_t first, uint32_t last,
+                            const std::vector<std::filesystem::path>& plugin_dirs);
 
 // Every port of instances [first, last) can be bound on the profile's bind address.
 // "port 20012 (instance 1 health) on 127.0.0.1 is already in use".

@@ -75,6 +75,13 @@ Result<std::unique_ptr<Supervisor>> Supervisor::create(Profile profile, Supervis
   NODUS_RETURN_IF_ERROR(sup->open_run_dir());
   const Profile& p = sup->profile_;
   NODUS_ASSIGN_OR_RETURN(sup->local_hosts_, local_hosts(p, sup->options_.host));
+  // Each instance's plugins, configured as that instance would configure them, before any
+  // process starts: a bad value is one FILE:LINE:COL line here, not an instance that exits.
+  // After install_signals(): a node's services may start threads, which inherit the mask.
+  for (uint32_t i = 0; i < p.instances; ++i) {
+    if (!sup->runs_here(i)) continue;
+    NODUS_RETURN_IF_ERROR(check_plugin_configs(p, i, i + 1, sup->options_.plugin_dirs));
+  }
   for (uint32_t i = 0; i < p.instances; ++i) {
     if (!sup->runs_here(i)) continue;
     NODUS_RETURN_IF_ERROR(check_ports_free(p, i, i + 1));

@@ -64,8 +64,9 @@ class Supervisor {
   static constexpr int kExitBadInput = 2;  // an instance rejected its configuration at start
 
   // Checks everything that can be checked before a process starts (run directory and its
-  // lock, ports free, data directories writable, bus and control endpoints), then binds the
-  // bus and the control API. On error nothing is left running.
+  // lock, every local instance's plugins resolved and configured as `nodus config validate`
+  // does, ports free, data directories writable, bus and control endpoints), then binds the
+  // bus and the control API. On error nothing is left running and no instance was spawned.
   static Result<std::unique_ptr<Supervisor>> create(Profile profile, SupervisorOptions options);
   ~Supervisor();
   Supervisor(const Supervisor&) = delete;

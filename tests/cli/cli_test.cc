@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <sstream>
 #include <thread>
 
 #include "cli/process.h"
@@ -422,6 +423,71 @@ TEST_F(CliTest, TwoNodesPingEachOtherOverGrpc) {
   n1.signal(SIGTERM);
   EXPECT_EQ(n0.wait(std::chrono::seconds(10)), 0);
   EXPECT_EQ(n1.wait(std::chrono::seconds(10)), 0);
+}
+
+// Goal: `config validate` configures every instance, not only instance 0: an isolation
+// section that only instance 1 cannot honour fails, naming instance 1 at the key's position.
+TEST_F(CliTest, ValidateChecksEveryInstance) {
+  fs::path p = test_profile(
+      "  - name: io.nodus.isolation.linux\n"
+      "    config: {cpus: ['0', '4000'], strict: true}\n",
+      9000, kPluginDir.string(), 2);
+  RunResult r = run({kNodus, "config", "validate", p.string()});
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_THAT(r.err, AllOf(StartsWith(p.string() + ":8:14: plugins[0].config.cpus: instance 1 "
+                                                   "asks for CPUs 4000 but only "),
+                           MatchesRegex("[^\n]*\n")));
+}
+
+// Goal: a profile's plugin_dirs are searched before the built-in plugin directory, not instead
+// of it: a plugin of the profile's directory and a built-in one compose one node.
+TEST_F(CliTest, ProfilePluginDirsKeepBuiltInPlugins) {
+  fs::path p =
+      test_profile("  - name: io.nodus.test.good\n  - name: io.nodus.diag.peerping\n", 9000);
+  RunResult r = run({kNodus, "config", "validate", p.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr(": ok (profile clitest, 1 instances, 2 plugins)"));
+}
+
+// Goal: a plugin of the same name in the profile's directory and the built-in one is no
+// error; the profile's file is the one loaded, and `plugins list --profile` shows which file
+// loads and which one it shadows.
+TEST_F(CliTest, ProfilePluginDirShadowsBuiltInPlugin) {
+  const fs::path extra = dir_ / "extra";
+  fs::create_directories(extra);
+  const fs::path builtin = fs::canonical(kPluginDir / "libnodus_diag_peerping.so");
+  fs::copy_file(builtin, extra / builtin.filename());
+  const fs::path copy = fs::canonical(extra / builtin.filename());
+  fs::path p = write("profile.yaml",
+                     "profile: clitest\n"
+                     "data_dir: " +
+                         (dir_ / "data").string() +
+                         "\n"
+                         "plugin_dirs: [extra]\n"
+                         "plugins:\n"
+                         "  - name: io.nodus.diag.peerping\n");
+  RunResult validate = run({kNodus, "config", "validate", p.string()});
+  EXPECT_EQ(validate.exit_code, 0) << validate.err;
+  RunResult list = run({kNodus, "plugins", "list", "--profile", p.string()});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  std::string loaded_line, shadowed_line;
+  std::istringstream lines(list.out);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find(" " + builtin.string()) != std::string::npos) {
+      shadowed_line = line;
+    } else if (line.find(" " + copy.string()) != std::string::npos) {
+      loaded_line = line;
+    }
+  }
+  EXPECT_THAT(loaded_line, AllOf(StartsWith("io.nodus.diag.peerping "), Not(HasSubstr("shadowed"))))
+      << list.out;
+  EXPECT_THAT(shadowed_line, HasSubstr(builtin.string() + " (shadowed by " + copy.string() + ")"))
+      << list.out;
+  RunResult json = run({kNodus, "plugins", "list", "--profile", p.string(), "-o", "json"});
+  EXPECT_THAT(json.out, HasSubstr("\"shadowed_by\":\"" + copy.string() + "\""));
+  // Without the profile only the built-in file is found, and it shadows nothing.
+  RunResult plain = run({kNodus, "plugins", "list"});
+  EXPECT_THAT(plain.out, AllOf(HasSubstr(builtin.string()), Not(HasSubstr("shadowed"))));
 }
 
 }  // namespace

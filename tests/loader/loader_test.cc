@@ -127,6 +127,36 @@ TEST(BrokenPlugin, DuplicateName) {
                     HasSubstr("libnodus_test_dup_a.so"), HasSubstr("libnodus_test_dup_b.so")));
 }
 
+// Goal: one plugin name in two directories is no error: the directory searched first wins
+// (a profile's plugin_dirs before the built-in one), by name and by file, in either order.
+TEST(Loader, EarlierDirectoryShadowsSameName) {
+  TempDir tmp;
+  const fs::path a = tmp.path() / "a";
+  const fs::path b = tmp.path() / "b";
+  fs::create_directories(a);
+  fs::create_directories(b);
+  fs::copy_file(plugin("dup", "dup_a"), a / "libnodus_test_dup.so");
+  fs::copy_file(plugin("dup", "dup_b"), b / "libnodus_test_dup.so");
+  for (const auto& [first, second] : {std::pair{a, b}, std::pair{b, a}}) {
+    PluginLoader loader({first, second});
+    const fs::path want = fs::canonical(first / "libnodus_test_dup.so");
+    auto by_name = loader.resolve({{"io.nodus.test.dup", "", ""}});
+    ASSERT_TRUE(by_name.ok()) << by_name.status().to_string();
+    EXPECT_EQ(by_name->front().file, want);
+    auto by_file = loader.resolve({{"io.nodus.test.dup", "libnodus_test_dup.so", ""}});
+    ASSERT_TRUE(by_file.ok()) << by_file.status().to_string();
+    EXPECT_EQ(by_file->front().file, want);
+  }
+}
+
+// Goal: a directory named twice is searched once, so its plugins do not look duplicated.
+TEST(Loader, DirectoryNamedTwiceIsSearchedOnce) {
+  PluginLoader loader({kRoot / "good", kRoot / "dup" / ".." / "good"});
+  EXPECT_EQ(loader.plugin_dirs().size(), 1u);
+  auto resolved = loader.resolve({{"io.nodus.test.good", "", ""}});
+  EXPECT_TRUE(resolved.ok()) << resolved.status().to_string();
+}
+
 // Goal: a required capability nobody provides fails composition, naming the file.
 TEST(BrokenPlugin, MissingRequiredCapability) {
   Status st = start_error({plugin("missing_cap", "missing_cap")});

@@ -90,6 +90,11 @@ class TestPlugin final : public nodus::Plugin, public Greeter {
     // A consumer that cannot work without the capability: need<>() says why it is missing.
     NODUS_RETURN_IF_ERROR(ctx_.need<Greeter>().status());
 #endif
+#ifdef TEST_PLUGIN_START_REFUSES
+    // What a plugin says of stored state that cannot work with this profile: only the running
+    // instance sees it, so no check before the start can.
+    return nodus::failed_precondition("stored state was written by another cluster");
+#endif
     if (auto* other = ctx_.find<Greeter>(); other != nullptr && other != this) {
       ctx_.logger().info("found greeter", {{"says", other->greet()}});
     }
@@ -208,6 +213,9 @@ std::vector<std::string> split(const std::string& s) {
       {"greeting", nodus::ConfigType::kString, false, "hello", "What greet() returns"},
       {"limit", nodus::ConfigType::kInteger, false, "10", "A number that must not be negative"},
   };
+#ifdef TEST_PLUGIN_REQUIRED_KEY
+  d.config.push_back({"endpoint", nodus::ConfigType::kString, true, "", "Where to connect"});
+#endif
 #ifdef TEST_PLUGIN_BAD_STATUS
   // What a descriptor holds when its author casts an arbitrary number to the enum.
   d.status = static_cast<nodus::PluginStatus>(7);

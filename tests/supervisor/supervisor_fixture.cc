@@ -43,6 +43,9 @@ fs::path SupervisorTest::write_profile(const ProfileSpec& spec, uint16_t base_po
                           << "plugin_dirs: [" << (kTestPlugins / spec.plugin_dir).string() << "]\n"
                           << "supervisor: " << spec.supervisor << "\n"
                           << "plugins:\n  - name: " << spec.plugin << "\n";
+  if (!spec.plugin_file.empty()) {
+    std::ofstream(profile_, std::ios::app) << "    file: " << spec.plugin_file << "\n";
+  }
   if (!spec.plugin_config.empty()) {
     std::ofstream(profile_, std::ios::app) << "    config: " << spec.plugin_config << "\n";
   }

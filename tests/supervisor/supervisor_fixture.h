@@ -40,6 +40,7 @@ struct ProfileSpec {
       " heartbeat_ms: 100, crash_loop: {deaths: 3, window_s: 60}}";
   std::string data_dir;       // default: <dir>/data
   std::string plugin_config;  // the plugin's `config:` section (flow YAML), if any
+  std::string plugin_file;    // the plugin's `file:`, if any
 };
 
 inline ProfileSpec spec_of(int instances, std::string plugin_dir = "good",

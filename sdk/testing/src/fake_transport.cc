@@ -37,6 +37,15 @@ Status FakeTransport::on_call(std::string method, CallHandler handler) {
   return {};
 }
 
+void FakeTransport::forget_handlers() {
+  message_handlers_.clear();
+  call_handlers_.clear();
+  for (auto& c : calls_) {
+    c.completed = true;
+    c.done = nullptr;
+  }
+}
+
 void FakeTransport::complete_call(size_t i, Result<std::string> response) {
   if (i >= calls_.size() || calls_[i].completed) return;
   calls_[i].completed = true;

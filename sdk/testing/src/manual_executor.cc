@@ -57,6 +57,18 @@ size_t ManualExecutor::pending() const {
   return queue_.size() + inbox_.size();
 }
 
+void ManualExecutor::discard_pending() {
+  // Destroyed outside the lock: a task's captures may post (or cancel) from their destructors.
+  Queue queue;
+  std::vector<Task> inbox;
+  {
+    std::lock_guard lock(mu_);
+    queue.swap(queue_);
+    inbox.swap(inbox_);
+    timers_.clear();
+  }
+}
+
 bool ManualExecutor::wait_for_pending(size_t n, std::chrono::steady_clock::duration timeout) {
   std::unique_lock lock(mu_);
   return queued_.wait_for(lock, timeout, [&] { return queue_.size() + inbox_.size() >= n; });

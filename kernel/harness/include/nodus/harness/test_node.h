@@ -13,6 +13,17 @@
 //   EXPECT_EQ(node.transport().calls().size(), 2u);  // pinged both peers
 //   EXPECT_EQ(node.metric_value("nodus_peerping_sent_total"), 2);
 //   node.datagrams().deliver("gossip", "10.0.0.2:7946", "ping");  // with options.ports
+//
+// Identity and config: the node is instance `index` of `instances` in profile `profile`, so its
+// InstanceInfo::node_name is "<profile>-<index>" ("test-0" by default). The config section of
+// the i-th add_plugin() call (0-based, in call order) is YAML text whose source is named
+// "test-config[i]", so a plugin's error reads "test-config[0]:1:1: interval_ms: must be
+// positive" (key paths start at the section: no "plugins[0].config." prefix).
+//
+// Recovery: restart() stops the plugins and starts new ones over the same storage and ports,
+// as a restarted process would find them:
+//   node.storage("io.example.kv").crash();  // optional: lose what was not synced, as a crash
+//   ASSERT_TRUE(node.restart().ok());
 #pragma once
 
 #include <cstdint>
@@ -63,13 +74,23 @@ class TestNode {
   // configure() if needed, then start() in dependency order; runs the executor until idle.
   Status start();
   Status stop();
+  // The node's process restarts: stop() if running, the plugin objects are destroyed, and the
+  // same files are opened, configured with the same sections and started again, over the same
+  // storage (each plugin's MemoryStorage, kept whole: call storage(name).crash() first to lose
+  // unsynced writes) and the same ports (an HTTP port bound to 0 keeps the port it got). As in
+  // a new process, the plugins find no pending task or timer on the executor (the test's own
+  // are dropped too), no transport handler (what was sent stays recorded), a new event bus
+  // (subscribe again through events()) and new HTTP client fakes (http_client(name) again).
+  // Metrics, membership, datagrams, processes and admin carry on. Returns the first error of
+  // the stop or the start.
+  Status restart();
   bool ready() const;
   const std::string& role() const;
 
   ManualExecutor& executor() { return executor_; }
   FakeTransport& transport() { return *transport_; }
   Metrics& metrics();
-  EventBus& events();
+  EventBus& events();  // this incarnation's (restart() makes a new one)
   LogLines& logs() { return *logs_; }
   MemoryStorage& storage(const std::string& plugin_name);
   // Sum of a counter or gauge over all its label sets; -1 when absent.

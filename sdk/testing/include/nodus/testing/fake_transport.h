@@ -56,6 +56,10 @@ class FakeTransport final : public Transport {
   std::optional<Result<std::string>> invoke(PeerId from, const std::string& method,
                                             std::string request);
   bool has_handler(const std::string& method) const { return call_handlers_.count(method) > 0; }
+  // The node's process restarted (TestNode::restart()): every handler is gone, and the calls
+  // still waiting for an answer are completed without calling back (their caller is gone).
+  // What was sent and called stays recorded.
+  void forget_handlers();
 
  private:
   PeerId self_;

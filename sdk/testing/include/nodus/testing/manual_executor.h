@@ -49,6 +49,9 @@ class ManualExecutor final : public Executor, public Clock {
   size_t advance(Duration delta);
   // Number of tasks and timers not yet run, including posts from other threads.
   size_t pending() const;
+  // Drops every task and timer not yet run (posts from other threads included) without running
+  // it; time stays where it is. What a restarted process starts with: TestNode::restart().
+  void discard_pending();
   // Blocks until at least `n` tasks and timers are pending (posted by other threads, say a
   // storage's background thread), or `timeout` passes; false then. Runs nothing.
   bool wait_for_pending(size_t n, std::chrono::steady_clock::duration timeout);
