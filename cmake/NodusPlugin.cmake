@@ -1,9 +1,10 @@
 # nodus_add_plugin(<target> SOURCES ... [LIBRARIES ...] [OUTPUT_DIR dir] [NO_INSTALL])
 #
-# Builds a nodus plugin: a shared object named libnodus_<...>.so that links nodus::sdk only,
-# exports nothing but its entry point, and lands in the plugin directory of the build tree
-# (and of the install tree unless NO_INSTALL). The same file is installed with the SDK, so
-# out-of-tree plugins use it too after find_package(nodus).
+# Builds a nodus plugin: a shared object named lib<target>.so (nodus_add_plugin(nodus_kv ...)
+# makes libnodus_kv.so) that links nodus::sdk only, exports nothing but its entry point, and
+# lands in OUTPUT_DIR, else in the plugin directory of the build tree (and of the install tree
+# unless NO_INSTALL). The same file is installed with the SDK, so out-of-tree plugins use it
+# too after find_package(nodus).
 function(nodus_add_plugin target)
   cmake_parse_arguments(ARG "NO_INSTALL" "OUTPUT_DIR" "SOURCES;LIBRARIES" ${ARGN})
   add_library(${target} MODULE ${ARG_SOURCES})

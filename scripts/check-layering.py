@@ -20,11 +20,14 @@ import sys
 
 SOURCE_SUFFIXES = (".h", ".hh", ".hpp", ".cc", ".cpp", ".c", ".inc")
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
-# Third-party headers the SDK's public headers may use: the packages its CMake config
-# declares as dependencies. Anything else in angle brackets must be a standard header.
-SDK_THIRD_PARTY = ("google/protobuf/", "boost/dll/", "boost/config")
-# Headers the SDK's CMake generates into the build tree (configure_file, protoc).
-SDK_GENERATED = ("nodus/abi_hash.h", "nodus/v1/")
+# Third-party headers the SDK's public headers may use: the packages the sdk component of its
+# CMake config looks for (cmake/nodusConfig.cmake.in). Anything else in angle brackets must be
+# a standard header. Protobuf and gRPC are not among them: find_package(nodus) does not look
+# for them, so no SDK header may need them.
+SDK_THIRD_PARTY = ("boost/dll/", "boost/config")
+# Headers the SDK's CMake generates into the build tree (configure_file). Not the protoc
+# output (nodus/v1/*.pb.h), which needs protobuf's headers.
+SDK_GENERATED = ("nodus/abi_hash.h",)
 # The host harness (TestNode, SimCluster) is the one test library that links the kernel, on
 # purpose: plugin tests may link it, nothing else of the kernel.
 HARNESS_DIRS = ("kernel/harness",)

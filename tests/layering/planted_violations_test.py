@@ -30,6 +30,8 @@ PLANTS = [
     ("sdk-reaches-outside", "sdk/include/nodus/status.h",
      '#include "../../../plugins/consensus/raft/raft_config.h"\n'),
     ("sdk-reaches-outside", "sdk/include/nodus/config.h", "#include <grpcpp/grpcpp.h>\n"),
+    ("sdk-reaches-outside", "sdk/include/nodus/json.h", "#include <google/protobuf/message.h>\n"),
+    ("sdk-reaches-outside", "sdk/include/nodus/address.h", '#include "nodus/v1/transport.pb.h"\n'),
     ("sdk-includes-kernel", "sdk/src/planted.cc", '#include "kernel/node/plugin_host.h"\n'),
     ("example-reaches-kernel", "examples/hello-plugin/hello.cc",
      '#include "kernel/config/profile.h"\n'),
