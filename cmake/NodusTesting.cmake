@@ -9,7 +9,7 @@
 set(NODUS_TSAN_SUITES
   runtime_executor_test runtime_event_bus_test runtime_file_storage_test grpc_transport_test
   supervisor_unit_test supervisor_test raft_driver_test runtime_udp_datagrams_test
-  runtime_http_server_test runtime_http_client_test)
+  runtime_http_server_test runtime_http_client_test nodus_scoped_services_test)
 set(NODUS_RELEASE_SUITES
   nodus_sim_test counter_sim_test gcounter_sim_test raft_core_test raft_driver_test
   raft_plugin_test raft_sim_test raft_crash_disk_test raft_smoke_test raft_failover_test

@@ -40,6 +40,20 @@ void write_descriptor_json(JsonWriter& w, const kernel::LoadedPlugin& p,
     w.key("name").value(k.name).key("type").value(config_type_name(k.type));
     w.key("required").value(k.required).key("default").value(k.default_value);
     w.key("description").value(k.description);
+    // Constraints, only where declared, so a plain key reads as before.
+    if (k.type == ConfigType::kList && k.element_type != ConfigType::kAny) {
+      w.key("element_type").value(config_type_name(k.element_type));
+    }
+    if (k.min) w.key("min").value(*k.min);
+    if (k.max) w.key("max").value(*k.max);
+    if (!k.allowed.empty()) {
+      w.key("allowed").begin_array();
+      for (const auto& a : k.allowed)
+        w.value(a);
+      w.end_array();
+    }
+    const std::string constraints = config_constraints_text(k);
+    if (!constraints.empty()) w.key("constraints").value(constraints);
     w.end_object();
   }
   w.end_array();
@@ -67,9 +81,11 @@ void print_descriptor_text(const kernel::LoadedPlugin& p) {
   std::printf("uses:         %s\n", join(d.uses).c_str());
   std::printf("config keys:%s\n", d.config.empty() ? "  -" : "");
   for (const auto& k : d.config) {
-    std::printf("  %-20s %-8s %s%s%s\n", k.name.c_str(),
-                std::string(config_type_name(k.type)).c_str(), k.required ? "(required) " : "",
+    const std::string constraints = config_constraints_text(k);
+    std::printf("  %-20s %-8s %s%s%s%s\n", k.name.c_str(), config_type_label(k).c_str(),
+                k.required ? "(required) " : "",
                 k.default_value.empty() ? "" : ("[default " + k.default_value + "] ").c_str(),
+                constraints.empty() ? "" : ("{" + constraints + "} ").c_str(),
                 k.description.c_str());
   }
 }
@@ -145,9 +161,11 @@ void print_catalog_markdown(const std::vector<kernel::LoadedPlugin>& plugins) {
     for (const auto& k : d.config) {
       const std::string fallback =
           k.default_value.empty() ? std::string("-") : "`" + md_cell(k.default_value) + "`";
-      std::printf("| `%s` | %s | %s | %s | %s |\n", md_cell(k.name).c_str(),
-                  std::string(config_type_name(k.type)).c_str(), fallback.c_str(),
-                  k.required ? "yes" : "no", md_cell(k.description).c_str());
+      // The type cell carries the constraints ("integer, between 1 and 64").
+      std::string type = config_type_label(k);
+      if (const std::string c = config_constraints_text(k); !c.empty()) type += ", " + c;
+      std::printf("| `%s` | %s | %s | %s | %s |\n", md_cell(k.name).c_str(), md_cell(type).c_str(),
+                  fallback.c_str(), k.required ? "yes" : "no", md_cell(k.description).c_str());
     }
   }
 }

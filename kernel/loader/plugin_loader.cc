@@ -287,6 +287,8 @@ Status validate_descriptor(const PluginDescriptor& d) {
                               "' is empty or declared twice");
     }
   }
+  // Constraints that do not fit their key's type would be ignored at validation: refuse them.
+  NODUS_RETURN_IF_ERROR(check_config_keys(d.config).with_context("plugin " + d.name));
   return {};
 }
 

@@ -62,22 +62,15 @@ Status AdminRegistry::remove(const std::string& plugin, std::string_view name) {
   return {};
 }
 
-void AdminRegistry::remove_plugin(const std::string& plugin) {
-  providers_.erase(plugin);
-  for (auto it = commands_.begin(); it != commands_.end();) {
-    it = it->second.plugin == plugin ? commands_.erase(it) : std::next(it);
-  }
-}
-
-namespace {
-
-// One invocation: answers once, whichever comes first of the handler, the deadline or an
-// exception, and frees its in-flight slot then.
-struct Call {
+// One invocation: answers once, whichever comes first of the handler, the deadline, an
+// exception or its plugin's stop, and frees its in-flight slot then.
+struct AdminRegistry::Call {
   std::atomic<bool> done{false};
   std::shared_ptr<std::atomic<size_t>> in_flight;
   CommandReply reply;
   std::string label;
+  std::string plugin;
+  TimerId deadline_timer = kNoTimer;
 
   void finish(Result<CommandResult> result) {
     if (done.exchange(true)) return;
@@ -86,7 +79,18 @@ struct Call {
   }
 };
 
-}  // namespace
+void AdminRegistry::remove_plugin(const std::string& plugin) {
+  providers_.erase(plugin);
+  for (auto it = commands_.begin(); it != commands_.end();) {
+    it = it->second.plugin == plugin ? commands_.erase(it) : std::next(it);
+  }
+  for (const auto& weak : calls_) {
+    std::shared_ptr<Call> call = weak.lock();
+    if (!call || call->plugin != plugin || call->done.load()) continue;
+    call->finish(unavailable(call->label + ": the plugin stopped before answering"));
+    executor_.cancel(call->deadline_timer);
+  }
+}
 
 void AdminRegistry::run(const std::string& command, const std::map<std::string, std::string>& args,
                         CommandReply reply) {
@@ -117,11 +121,19 @@ void AdminRegistry::run(const std::string& command, const std::map<std::string, 
   call->in_flight = in_flight_;
   call->reply = std::move(reply);
   call->label = "command '" + command + "' of plugin " + entry.plugin;
+  call->plugin = entry.plugin;
   const TimerId timer =
       executor_.schedule_after(deadline_, [call, ms = deadline_.count() / 1'000'000] {
         call->finish(deadline_exceeded(call->label + " did not answer within " +
                                        std::to_string(ms) + " ms"));
       });
+  call->deadline_timer = timer;
+  // At most kCommandsInFlightMax of them are unanswered; the rest are pruned here.
+  std::erase_if(calls_, [](const std::weak_ptr<Call>& weak) {
+    std::shared_ptr<Call> c = weak.lock();
+    return !c || c->done.load();
+  });
+  calls_.push_back(call);
   Executor* executor = &executor_;
   CommandReply once = [call, executor, timer](Result<CommandResult> r) {
     const bool first = !call->done.load();

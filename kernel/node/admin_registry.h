@@ -36,8 +36,9 @@ class AdminRegistry {
 
   // The Admin that `plugin` sees through its context. It must not outlive this registry.
   std::unique_ptr<Admin> for_plugin(const std::string& plugin);
-  // Drops everything `plugin` registered (its stop() ended). Calls in flight still get their
-  // answer.
+  // Drops everything `plugin` registered (its stop() ended). Its calls still in flight are
+  // answered UNAVAILABLE now: the plugin's timers and handlers that would have answered them
+  // never run after its stop.
   void remove_plugin(const std::string& plugin);
 
   // Runs `command` with operator-given arguments; `reply` is called exactly once, on any
@@ -53,6 +54,7 @@ class AdminRegistry {
 
  private:
   class PluginAdmin;
+  struct Call;  // one invocation, answered once
   struct Entry {
     std::string plugin;
     CommandSpec spec;
@@ -65,6 +67,8 @@ class AdminRegistry {
   Duration deadline_;
   std::map<std::string, Entry> commands_;
   std::map<std::string, StatusProvider> providers_;
+  // Invocations that may still be unanswered, for remove_plugin(); pruned on every run().
+  std::vector<std::weak_ptr<Call>> calls_;
   // Shared with reply closures, which may run after this registry is gone.
   std::shared_ptr<std::atomic<size_t>> in_flight_ = std::make_shared<std::atomic<size_t>>(0);
 };

@@ -55,6 +55,43 @@ TEST(AdminRegistryTest, NamesAreUniqueAcrossPluginsUntilStop) {
   EXPECT_EQ((**r.got)->text, "b");
 }
 
+// Goal: a command its plugin had not answered when the plugin stopped is answered UNAVAILABLE
+// at once (the plugin's timers never run after its stop, so it could not answer later), frees
+// its slot, and is not answered again by the deadline; another plugin's call is untouched.
+TEST(AdminRegistryTest, UnansweredCallsEndWithTheirPlugin) {
+  ManualExecutor exec;
+  AdminRegistry registry(exec, std::chrono::seconds(60));
+  auto a = registry.for_plugin("io.example.a");
+  auto b = registry.for_plugin("io.example.b");
+  CommandReply kept_a;
+  CommandReply kept_b;
+  ASSERT_TRUE(a->add_command({"slow", "Later.", {}}, [&](const CommandArgs&, CommandReply r) {
+                 kept_a = std::move(r);
+               }).ok());
+  ASSERT_TRUE(b->add_command({"other", "Later.", {}}, [&](const CommandArgs&, CommandReply r) {
+                 kept_b = std::move(r);
+               }).ok());
+  Answer ra;
+  Answer rb;
+  registry.run("slow", {}, ra.reply());
+  registry.run("other", {}, rb.reply());
+  ASSERT_EQ(registry.in_flight(), 2u);
+  registry.remove_plugin("io.example.a");
+  ASSERT_TRUE(ra.got->has_value());
+  EXPECT_EQ((*ra.got)->status().code(), StatusCode::kUnavailable);
+  EXPECT_NE((*ra.got)->status().message().find("command 'slow' of plugin io.example.a"),
+            std::string::npos)
+      << (*ra.got)->status().message();
+  EXPECT_FALSE(rb.got->has_value());
+  EXPECT_EQ(registry.in_flight(), 1u);
+  kept_a(CommandResult::of_text("too late"));  // a second answer is ignored
+  exec.advance(std::chrono::seconds(61));
+  EXPECT_EQ((*ra.got)->status().code(), StatusCode::kUnavailable);
+  ASSERT_TRUE(rb.got->has_value());
+  EXPECT_EQ((*rb.got)->status().code(), StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(registry.in_flight(), 0u);
+}
+
 // Goal: an unknown command is NOT_FOUND listing the commands there are; bad arguments never
 // reach the handler.
 TEST(AdminRegistryTest, UnknownCommandAndBadArguments) {

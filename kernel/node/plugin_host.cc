@@ -121,16 +121,23 @@ struct PluginHost::Slot {
 
 class PluginHost::Context final : public PluginContext {
  public:
+  // The views are made here, not on first use: a plugin's own threads may call executor()
+  // at any time (post() is safe from any thread), so the accessors must not build anything.
   Context(PluginHost& host, const std::string& plugin_name)
-      : host_(host), name_(plugin_name), logger_(host.services_.make_logger(plugin_name)) {}
+      : host_(host), name_(plugin_name), logger_(host.services_.make_logger(plugin_name)) {
+    const HostServices& s = host.services_;
+    if (s.executor != nullptr) executor_ = std::make_unique<ScopedExecutor>(*s.executor);
+    if (s.transport != nullptr) transport_ = std::make_unique<ScopedTransport>(*s.transport);
+    if (s.events != nullptr) events_ = std::make_unique<ScopedEventBus>(*s.events);
+  }
 
   const InstanceInfo& instance() const override { return host_.info_; }
-  Executor& executor() override { return *host_.services_.executor; }
+  Executor& executor() override { return *executor_; }
   Clock& clock() override { return *host_.services_.clock; }
-  Transport& transport() override { return *host_.services_.transport; }
+  Transport& transport() override { return *transport_; }
   Metrics& metrics() override { return *host_.services_.metrics; }
   Logger& logger() override { return *logger_; }
-  EventBus& events() override { return *host_.services_.events; }
+  EventBus& events() override { return *events_; }
   void set_role(std::string_view role) override { host_.set_role(role); }
   nodus::CapabilityRef find_capability(std::string_view capability) override {
     return host_.find_capability(capability);
@@ -157,6 +164,11 @@ class PluginHost::Context final : public PluginContext {
   // The plugin stopped (or its start() failed): what it registered with each service ends,
   // so no closure of a stopped plugin runs again.
   void plugin_stopped() {
+    // Called on the executor, so none of the plugin's tasks, timers or handlers is running
+    // now; from here on none starts, and their closures are released.
+    if (executor_) executor_->close();    // pending timers cancelled, queued tasks do nothing
+    if (transport_) transport_->close();  // messages dropped, calls answered UNAVAILABLE
+    if (events_) events_->close();        // its subscriptions end
     membership_.end_subscriptions();
     if (http_client_.stop) http_client_.stop();  // requests in flight end without a callback
     if (datagrams_) datagrams_->close_all();     // its bindings end
@@ -201,6 +213,10 @@ class PluginHost::Context final : public PluginContext {
   PluginHost& host_;
   std::string name_;
   std::unique_ptr<Logger> logger_;
+  // The plugin's views of the instance's executor, transport and event bus (closed at its stop).
+  std::unique_ptr<ScopedExecutor> executor_;
+  std::unique_ptr<ScopedTransport> transport_;
+  std::unique_ptr<ScopedEventBus> events_;
   std::unique_ptr<Storage> storage_;
   std::unique_ptr<Admin> admin_;  // Admin (nodus/services/admin.h)
   // Membership (nodus/capabilities/membership.h)

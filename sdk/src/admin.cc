@@ -3,6 +3,7 @@
 #include <charconv>
 #include <set>
 
+#include "duration_text.h"
 #include "nodus/json.h"
 
 namespace nodus {
@@ -34,30 +35,6 @@ std::optional<int64_t> parse_bool(std::string_view text) {
   return std::nullopt;
 }
 
-// Nanoseconds of "250ms", "10s", "2m", "1h"; nullopt on anything else or on overflow.
-std::optional<int64_t> parse_duration(std::string_view text) {
-  size_t digits = 0;
-  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9')
-    ++digits;
-  auto count = parse_int(text.substr(0, digits));
-  if (!count) return std::nullopt;
-  const std::string_view unit = text.substr(digits);
-  int64_t scale = 0;
-  if (unit == "ms") {
-    scale = 1'000'000;
-  } else if (unit == "s") {
-    scale = 1'000'000'000;
-  } else if (unit == "m") {
-    scale = 60'000'000'000;
-  } else if (unit == "h") {
-    scale = 3'600'000'000'000;
-  } else {
-    return std::nullopt;
-  }
-  if (*count > INT64_MAX / scale) return std::nullopt;
-  return *count * scale;
-}
-
 std::optional<int64_t> parse_typed(ArgType type, std::string_view text) {
   switch (type) {
     case ArgType::kString:
@@ -67,7 +44,7 @@ std::optional<int64_t> parse_typed(ArgType type, std::string_view text) {
     case ArgType::kBool:
       return parse_bool(text);
     case ArgType::kDuration:
-      return parse_duration(text);
+      return internal::parse_duration_ns(text);
   }
   return std::nullopt;
 }

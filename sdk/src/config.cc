@@ -9,6 +9,9 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <set>
+
+#include "duration_text.h"
 
 namespace nodus {
 namespace {
@@ -70,8 +73,9 @@ size_t edit_distance(std::string_view a, std::string_view b) {
   return d[a.size()][b.size()];
 }
 
-Status check_type(const ConfigNode& value, ConfigType type) {
-  if (value.is_null()) return {};  // null means "use the default"
+// `null_ok`: a null key means "use the default"; a null element of a list is a mistake.
+Status check_type(const ConfigNode& value, ConfigType type, bool null_ok = true) {
+  if (value.is_null() && null_ok) return {};
   switch (type) {
     case ConfigType::kString:
       return value.as_string().status();
@@ -91,6 +95,70 @@ Status check_type(const ConfigNode& value, ConfigType type) {
       return value.error(std::string("expected a map, got ") + kind_name(value.kind()));
     case ConfigType::kAny:
       return {};
+    case ConfigType::kDuration:
+      return value.as_duration().status();
+  }
+  return {};
+}
+
+bool has_range(const ConfigKeySpec& spec) {
+  return spec.min.has_value() || spec.max.has_value();
+}
+
+// A bound as the operator writes it: a plain integer, or a duration with its unit.
+std::string bound_text(ConfigType type, int64_t bound) {
+  return type == ConfigType::kDuration ? internal::format_duration_ns(bound)
+                                       : std::to_string(bound);
+}
+
+std::string range_text(ConfigType type, const ConfigKeySpec& spec) {
+  if (spec.min && spec.max) {
+    return "between " + bound_text(type, *spec.min) + " and " + bound_text(type, *spec.max);
+  }
+  if (spec.min) return "at least " + bound_text(type, *spec.min);
+  if (spec.max) return "at most " + bound_text(type, *spec.max);
+  return "";
+}
+
+std::string allowed_text(const std::vector<std::string>& allowed) {
+  std::string out;
+  for (const auto& a : allowed)
+    out += (out.empty() ? "" : ", ") + a;
+  return out;
+}
+
+// Type, range and allowed values of one scalar (a key's value, or one element of a list).
+// `type` is what the value must be; null values mean "the default" and pass.
+Status check_value(const ConfigNode& value, ConfigType type, const ConfigKeySpec& spec,
+                   bool null_ok) {
+  NODUS_RETURN_IF_ERROR(check_type(value, type, null_ok));
+  if (value.is_null()) return {};
+  if (has_range(spec) && (type == ConfigType::kInteger || type == ConfigType::kDuration)) {
+    int64_t v = 0;
+    if (type == ConfigType::kInteger) {
+      v = value.as_int().value();  // check_type() accepted it
+    } else {
+      v = value.as_duration().value().count();
+    }
+    if ((spec.min && v < *spec.min) || (spec.max && v > *spec.max)) {
+      return value.error("must be " + range_text(type, spec) + ", got " + value.scalar());
+    }
+  }
+  if (!spec.allowed.empty() && type == ConfigType::kString) {
+    const std::string& v = value.scalar();
+    if (std::find(spec.allowed.begin(), spec.allowed.end(), v) == spec.allowed.end()) {
+      return value.error("must be one of " + allowed_text(spec.allowed) + ", got '" + v + "'");
+    }
+  }
+  return {};
+}
+
+// A key's value: the value itself, then every element of a list that declares their type.
+Status check_key_value(const ConfigNode& value, const ConfigKeySpec& spec) {
+  NODUS_RETURN_IF_ERROR(check_value(value, spec.type, spec, /*null_ok=*/true));
+  if (spec.type != ConfigType::kList || spec.element_type == ConfigType::kAny) return {};
+  for (const ConfigNode& item : value.items()) {
+    NODUS_RETURN_IF_ERROR(check_value(item, spec.element_type, spec, /*null_ok=*/false));
   }
   return {};
 }
@@ -274,6 +342,14 @@ Result<uint64_t> ConfigNode::as_bytes() const {
   return value * multiplier;
 }
 
+Result<Duration> ConfigNode::as_duration() const {
+  if (kind_ != Kind::kScalar) {
+    return error(std::string("expected a duration, got ") + kind_name(kind_));
+  }
+  if (auto ns = internal::parse_duration_ns(scalar_)) return Duration(*ns);
+  return error("expected a duration such as 250ms, 10s, 2m or 1h, got '" + scalar_ + "'");
+}
+
 namespace {
 // Shared shape of the get_* helpers: fallback when absent or null, conversion otherwise.
 template <class T, class Convert>
@@ -313,6 +389,107 @@ Result<uint64_t> ConfigNode::get_bytes(std::string_view key, uint64_t fallback) 
                                      [](const ConfigNode& n) { return n.as_bytes(); });
 }
 
+Result<Duration> ConfigNode::get_duration(std::string_view key, Duration fallback) const {
+  return get_with_fallback<Duration>(*this, key, fallback,
+                                     [](const ConfigNode& n) { return n.as_duration(); });
+}
+
+Result<const ConfigNode*> ConfigNode::find_list(std::string_view key) const {
+  if (!is_map() && !is_null()) {
+    return error(std::string("expected a map, got ") + kind_name(kind_));
+  }
+  const ConfigNode* child = find(key);
+  if (child == nullptr || child->is_null()) return nullptr;
+  if (!child->is_sequence()) {
+    return child->error(std::string("expected a list, got ") + kind_name(child->kind()));
+  }
+  return child;
+}
+
+ConfigKeySpec ConfigKeySpec::list_of(ConfigType element) const {
+  ConfigKeySpec out = *this;
+  out.element_type = element;
+  return out;
+}
+
+ConfigKeySpec ConfigKeySpec::between(int64_t lo, int64_t hi) const {
+  ConfigKeySpec out = *this;
+  out.min = lo;
+  out.max = hi;
+  return out;
+}
+
+ConfigKeySpec ConfigKeySpec::at_least(int64_t lo) const {
+  ConfigKeySpec out = *this;
+  out.min = lo;
+  return out;
+}
+
+ConfigKeySpec ConfigKeySpec::at_most(int64_t hi) const {
+  ConfigKeySpec out = *this;
+  out.max = hi;
+  return out;
+}
+
+ConfigKeySpec ConfigKeySpec::between(Duration lo, Duration hi) const {
+  return between(static_cast<int64_t>(lo.count()), static_cast<int64_t>(hi.count()));
+}
+
+ConfigKeySpec ConfigKeySpec::at_least(Duration lo) const {
+  return at_least(static_cast<int64_t>(lo.count()));
+}
+
+ConfigKeySpec ConfigKeySpec::one_of(std::vector<std::string> values) const {
+  ConfigKeySpec out = *this;
+  out.allowed = std::move(values);
+  return out;
+}
+
+std::string config_type_label(const ConfigKeySpec& spec) {
+  std::string out(config_type_name(spec.type));
+  if (spec.type == ConfigType::kList && spec.element_type != ConfigType::kAny) {
+    out += " of " + std::string(config_type_name(spec.element_type));
+  }
+  return out;
+}
+
+std::string config_constraints_text(const ConfigKeySpec& spec) {
+  const ConfigType type = spec.type == ConfigType::kList ? spec.element_type : spec.type;
+  std::string out = range_text(type, spec);
+  if (!spec.allowed.empty()) {
+    if (!out.empty()) out += "; ";
+    out += "one of " + allowed_text(spec.allowed);
+  }
+  return out;
+}
+
+Status check_config_keys(const std::vector<ConfigKeySpec>& keys) {
+  std::set<std::string_view> names;
+  for (const ConfigKeySpec& spec : keys) {
+    const std::string label = "config key '" + spec.name + "'";
+    if (spec.name.empty()) return invalid_argument("a config key has an empty name");
+    if (!names.insert(spec.name).second) return invalid_argument(label + " is declared twice");
+    if (spec.element_type != ConfigType::kAny && spec.type != ConfigType::kList) {
+      return invalid_argument(label + ": an element type applies to a list only");
+    }
+    // Constraints apply to the value, or to the elements of a list.
+    const ConfigType type = spec.type == ConfigType::kList ? spec.element_type : spec.type;
+    if (has_range(spec) && type != ConfigType::kInteger && type != ConfigType::kDuration) {
+      return invalid_argument(label + ": a range applies to an integer or a duration only, not " +
+                              std::string(config_type_name(type)));
+    }
+    if (spec.min && spec.max && *spec.min > *spec.max) {
+      return invalid_argument(label + ": min " + bound_text(type, *spec.min) + " is above max " +
+                              bound_text(type, *spec.max));
+    }
+    if (!spec.allowed.empty() && type != ConfigType::kString) {
+      return invalid_argument(label + ": allowed values apply to a string only, not " +
+                              std::string(config_type_name(type)));
+    }
+  }
+  return {};
+}
+
 std::string_view config_type_name(ConfigType type) {
   switch (type) {
     case ConfigType::kString:
@@ -331,6 +508,8 @@ std::string_view config_type_name(ConfigType type) {
       return "map";
     case ConfigType::kAny:
       return "any";
+    case ConfigType::kDuration:
+      return "duration";
   }
   return "unknown";
 }
@@ -366,7 +545,7 @@ Status validate_config(const ConfigNode& section, const std::vector<ConfigKeySpe
       }
       return value.error(message);
     }
-    NODUS_RETURN_IF_ERROR(check_type(value, spec->type));
+    NODUS_RETURN_IF_ERROR(check_key_value(value, *spec));
   }
   for (const ConfigKeySpec& spec : keys) {
     if (!spec.required) continue;

@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 #include <limits>
 
@@ -248,6 +249,212 @@ TEST(ValidateConfigTest, RequiredAndNullSection) {
   EXPECT_TRUE(validate_config(ConfigNode::make_null(at(1, 1), "c"), kPeerpingKeys).ok());
   EXPECT_EQ(validate_config(scalar("x"), kPeerpingKeys).message(),
             "t.yaml:3:7: k: expected a map, got a scalar");
+}
+
+// A key's value at t.yaml:LINE:3 under "plugins[0].config.KEY".
+ConfigNode value_at(const std::string& key, const std::string& text, int line = 2) {
+  return ConfigNode::make_scalar(text, at(line, 3), "plugins[0].config." + key);
+}
+
+// A list under "plugins[0].config.KEY" whose i-th element sits at line 3 + i, column 5.
+ConfigNode list_of(const std::string& key, const std::vector<std::string>& items) {
+  std::vector<ConfigNode> nodes;
+  for (size_t i = 0; i < items.size(); ++i) {
+    nodes.push_back(
+        ConfigNode::make_scalar(items[i], at(3 + static_cast<int>(i), 5),
+                                "plugins[0].config." + key + "[" + std::to_string(i) + "]"));
+  }
+  return ConfigNode::make_sequence(std::move(nodes), at(2, 3), "plugins[0].config." + key);
+}
+
+Status validate_one(const ConfigKeySpec& spec, ConfigNode value) {
+  std::vector<ConfigNode::Entry> e;
+  e.emplace_back(spec.name, std::move(value));
+  return validate_config(section(std::move(e)), {spec});
+}
+
+// as_duration and get_duration read 250ms, 10s, 2m, 1h and refuse a bare number or another
+// unit, naming the value.
+TEST(ConfigNodeTest, AsDuration) {
+  using std::chrono::milliseconds;
+  EXPECT_EQ(*scalar("250ms").as_duration(), milliseconds(250));
+  EXPECT_EQ(*scalar("10s").as_duration(), std::chrono::seconds(10));
+  EXPECT_EQ(*scalar("2m").as_duration(), std::chrono::minutes(2));
+  EXPECT_EQ(*scalar("1h").as_duration(), std::chrono::hours(1));
+  EXPECT_EQ(*scalar("0ms").as_duration(), Duration(0));
+  EXPECT_EQ(scalar("250").as_duration().status().message(),
+            "t.yaml:3:7: k: expected a duration such as 250ms, 10s, 2m or 1h, got '250'");
+  EXPECT_FALSE(scalar("1.5s").as_duration().ok());
+  EXPECT_FALSE(scalar("-1s").as_duration().ok());
+  EXPECT_FALSE(scalar("5d").as_duration().ok());
+  EXPECT_FALSE(scalar("99999999999999999h").as_duration().ok());  // overflows nanoseconds
+  EXPECT_EQ(sample_map().as_duration().status().message(),
+            "t.yaml:1:1: p: expected a duration, got a map");
+  std::vector<ConfigNode::Entry> e;
+  e.emplace_back("timeout", value_at("timeout", "2s"));
+  const ConfigNode m = section(std::move(e));
+  EXPECT_EQ(*m.get_duration("timeout", milliseconds(1)), std::chrono::seconds(2));
+  EXPECT_EQ(*m.get_duration("absent", milliseconds(7)), milliseconds(7));
+}
+
+// get_list<T> converts every element; an element of another type is named by its index, and
+// an absent key gives the fallback.
+TEST(ConfigNodeTest, GetList) {
+  std::vector<ConfigNode::Entry> e;
+  e.emplace_back("ints", list_of("ints", {"1", "-2", "30"}));
+  e.emplace_back("names", list_of("names", {"a", "b"}));
+  e.emplace_back("waits", list_of("waits", {"10ms", "1s"}));
+  e.emplace_back("flags", list_of("flags", {"yes", "off"}));
+  e.emplace_back("bad", list_of("bad", {"1", "2", "x"}));
+  e.emplace_back("scalar", value_at("scalar", "5"));
+  e.emplace_back("empty", ConfigNode::make_null(at(9, 3), "plugins[0].config.empty"));
+  const ConfigNode m = section(std::move(e));
+  EXPECT_THAT(*m.get_list<int64_t>("ints"), ::testing::ElementsAre(1, -2, 30));
+  EXPECT_THAT(*m.get_list<std::string>("names"), ::testing::ElementsAre("a", "b"));
+  EXPECT_THAT(*m.get_list<Duration>("waits"),
+              ::testing::ElementsAre(std::chrono::milliseconds(10), std::chrono::seconds(1)));
+  EXPECT_THAT(*m.get_list<bool>("flags"), ::testing::ElementsAre(true, false));
+  EXPECT_THAT(*m.get_list<double>("ints"), ::testing::ElementsAre(1.0, -2.0, 30.0));
+  EXPECT_EQ(m.get_list<int64_t>("bad").status().message(),
+            "t.yaml:5:5: plugins[0].config.bad[2]: expected an integer, got 'x'");
+  EXPECT_EQ(m.get_list<int64_t>("scalar").status().message(),
+            "t.yaml:2:3: plugins[0].config.scalar: expected a list, got a scalar");
+  EXPECT_THAT(*m.get_list<int64_t>("absent", {7, 8}), ::testing::ElementsAre(7, 8));
+  EXPECT_THAT(*m.get_list<int64_t>("empty", {9}), ::testing::ElementsAre(9));
+  EXPECT_TRUE(m.get_list<std::string>("absent")->empty());
+  EXPECT_FALSE(scalar("1").get_list<int64_t>("x").ok());  // not a map
+}
+
+// An integer range: both bounds, only a minimum, only a maximum; the error names the key's
+// position and says what was accepted and what was given.
+TEST(ValidateConfigTest, IntegerRange) {
+  const auto spec = ConfigKeySpec{"workers", ConfigType::kInteger, false, "4", ""}.between(1, 64);
+  EXPECT_TRUE(validate_one(spec, value_at("workers", "1")).ok());
+  EXPECT_TRUE(validate_one(spec, value_at("workers", "64")).ok());
+  EXPECT_EQ(validate_one(spec, value_at("workers", "0")).message(),
+            "t.yaml:2:3: plugins[0].config.workers: must be between 1 and 64, got 0");
+  EXPECT_EQ(validate_one(spec, value_at("workers", "65")).message(),
+            "t.yaml:2:3: plugins[0].config.workers: must be between 1 and 64, got 65");
+  EXPECT_EQ(validate_one(spec, value_at("workers", "x")).message(),
+            "t.yaml:2:3: plugins[0].config.workers: expected an integer, got 'x'");
+  EXPECT_TRUE(validate_one(spec, ConfigNode::make_null(at(2, 3), "w")).ok());  // the default
+  const auto floor = ConfigKeySpec{"n", ConfigType::kInteger, false, "", ""}.at_least(0);
+  EXPECT_TRUE(validate_one(floor, value_at("n", "9223372036854775807")).ok());
+  EXPECT_EQ(validate_one(floor, value_at("n", "-1")).message(),
+            "t.yaml:2:3: plugins[0].config.n: must be at least 0, got -1");
+  const auto ceiling = ConfigKeySpec{"n", ConfigType::kInteger, false, "", ""}.at_most(10);
+  EXPECT_TRUE(validate_one(ceiling, value_at("n", "-5")).ok());
+  EXPECT_EQ(validate_one(ceiling, value_at("n", "11")).message(),
+            "t.yaml:2:3: plugins[0].config.n: must be at most 10, got 11");
+}
+
+// A duration key: its type, and its range with bounds written as an operator would.
+TEST(ValidateConfigTest, DurationRange) {
+  const auto spec = ConfigKeySpec{"timeout", ConfigType::kDuration, false, "5s", ""}.between(
+      std::chrono::milliseconds(10), std::chrono::hours(1));
+  EXPECT_TRUE(validate_one(spec, value_at("timeout", "10ms")).ok());
+  EXPECT_TRUE(validate_one(spec, value_at("timeout", "60m")).ok());
+  EXPECT_EQ(validate_one(spec, value_at("timeout", "5ms")).message(),
+            "t.yaml:2:3: plugins[0].config.timeout: must be between 10ms and 1h, got 5ms");
+  EXPECT_EQ(validate_one(spec, value_at("timeout", "61m")).message(),
+            "t.yaml:2:3: plugins[0].config.timeout: must be between 10ms and 1h, got 61m");
+  EXPECT_EQ(validate_one(spec, value_at("timeout", "5")).message(),
+            "t.yaml:2:3: plugins[0].config.timeout: expected a duration such as 250ms, 10s, 2m "
+            "or 1h, got '5'");
+  const auto floor =
+      ConfigKeySpec{"t", ConfigType::kDuration, false, "", ""}.at_least(std::chrono::seconds(90));
+  EXPECT_EQ(validate_one(floor, value_at("t", "1m")).message(),
+            "t.yaml:2:3: plugins[0].config.t: must be at least 90s, got 1m");
+}
+
+// An enum: only the listed strings, and the error lists them in the declared order.
+TEST(ValidateConfigTest, AllowedValues) {
+  const auto spec =
+      ConfigKeySpec{"mode", ConfigType::kString, false, "a", ""}.one_of({"a", "b", "c"});
+  EXPECT_TRUE(validate_one(spec, value_at("mode", "b")).ok());
+  EXPECT_EQ(validate_one(spec, value_at("mode", "d")).message(),
+            "t.yaml:2:3: plugins[0].config.mode: must be one of a, b, c, got 'd'");
+  EXPECT_FALSE(validate_one(spec, value_at("mode", "A")).ok());  // exact match only
+  EXPECT_EQ(validate_one(spec, list_of("mode", {"a"})).message(),
+            "t.yaml:2:3: plugins[0].config.mode: expected a string, got a list");
+}
+
+// A list with an element type: every element is checked, and the constraints apply to each;
+// the error names the element's position and index.
+TEST(ValidateConfigTest, ListElements) {
+  const auto ints = ConfigKeySpec{"ports", ConfigType::kList, false, "[]", ""}
+                        .list_of(ConfigType::kInteger)
+                        .between(1, 65535);
+  EXPECT_TRUE(validate_one(ints, list_of("ports", {"80", "443"})).ok());
+  EXPECT_TRUE(validate_one(ints, list_of("ports", {})).ok());
+  EXPECT_EQ(validate_one(ints, list_of("ports", {"80", "443", "http"})).message(),
+            "t.yaml:5:5: plugins[0].config.ports[2]: expected an integer, got 'http'");
+  EXPECT_EQ(validate_one(ints, list_of("ports", {"0"})).message(),
+            "t.yaml:3:5: plugins[0].config.ports[0]: must be between 1 and 65535, got 0");
+  EXPECT_EQ(validate_one(ints, value_at("ports", "80")).message(),
+            "t.yaml:2:3: plugins[0].config.ports: expected a list, got a scalar");
+  std::vector<ConfigNode> with_null = {
+      ConfigNode::make_null(at(3, 5), "plugins[0].config.ports[0]")};
+  EXPECT_EQ(validate_one(ints, ConfigNode::make_sequence(std::move(with_null), at(2, 3),
+                                                         "plugins[0].config.ports"))
+                .message(),
+            "t.yaml:3:5: plugins[0].config.ports[0]: expected an integer, got null");
+  const auto modes = ConfigKeySpec{"modes", ConfigType::kList, false, "[]", ""}
+                         .list_of(ConfigType::kString)
+                         .one_of({"x", "y"});
+  EXPECT_EQ(validate_one(modes, list_of("modes", {"y", "z"})).message(),
+            "t.yaml:4:5: plugins[0].config.modes[1]: must be one of x, y, got 'z'");
+  // A list without an element type takes anything, as before.
+  const ConfigKeySpec any{"l", ConfigType::kList, false, "", ""};
+  EXPECT_TRUE(validate_one(any, list_of("l", {"1", "x"})).ok());
+}
+
+// Declared constraints that do not fit their key are refused, naming the key.
+TEST(CheckConfigKeysTest, RefusesMismatchedConstraints) {
+  using T = ConfigType;
+  EXPECT_TRUE(check_config_keys({ConfigKeySpec{"a", T::kInteger, false, "", ""}.between(1, 2),
+                                 ConfigKeySpec{"b", T::kString, false, "", ""}.one_of({"x"}),
+                                 ConfigKeySpec{"c", T::kList, false, "", ""}
+                                     .list_of(T::kDuration)
+                                     .at_least(std::chrono::seconds(1))})
+                  .ok());
+  EXPECT_EQ(
+      check_config_keys({ConfigKeySpec{"a", T::kString, false, "", ""}.between(1, 2)}).message(),
+      "config key 'a': a range applies to an integer or a duration only, not string");
+  EXPECT_EQ(
+      check_config_keys({ConfigKeySpec{"a", T::kInteger, false, "", ""}.one_of({"x"})}).message(),
+      "config key 'a': allowed values apply to a string only, not integer");
+  EXPECT_EQ(
+      check_config_keys({ConfigKeySpec{"a", T::kInteger, false, "", ""}.between(5, 1)}).message(),
+      "config key 'a': min 5 is above max 1");
+  EXPECT_EQ(check_config_keys({ConfigKeySpec{"a", T::kString, false, "", ""}.list_of(T::kInteger)})
+                .message(),
+            "config key 'a': an element type applies to a list only");
+  EXPECT_EQ(
+      check_config_keys({ConfigKeySpec{"a", T::kList, false, "", ""}.between(1, 2)}).message(),
+      "config key 'a': a range applies to an integer or a duration only, not any");
+  EXPECT_EQ(check_config_keys({{"a", T::kInteger, false, "", ""}, {"a", T::kString, false, "", ""}})
+                .message(),
+            "config key 'a' is declared twice");
+}
+
+// The labels and constraint texts that `plugins inspect` and the catalogue print.
+TEST(ConfigKeySpecTest, LabelsAndConstraintText) {
+  using T = ConfigType;
+  const auto list = ConfigKeySpec{"l", T::kList, false, "", ""}.list_of(T::kInteger).between(0, 6);
+  EXPECT_EQ(config_type_label(list), "list of integer");
+  EXPECT_EQ(config_constraints_text(list), "between 0 and 6");
+  EXPECT_EQ(config_type_label(ConfigKeySpec{"l", T::kList, false, "", ""}), "list");
+  EXPECT_EQ(config_constraints_text(ConfigKeySpec{"l", T::kList, false, "", ""}), "");
+  EXPECT_EQ(config_constraints_text(
+                ConfigKeySpec{"s", T::kString, false, "", ""}.one_of({"read_index", "lease"})),
+            "one of read_index, lease");
+  EXPECT_EQ(config_constraints_text(ConfigKeySpec{"d", T::kDuration, false, "", ""}.between(
+                std::chrono::milliseconds(1500), std::chrono::minutes(2))),
+            "between 1500ms and 2m");
+  EXPECT_EQ(config_constraints_text(ConfigKeySpec{"i", T::kInteger, false, "", ""}.at_most(3)),
+            "at most 3");
+  EXPECT_EQ(config_type_name(T::kDuration), "duration");
 }
 
 }  // namespace

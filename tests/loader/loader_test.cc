@@ -557,6 +557,60 @@ TEST(Composition, PluginHttpRequestsEndWithStop) {
   EXPECT_EQ(node.http_client("io.nodus.test.http").in_flight(), 0u);
 }
 
+// Goal: once a plugin's stop() returned, nothing it handed its context runs again: a message
+// queued before the stop or sent after it, a call to its method, the answer to its own call,
+// its periodic timer, an event it subscribed to, and a task its stop() posted.
+TEST(Composition, CallbacksEndWithStop) {
+  nodus::testing::TestNode node({.instances = 2});
+  ASSERT_TRUE(node.add_plugin(plugin("callbacks", "callbacks")).ok());
+  ASSERT_TRUE(node.start().ok());
+  ASSERT_TRUE(node.transport().deliver(1, "test.ping", "a").ok());
+  auto reply = node.transport().invoke(1, "test.echo", "b");
+  ASSERT_TRUE(reply.has_value() && reply->ok());
+  node.events().publish("test.poke", "c");
+  node.executor().advance(std::chrono::milliseconds(100));
+  ASSERT_EQ(node.metric_value("nodus_test_message_runs_total"), 1);
+  ASSERT_EQ(node.metric_value("nodus_test_call_runs_total"), 1);
+  ASSERT_EQ(node.metric_value("nodus_test_event_runs_total"), 1);
+  ASSERT_EQ(node.metric_value("nodus_test_timer_runs_total"), 1);
+  ASSERT_EQ(node.transport().calls().size(), 1u);
+
+  ASSERT_TRUE(node.transport().deliver(1, "test.ping", "queued before stop").ok());
+  ASSERT_TRUE(node.stop().ok());
+  ASSERT_TRUE(node.transport().deliver(1, "test.ping", "after stop").ok());
+  node.transport().complete_call(0, std::string("late answer"));
+  node.events().publish("test.poke", "d");
+  reply = node.transport().invoke(1, "test.echo", "e");
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->status().code(), StatusCode::kUnavailable);
+  node.executor().advance(std::chrono::seconds(10));  // 100 periods of the timer
+  EXPECT_EQ(node.metric_value("nodus_test_message_runs_total"), 1);
+  EXPECT_EQ(node.metric_value("nodus_test_call_runs_total"), 1);
+  EXPECT_EQ(node.metric_value("nodus_test_event_runs_total"), 1);
+  EXPECT_EQ(node.metric_value("nodus_test_timer_runs_total"), 1);
+  EXPECT_EQ(node.metric_value("nodus_test_answer_runs_total"), -1);  // never created
+  EXPECT_EQ(node.metric_value("nodus_test_post_runs_total"), -1);
+}
+
+// Goal: a plugin whose start() fails after registering handlers, a call and a timer gets none
+// of them run: the kernel ends them as it does at stop().
+TEST(Composition, CallbacksEndWithFailedStart) {
+  nodus::testing::TestNode node({.instances = 2});
+  ASSERT_TRUE(node.add_plugin(plugin("callbacks_fail", "callbacks_fail")).ok());
+  ASSERT_FALSE(node.start().ok());
+  ASSERT_TRUE(node.transport().has_handler("test.echo"));  // it did register
+  ASSERT_TRUE(node.transport().deliver(1, "test.ping", "x").ok());
+  node.transport().complete_call(0, std::string("answer"));
+  node.events().publish("test.poke", "y");
+  auto reply = node.transport().invoke(1, "test.echo", "z");
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->status().code(), StatusCode::kUnavailable);
+  node.executor().advance(std::chrono::seconds(10));
+  for (const char* kind : {"message", "call", "answer", "event", "timer", "post"}) {
+    EXPECT_EQ(node.metric_value(std::string("nodus_test_") + kind + "_runs_total"), -1) << kind;
+  }
+}
+
 // Goal: in SimCluster a plugin's request crosses the simulated network to an endpoint
 // registered by address, and a partition from the outside ends it at its deadline.
 TEST(Composition, SimClusterHttpClientReachesRegisteredEndpoint) {

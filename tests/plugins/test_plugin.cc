@@ -80,6 +80,23 @@ class TestPlugin final : public nodus::Plugin, public Greeter {
 
   nodus::Status start() override {
     note("start");
+#ifdef TEST_PLUGIN_CALLBACKS
+    // Everything that calls back later, each counting its runs in its own counter
+    // (nodus_test_<kind>_runs_total): none of them may run once stop() returned or start()
+    // failed, although nothing here guards against that itself.
+    NODUS_RETURN_IF_ERROR(ctx_.transport().on_message(
+        "test.ping", [this](nodus::PeerId, std::string) { count("message"); }));
+    NODUS_RETURN_IF_ERROR(ctx_.transport().on_call(
+        "test.echo", [this](nodus::PeerId, std::string request, nodus::CallReply reply) {
+          count("call");
+          reply(std::move(request));
+        }));
+    ctx_.transport().call(1, "test.remote", "q", std::chrono::seconds(60),
+                          [this](const nodus::Result<std::string>&) { count("answer"); });
+    ctx_.events().subscribe("test.poke",
+                            [this](std::string_view, const std::string&) { count("event"); });
+    tick();
+#endif
 #ifdef TEST_PLUGIN_START_THROWS
     throw std::runtime_error("start exploded");
 #endif
@@ -146,6 +163,10 @@ class TestPlugin final : public nodus::Plugin, public Greeter {
 
   nodus::Status stop() override {
     note("stop");
+#ifdef TEST_PLUGIN_CALLBACKS
+    // Queued now, so it would run after stop() returned.
+    ctx_.executor().post([this] { count("post"); });
+#endif
 #ifdef TEST_PLUGIN_STOP_HANGS
     // A plugin that never returns from stop(): the kernel must bound the stop anyway.
     std::this_thread::sleep_for(std::chrono::seconds(60));
@@ -171,6 +192,19 @@ class TestPlugin final : public nodus::Plugin, public Greeter {
     while (std::chrono::steady_clock::now() < until)
       sink = sink + 1;
     ctx_.executor().post([this] { spin(); });
+  }
+#endif
+
+#ifdef TEST_PLUGIN_CALLBACKS
+  // A periodic timer: every 100 ms, rescheduled by itself.
+  void tick() {
+    ctx_.executor().schedule_after(std::chrono::milliseconds(100), [this] {
+      count("timer");
+      tick();
+    });
+  }
+  void count(const std::string& kind) {
+    ctx_.metrics().counter("nodus_test_" + kind + "_runs_total", "Runs of one callback").inc();
   }
 #endif
 

@@ -313,32 +313,46 @@ PluginDescriptor describe() {
       {"bind", ConfigType::kString, false, "127.0.0.1", "Address the gRPC and HTTP APIs bind"},
       {"max_tx_bytes", ConfigType::kBytes, false, "4096",
        "Largest encoded transaction accepted (TX_TOO_LARGE above)"},
-      {"max_batch_txs", ConfigType::kInteger, false, "4096",
-       "Transactions per Raft proposal before it is flushed"},
+      ConfigKeySpec{"max_batch_txs", ConfigType::kInteger, false, "4096",
+                    "Transactions per Raft proposal before it is flushed"}
+          .at_least(1),
       {"max_batch_bytes", ConfigType::kBytes, false, "1MiB",
        "Encoded bytes per Raft proposal before it is flushed"},
-      {"batch_delay_us", ConfigType::kInteger, false, "500",
-       "Longest wait after a batch's first transaction before it is proposed"},
+      ConfigKeySpec{"batch_delay_us", ConfigType::kInteger, false, "500",
+                    "Longest wait after a batch's first transaction before it is proposed"}
+          .at_least(0),
       {"flush_when_idle", ConfigType::kBoolean, false, "true",
        "Propose at once when no proposal is in flight (no batch_delay wait when idle)"},
-      {"max_pending_txs", ConfigType::kInteger, false, "200000",
-       "Accepted, unanswered transactions; above it requests get TX_RETRY"},
-      {"max_clients", ConfigType::kInteger, false, "65536",
-       "Dedup windows kept; the least recently applied client is evicted beyond it"},
+      ConfigKeySpec{"max_pending_txs", ConfigType::kInteger, false, "200000",
+                    "Accepted, unanswered transactions; above it requests get TX_RETRY"}
+          .at_least(1),
+      ConfigKeySpec{"max_clients", ConfigType::kInteger, false, "65536",
+                    "Dedup windows kept; the least recently applied client is evicted beyond it"}
+          .at_least(1),
       {"genesis", ConfigType::kMap, false, "{}",
        "Initial balances (account: amount), identical on every node"},
-      {"port_stride", ConfigType::kInteger, false, "10",
-       "Port distance between instances, to derive the leader's address"},
-      {"max_dedup_entries", ConfigType::kInteger, false, "1048576",
-       "Outcomes kept over all clients' dedup windows; least recent clients are evicted beyond"},
-      {"max_pending_reads", ConfigType::kInteger, false, "10000",
-       "Reads waiting for the executor or a read barrier; above it RESOURCE_EXHAUSTED / 503"},
-      {"http_max_connections", ConfigType::kInteger, false, "1024",
-       "Open connections to the HTTP port; one more is answered 503 and closed"},
-      {"http_idle_timeout_ms", ConfigType::kInteger, false, "30000",
-       "An HTTP connection silent this long (mid-request or between requests) is closed"},
-      {"max_stream_inflight", ConfigType::kInteger, false, "64",
-       "Batches of one SubmitStream read but not yet written back; reading pauses there"},
+      ConfigKeySpec{"port_stride", ConfigType::kInteger, false, "10",
+                    "Port distance between instances, to derive the leader's address"}
+          .at_least(1),
+      ConfigKeySpec{
+          "max_dedup_entries", ConfigType::kInteger, false, "1048576",
+          "Outcomes kept over all clients' dedup windows; least recent clients are evicted beyond"}
+          .at_least(1),
+      ConfigKeySpec{
+          "max_pending_reads", ConfigType::kInteger, false, "10000",
+          "Reads waiting for the executor or a read barrier; above it RESOURCE_EXHAUSTED / 503"}
+          .at_least(1),
+      ConfigKeySpec{"http_max_connections", ConfigType::kInteger, false, "1024",
+                    "Open connections to the HTTP port; one more is answered 503 and closed"}
+          .at_least(1),
+      ConfigKeySpec{
+          "http_idle_timeout_ms", ConfigType::kInteger, false, "30000",
+          "An HTTP connection silent this long (mid-request or between requests) is closed"}
+          .at_least(1),
+      ConfigKeySpec{
+          "max_stream_inflight", ConfigType::kInteger, false, "64",
+          "Batches of one SubmitStream read but not yet written back; reading pauses there"}
+          .at_least(1),
   };
   d.factory = [](PluginContext& ctx) { return std::make_unique<LedgerPlugin>(ctx); };
   return d;

@@ -7,6 +7,16 @@
 namespace nodus::raft {
 namespace {
 
+// Upper bounds of the integer keys, shared by the declared ranges (checked by the kernel, and
+// shown by `nodus plugins inspect`) and the parser below, so the two cannot drift apart.
+constexpr int64_t kMaxTickMs = 10'000;
+constexpr int64_t kMaxHeartbeatMs = 60'000;
+constexpr int64_t kMaxDriftPpm = 500'000;
+constexpr int64_t kMaxInflightMsgs = int64_t{1} << 20;
+constexpr int64_t kMaxSnapshotEntries = int64_t{1} << 40;
+constexpr int64_t kMaxProposeTimeoutMs = 3'600'000;
+constexpr int64_t kMaxPending = int64_t{1} << 24;
+
 // An integer key within [lo, hi], or the fallback when absent.
 Result<uint64_t> get_ranged(const ConfigNode& c, std::string_view key, uint64_t fallback,
                             uint64_t lo, uint64_t hi) {
@@ -66,48 +76,66 @@ std::vector<ConfigKeySpec> raft_config_keys() {
       {"election_timeout_ms", T::kAny, false, "[150, 300]",
        "Randomized election timeout: a [min, max] pair or one number (min; max = 2 * min). "
        "The core draws from [min, 2 * min), so max must be at least min + tick_ms"},
-      {"heartbeat_ms", T::kInteger, false, "50", "Leader heartbeat period"},
-      {"tick_ms", T::kInteger, false, "10",
-       "Raft clock granularity; election and heartbeat periods are whole ticks"},
+      ConfigKeySpec{"heartbeat_ms", T::kInteger, false, "50", "Leader heartbeat period"}.between(
+          1, kMaxHeartbeatMs),
+      ConfigKeySpec{"tick_ms", T::kInteger, false, "10",
+                    "Raft clock granularity; election and heartbeat periods are whole ticks"}
+          .between(1, kMaxTickMs),
       {"pre_vote", T::kBoolean, false, "true",
        "Ask for a pre-vote before campaigning, so a partitioned node cannot bump the term"},
       {"check_quorum", T::kBoolean, false, "true",
        "A leader that has not heard from a quorum for an election timeout steps down"},
-      {"read_mode", T::kString, false, "read_index",
-       "Linearizable reads: read_index (a heartbeat round) or lease (needs check_quorum)"},
-      {"lease_clock_drift_ppm", T::kInteger, false, "50000",
-       "Lease reads: how far (ppm) any node's tick rate may stray from nominal; the lease is "
-       "shortened to (election ticks - 1) * (1 - d) / (1 + d)"},
-      {"fsync", T::kString, false, "batch",
-       "always: fsync each batch before acknowledging; batch: group commit, one fsync in "
-       "flight; never: acknowledge without fsync (UNSAFE: power loss forgets entries)"},
-      {"max_inflight_msgs", T::kInteger, false, "256", "Append messages in flight per follower"},
+      ConfigKeySpec{"read_mode", T::kString, false, "read_index",
+                    "Linearizable reads: read_index (a heartbeat round) or lease (needs "
+                    "check_quorum)"}
+          .one_of({"read_index", "lease"}),
+      ConfigKeySpec{"lease_clock_drift_ppm", T::kInteger, false, "50000",
+                    "Lease reads: how far (ppm) any node's tick rate may stray from nominal; the "
+                    "lease is shortened to (election ticks - 1) * (1 - d) / (1 + d)"}
+          .between(0, kMaxDriftPpm),
+      ConfigKeySpec{"fsync", T::kString, false, "batch",
+                    "always: fsync each batch before acknowledging; batch: group commit, one "
+                    "fsync in flight; never: acknowledge without fsync (UNSAFE: power loss "
+                    "forgets entries)"}
+          .one_of({"always", "batch", "never"}),
+      ConfigKeySpec{"max_inflight_msgs", T::kInteger, false, "256",
+                    "Append messages in flight per follower"}
+          .between(1, kMaxInflightMsgs),
       {"max_inflight_bytes", T::kBytes, false, "64MiB", "Entry bytes in flight per follower"},
       {"max_msg_bytes", T::kBytes, false, "1MiB", "Entry bytes batched into one append"},
       {"max_uncommitted_bytes", T::kBytes, false, "256MiB",
        "Proposals beyond this many uncommitted bytes fail with RESOURCE_EXHAUSTED"},
-      {"snapshot_entries", T::kInteger, false, "10000",
-       "Take a snapshot every N applied entries (0: never by count)"},
+      ConfigKeySpec{"snapshot_entries", T::kInteger, false, "10000",
+                    "Take a snapshot every N applied entries (0: never by count)"}
+          .between(0, kMaxSnapshotEntries),
       {"snapshot_bytes", T::kBytes, false, "0",
        "Take a snapshot once this many command bytes were applied since the last (0: off)"},
       {"snapshot_chunk_bytes", T::kBytes, false, "256KiB", "Chunk size of snapshot transfers"},
-      {"voters", T::kList, false, "all instances",
-       "Initial voters (instance indexes), used on the first start only: the configuration is "
-       "then stored and later changes go through `nodus scale`"},
-      {"learners", T::kList, false, "[]", "Initial non-voting learners (first start only)"},
-      {"propose_timeout_ms", T::kInteger, false, "5000",
-       "A proposal or read not answered within this time fails with DEADLINE_EXCEEDED"},
-      {"max_pending", T::kInteger, false, "65536",
-       "Proposals, forwarded proposals, reads and membership changes waiting for an answer; "
-       "beyond it new ones fail with RESOURCE_EXHAUSTED"},
+      ConfigKeySpec{"voters", T::kList, false, "all instances",
+                    "Initial voters (instance indexes), used on the first start only: the "
+                    "configuration is then stored and later changes go through `nodus scale`"}
+          .list_of(T::kInteger)
+          .at_least(0),
+      ConfigKeySpec{"learners", T::kList, false, "[]",
+                    "Initial non-voting learners (first start only)"}
+          .list_of(T::kInteger)
+          .at_least(0),
+      ConfigKeySpec{"propose_timeout_ms", T::kInteger, false, "5000",
+                    "A proposal or read not answered within this time fails with "
+                    "DEADLINE_EXCEEDED"}
+          .between(1, kMaxProposeTimeoutMs),
+      ConfigKeySpec{"max_pending", T::kInteger, false, "65536",
+                    "Proposals, forwarded proposals, reads and membership changes waiting for "
+                    "an answer; beyond it new ones fail with RESOURCE_EXHAUSTED"}
+          .between(1, kMaxPending),
   };
 }
 
 Result<RaftConfig> parse_raft_config(const ConfigNode& c, uint32_t instances) {
   RaftConfig cfg;
-  NODUS_ASSIGN_OR_RETURN(uint64_t tick, get_ranged(c, "tick_ms", 10, 1, 10'000));
+  NODUS_ASSIGN_OR_RETURN(uint64_t tick, get_ranged(c, "tick_ms", 10, 1, kMaxTickMs));
   cfg.tick_ms = static_cast<uint32_t>(tick);
-  NODUS_ASSIGN_OR_RETURN(uint64_t hb, get_ranged(c, "heartbeat_ms", 50, 1, 60'000));
+  NODUS_ASSIGN_OR_RETURN(uint64_t hb, get_ranged(c, "heartbeat_ms", 50, 1, kMaxHeartbeatMs));
   cfg.heartbeat_ms = static_cast<uint32_t>(hb);
   if (cfg.heartbeat_ms < cfg.tick_ms) {
     return c.at("heartbeat_ms")
@@ -155,13 +183,14 @@ Result<RaftConfig> parse_raft_config(const ConfigNode& c, uint32_t instances) {
     return c.at("read_mode").error("must be read_index or lease");
   }
   NODUS_ASSIGN_OR_RETURN(uint64_t drift,
-                         get_ranged(c, "lease_clock_drift_ppm", 50'000, 0, 500'000));
+                         get_ranged(c, "lease_clock_drift_ppm", 50'000, 0, kMaxDriftPpm));
   cfg.lease_clock_drift_ppm = static_cast<uint32_t>(drift);
   NODUS_ASSIGN_OR_RETURN(std::string fsync, c.get_string("fsync", "batch"));
   auto mode = parse_fsync_mode(fsync);
   if (!mode.ok()) return c.at("fsync").error(mode.status().message());
   cfg.fsync = *mode;
-  NODUS_ASSIGN_OR_RETURN(uint64_t inflight, get_ranged(c, "max_inflight_msgs", 256, 1, 1 << 20));
+  NODUS_ASSIGN_OR_RETURN(uint64_t inflight,
+                         get_ranged(c, "max_inflight_msgs", 256, 1, kMaxInflightMsgs));
   cfg.max_inflight_msgs = static_cast<uint32_t>(inflight);
   NODUS_ASSIGN_OR_RETURN(
       cfg.max_inflight_bytes,
@@ -172,7 +201,7 @@ Result<RaftConfig> parse_raft_config(const ConfigNode& c, uint32_t instances) {
                          get_bytes_ranged(c, "max_uncommitted_bytes", cfg.max_uncommitted_bytes,
                                           1024, uint64_t{1} << 40));
   NODUS_ASSIGN_OR_RETURN(cfg.snapshot_entries,
-                         get_ranged(c, "snapshot_entries", 10000, 0, uint64_t{1} << 40));
+                         get_ranged(c, "snapshot_entries", 10000, 0, kMaxSnapshotEntries));
   NODUS_ASSIGN_OR_RETURN(cfg.snapshot_bytes,
                          get_bytes_ranged(c, "snapshot_bytes", 0, 0, uint64_t{1} << 40));
   NODUS_ASSIGN_OR_RETURN(
@@ -194,10 +223,11 @@ Result<RaftConfig> parse_raft_config(const ConfigNode& c, uint32_t instances) {
           .error("instance " + std::to_string(l) + " is both a voter and a learner");
     }
   }
-  NODUS_ASSIGN_OR_RETURN(uint64_t pt, get_ranged(c, "propose_timeout_ms", 5000, 1, 3'600'000));
+  NODUS_ASSIGN_OR_RETURN(uint64_t pt,
+                         get_ranged(c, "propose_timeout_ms", 5000, 1, kMaxProposeTimeoutMs));
   cfg.propose_timeout_ms = static_cast<uint32_t>(pt);
   NODUS_ASSIGN_OR_RETURN(cfg.max_pending,
-                         get_ranged(c, "max_pending", cfg.max_pending, 1, uint64_t{1} << 24));
+                         get_ranged(c, "max_pending", cfg.max_pending, 1, kMaxPending));
   return cfg;
 }
 

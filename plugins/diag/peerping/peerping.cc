@@ -21,17 +21,15 @@ class PeerPing::Prober : public std::enable_shared_from_this<PeerPing::Prober> {
         reachable_(ctx.metrics().gauge("nodus_peerping_peers_reachable",
                                        "Peers that answered their last ping")) {}
 
+  // The timer and the calls' callbacks need no "stopped" check: the kernel runs none of them
+  // after this plugin's stop() (nodus/services/executor.h, transport.h).
   void schedule() {
-    if (stopped_.load()) return;
     timer_.store(ctx_.executor().schedule_after(interval_, [weak = weak_from_this()] {
       if (auto self = weak.lock()) self->tick();
     }));
   }
 
-  void stop() {
-    stopped_.store(true);
-    ctx_.executor().cancel(timer_.load());
-  }
+  void stop() { ctx_.executor().cancel(timer_.load()); }
 
  private:
   enum class Reach { kUnknown, kReachable, kUnreachable };
@@ -44,7 +42,6 @@ class PeerPing::Prober : public std::enable_shared_from_this<PeerPing::Prober> {
   };
 
   void tick() {
-    if (stopped_.load()) return;
     const std::vector<nodus::PeerInfo> peers = ctx_.transport().peers();
     forget_departed(peers);
     for (const nodus::PeerInfo& peer : peers) {
@@ -69,7 +66,6 @@ class PeerPing::Prober : public std::enable_shared_from_this<PeerPing::Prober> {
     if (it == peers_.end()) return;  // the peer left the cluster meanwhile
     PeerState& state = it->second;
     state.in_flight = false;
-    if (stopped_.load()) return;
     const std::string peer = std::to_string(id);
     if (response.ok() && response.value() == payload_) {
       state.rtt->observe(std::chrono::duration<double>(ctx_.clock().now() - sent).count());
@@ -124,7 +120,6 @@ class PeerPing::Prober : public std::enable_shared_from_this<PeerPing::Prober> {
   nodus::Gauge& reachable_;
   std::map<nodus::PeerId, PeerState> peers_;
   std::atomic<nodus::TimerId> timer_{nodus::kNoTimer};
-  std::atomic<bool> stopped_{false};
 };
 
 PeerPing::PeerPing(nodus::PluginContext& ctx) : ctx_(ctx) {}
@@ -147,7 +142,8 @@ nodus::Status PeerPing::configure(const nodus::ConfigNode& config) {
 }
 
 nodus::Status PeerPing::start() {
-  // The echo handler captures nothing: the transport may keep it after this plugin is gone.
+  // The echo handler captures nothing, so it needs nothing of this object; after stop() the
+  // kernel answers the method UNAVAILABLE itself.
   nodus::Status registered = ctx_.transport().on_call(
       std::string(kMethod), [](nodus::PeerId, std::string request, nodus::CallReply reply) {
         reply(std::move(request));

@@ -92,6 +92,10 @@ class PluginContext {
  public:
   virtual ~PluginContext() = default;
   virtual const InstanceInfo& instance() const = 0;
+  // Everything that calls back later ends with this plugin: after its stop() returns, or its
+  // start() fails, no task or timer it gave executor(), no handler or call callback it gave
+  // transport(), no subscription of events(), and nothing it registered with the SDK v2
+  // services below runs again. A closure needs no "am I stopped?" guard of its own.
   virtual Executor& executor() = 0;
   virtual Clock& clock() = 0;
   virtual Transport& transport() = 0;

@@ -82,5 +82,44 @@ TEST(RaftConfigTest, ErrorsNameTheKey) {
   }
 }
 
+Status validate(const std::string& yaml) {
+  auto node = nodus::testing::parse_config_yaml(yaml);
+  EXPECT_TRUE(node.ok()) << node.status().to_string();
+  return validate_config(*node, raft_config_keys());
+}
+
+// The declared constraints (which the kernel checks before configure(), and `nodus plugins
+// inspect` prints) refuse what the parser refuses for those keys, naming the key, and accept
+// the edges of each range; the parser never accepts what they refuse.
+TEST(RaftConfigTest, DeclaredConstraintsMatchTheParser) {
+  ASSERT_TRUE(check_config_keys(raft_config_keys()).ok());
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {"tick_ms: 0", "tick_ms: must be between 1 and 10000, got 0"},
+      {"tick_ms: 10001", "tick_ms: must be between 1 and 10000, got 10001"},
+      {"heartbeat_ms: 0", "heartbeat_ms: must be between 1 and 60000, got 0"},
+      {"read_mode: eventually", "read_mode: must be one of read_index, lease, got 'eventually'"},
+      {"fsync: sometimes", "fsync: must be one of always, batch, never, got 'sometimes'"},
+      {"lease_clock_drift_ppm: -1", "lease_clock_drift_ppm: must be between 0 and 500000"},
+      {"lease_clock_drift_ppm: 500001", "lease_clock_drift_ppm: must be between 0 and 500000"},
+      {"max_inflight_msgs: 0", "max_inflight_msgs: must be between 1 and 1048576, got 0"},
+      {"snapshot_entries: -1", "snapshot_entries: must be between 0 and 1099511627776"},
+      {"propose_timeout_ms: 3600001", "propose_timeout_ms: must be between 1 and 3600000"},
+      {"max_pending: 0", "max_pending: must be between 1 and 16777216, got 0"},
+      {"voters: [0, x]", "voters[1]: expected an integer, got 'x'"},
+      {"learners: [-2]", "learners[0]: must be at least 0, got -2"},
+  };
+  for (const auto& [yaml, message] : refused) {
+    EXPECT_THAT(validate(yaml).message(), HasSubstr(message)) << yaml;
+    EXPECT_FALSE(parse(yaml).ok()) << yaml;
+  }
+  for (const std::string yaml :
+       {"tick_ms: 10000", "heartbeat_ms: 1", "heartbeat_ms: 60000", "read_mode: lease",
+        "fsync: never", "lease_clock_drift_ppm: 0", "lease_clock_drift_ppm: 500000",
+        "max_inflight_msgs: 1048576", "snapshot_entries: 0", "propose_timeout_ms: 3600000",
+        "max_pending: 16777216", "voters: [0, 1]", "learners: []"}) {
+    EXPECT_TRUE(validate(yaml).ok()) << yaml << ": " << validate(yaml).message();
+  }
+}
+
 }  // namespace
 }  // namespace nodus::raft
